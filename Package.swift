@@ -1,0 +1,95 @@
+// swift-tools-version:6.0
+// ctxbench: a benchmarking and profiling harness for long-context LLM inference.
+//
+// Layers, one module each:
+//   CNuma, CCSV        system-library shims (libnuma, libcsv)
+//   CPlatform          small C shims: compile-time ISA macros, sched_getcpu
+//   CtxEngine          compute: thread pool, NUMA placement, aligned memory (kernels and models go here)
+//   CtxHarness         measurement around the engine: platform fingerprint, calibration, result files
+//   CtxCLI             the command-line interface (a library so its help text is golden-tested)
+//   ctxbench           the executable: a one-line main that hands argv to CtxCLI
+import PackageDescription
+import Foundation
+
+// ISA flags. Swift's SIMD multiply-add becomes one libm `fmaf` call per lane without FMA enabled
+// (measured 20-130x slower), so x86_64 builds default to x86-64-v3 (AVX2, FMA, F16C, BMI2).
+// The same -march goes to Swift (through the Clang importer) and to C, because inlining a C helper
+// compiled for AVX2 into Swift compiled without it crashes the compiler.
+// Override for other CPUs:  CTXBENCH_MARCH=native | znver4 | x86-64-v2 | armv8.2-a+dotprod | none
+let environment = ProcessInfo.processInfo.environment
+let march: String? = {
+    if let requested = environment["CTXBENCH_MARCH"], !requested.isEmpty {
+        return requested == "none" ? nil : requested
+    }
+    #if arch(x86_64)
+    return "x86-64-v3"
+    #else
+    return nil  // aarch64: the baseline already has NEON; ask for dotprod etc. with CTXBENCH_MARCH
+    #endif
+}()
+let isaSwiftFlags: [SwiftSetting] = march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? []
+let isaCFlags: [CSetting] = march.map { [.unsafeFlags(["-march=\($0)"])] } ?? []
+
+let package = Package(
+    name: "ctxbench",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ctxbench", targets: ["ctxbench"]),
+    ],
+    targets: [
+        // libnuma is Linux-only; on macOS the engine compiles without it and reports NUMA as unavailable.
+        .systemLibrary(
+            name: "CNuma",
+            pkgConfig: "numa",
+            providers: [.apt(["libnuma-dev"])]
+        ),
+        // Debian's libcsv-dev ships no .pc file: the module map links `csv` directly.
+        .systemLibrary(
+            name: "CCSV",
+            providers: [.apt(["libcsv-dev"]), .brew(["libcsv"])]
+        ),
+        .target(
+            name: "CPlatform",
+            cSettings: isaCFlags
+        ),
+        .target(
+            name: "CtxEngine",
+            dependencies: [
+                .target(name: "CNuma", condition: .when(platforms: [.linux])),
+                "CPlatform",
+            ],
+            swiftSettings: isaSwiftFlags
+        ),
+        .target(
+            name: "CtxHarness",
+            dependencies: ["CtxEngine", "CCSV"],
+            swiftSettings: isaSwiftFlags
+        ),
+        .target(
+            name: "CtxCLI",
+            dependencies: ["CtxHarness", "CtxEngine"],
+            swiftSettings: isaSwiftFlags
+        ),
+        .executableTarget(
+            name: "ctxbench",
+            dependencies: ["CtxCLI"],
+            swiftSettings: isaSwiftFlags
+        ),
+        .testTarget(
+            name: "CtxEngineTests",
+            dependencies: ["CtxEngine"],
+            swiftSettings: isaSwiftFlags
+        ),
+        .testTarget(
+            name: "CtxHarnessTests",
+            dependencies: ["CtxHarness", "CtxEngine"],
+            swiftSettings: isaSwiftFlags
+        ),
+        .testTarget(
+            name: "CtxCLITests",
+            dependencies: ["CtxCLI", "CtxHarness"],
+            exclude: ["Golden"],
+            swiftSettings: isaSwiftFlags
+        ),
+    ]
+)

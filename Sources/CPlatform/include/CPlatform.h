@@ -1,0 +1,2 @@
+#include "build_features.h"
+#include "current_cpu.h"
