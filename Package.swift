@@ -4,6 +4,7 @@
 // Layers, one module each:
 //   CNuma, CCSV        system-library shims (libnuma, libcsv)
 //   CPlatform          small C shims: compile-time ISA macros, sched_getcpu
+//   CX86Intrinsics     one-line wrappers of AVX2 intrinsics Swift cannot express (vpmaddubsw...)
 //   CtxEngine          compute: thread pool, NUMA placement, aligned memory (kernels and models go here)
 //   CtxHarness         measurement around the engine: platform fingerprint, calibration, result files
 //   CtxCLI             the command-line interface (a library so its help text is golden-tested)
@@ -27,7 +28,26 @@ let march: String? = {
     return nil  // aarch64: the baseline already has NEON; ask for dotprod etc. with CTXBENCH_MARCH
     #endif
 }()
-let isaSwiftFlags: [SwiftSetting] = march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? []
+// Whether that -march gives AVX2 and F16C: then CX86Intrinsics has its wrappers and the engine uses
+// them (CTXBENCH_AVX2); otherwise the engine's portable SIMD path is compiled.
+let hasAVX2: Bool = {
+    #if arch(x86_64)
+    guard let march else { return false }
+    if march == "native" {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return cpuinfo.contains(" avx2") && cpuinfo.contains(" f16c")
+    }
+    let withAVX2 = ["x86-64-v3", "x86-64-v4", "haswell", "broadwell", "skylake", "skylake-avx512", "cascadelake",
+                    "cooperlake", "cannonlake", "icelake-client", "icelake-server", "tigerlake", "rocketlake",
+                    "alderlake", "raptorlake", "meteorlake", "sapphirerapids", "emeraldrapids", "graniterapids",
+                    "znver1", "znver2", "znver3", "znver4", "znver5"]
+    return withAVX2.contains(march)
+    #else
+    return false
+    #endif
+}()
+let isaSwiftFlags: [SwiftSetting] = (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
+    + (hasAVX2 ? [.define("CTXBENCH_AVX2")] : [])
 let isaCFlags: [CSetting] = march.map { [.unsafeFlags(["-march=\($0)"])] } ?? []
 
 let package = Package(
@@ -53,10 +73,15 @@ let package = Package(
             cSettings: isaCFlags
         ),
         .target(
+            name: "CX86Intrinsics",
+            cSettings: isaCFlags
+        ),
+        .target(
             name: "CtxEngine",
             dependencies: [
                 .target(name: "CNuma", condition: .when(platforms: [.linux])),
                 "CPlatform",
+                "CX86Intrinsics",
             ],
             swiftSettings: isaSwiftFlags
         ),

@@ -10,6 +10,7 @@ public enum CLI {
     public static var commands: [any ParsableCommand.Type] { [
         PlatformCommand.self,
         CalibrateCommand.self,
+        KernelsCommand.self,
     ] }
 
     public static func command(named name: String) -> (any ParsableCommand.Type)? {

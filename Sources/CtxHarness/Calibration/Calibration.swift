@@ -83,7 +83,7 @@ public struct Calibrator: Sendable {
                            repetitions: repetitions, limits: results)
     }
 
-    func measure(pool: ThreadPool, memory: MemoryPlacement, progress: (String) -> Void) throws -> MachineLimits {
+    public func measure(pool: ThreadPool, memory: MemoryPlacement, progress: (String) -> Void) throws -> MachineLimits {
         let threads = pool.threadCount
         let floats = dramBufferBytes / MemoryLayout<Float>.stride
         let big = try AlignedBuffer(byteCount: floats * 4, placement: memory)

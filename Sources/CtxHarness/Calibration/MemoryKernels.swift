@@ -2,10 +2,10 @@ import CtxEngine
 
 /// The inner loops of calibration. Checked in the assembly (x86-64-v3): `sum` is four independent
 /// 8-wide vaddps chains over 32-byte loads, `fmaChains` is twelve register-resident vfmadd chains.
-enum MemoryKernels {
+public enum MemoryKernels {
     /// Sum of `count` floats, with four accumulators so the loop is limited by loads, not add latency.
     @inline(never)
-    static func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+    public static func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         let raw = UnsafeRawPointer(p)
         var i = 0

@@ -1,0 +1,145 @@
+/// Matrix-matrix product for many tokens (prefill): Y (tokens, rows) = X (tokens, cols) · Wᵀ,
+/// W (rows, cols) in any weight type.
+///
+/// Compute-bound. The scheme: X is packed once into panels of 6 tokens ([k][6] per panel, zero
+/// padded); the weights are taken 16 rows at a time, dequantized to f32 and packed as [k][16]
+/// (128 KB for K = 2048: stays in L2); then a 6x16 register-blocked microkernel (12 ymm
+/// accumulators, 2 weight loads and 6 broadcasts per k: 12 FMAs) walks K in blocks of 256 so
+/// the weight block in use (16 KB) stays in L1 while every token panel passes over it.
+/// Weight panels are shared out dynamically over the pool. Dequantizing costs O(rows x cols) per call
+/// against O(tokens x rows x cols) FMAs, so it vanishes for prefill-sized batches.
+public enum GEMM {
+    public static let tileTokens = 6
+    public static let tileRows = 16
+    static let kBlock = 256
+
+    public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
+                                pool: ThreadPool, scratch: MatMulScratch) {
+        guard tokens > 0, w.rows > 0 else { return }
+        guard let format = w.type.weightFormat else { preconditionFailure("\(w.type) is not a weight type") }
+        let k = w.cols
+        let tokenPanels = (tokens + tileTokens - 1) / tileTokens
+        let packed = scratch.packedInputBuffer(floats: tokenPanels * tileTokens * k)
+        packInput(x, tokens: tokens, cols: k, into: packed, pool: pool)
+        scratch.reservePanels(floats: (tileRows + 1) * k)
+        let weightPanels = (w.rows + tileRows - 1) / tileRows
+        pool.parallelFor(weightPanels, schedule: .dynamic(chunk: 1)) { range, thread in
+            let panel = scratch.panelBuffer(thread: thread, floats: (tileRows + 1) * k)
+            let rowTemp = panel + tileRows * k
+            for p in range {
+                let firstRow = p * tileRows
+                let rowCount = min(tileRows, w.rows - firstRow)
+                packWeights(format, w, firstRow: firstRow, rowCount: rowCount, into: panel, temp: rowTemp)
+                multiplyPanel(packed, panel, tokens: tokens, k: k, y: y + firstRow, ldy: w.rows, validRows: rowCount)
+            }
+        }
+    }
+
+    /// X (tokens, cols) -> panels of 6 tokens laid out [panel][k][6], zero-padded past `tokens`.
+    static func packInput(_ x: UnsafePointer<Float>, tokens: Int, cols: Int, into packed: UnsafeMutablePointer<Float>,
+                          pool: ThreadPool) {
+        let panels = (tokens + tileTokens - 1) / tileTokens
+        pool.parallelFor(panels) { range, _ in
+            for p in range {
+                let out = packed + p * tileTokens * cols
+                for t in 0..<tileTokens {
+                    let token = p * tileTokens + t
+                    if token < tokens {
+                        let src = x + token * cols
+                        for k in 0..<cols { out[k &* tileTokens &+ t] = src[k] }
+                    } else {
+                        for k in 0..<cols { out[k &* tileTokens &+ t] = 0 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// 16 weight rows -> [k][16] floats, zero rows past `rowCount`.
+    static func packWeights<F: WeightFormat>(_ format: F.Type, _ w: Tensor, firstRow: Int, rowCount: Int,
+                                             into panel: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>) {
+        let k = w.cols
+        for r in 0..<tileRows {
+            if r < rowCount {
+                let source: UnsafePointer<Float>
+                if F.self == F32Format.self {
+                    source = UnsafePointer(w.row(firstRow + r).assumingMemoryBound(to: Float.self))
+                } else {
+                    F.dequantize(w.row(firstRow + r), temp, count: k)
+                    source = UnsafePointer(temp)
+                }
+                for i in 0..<k { panel[i &* tileRows &+ r] = source[i] }
+            } else {
+                for i in 0..<k { panel[i &* tileRows &+ r] = 0 }
+            }
+        }
+    }
+
+    /// All token panels against one packed weight panel, K in blocks of `kBlock`.
+    static func multiplyPanel(_ packed: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, tokens: Int, k: Int,
+                              y: UnsafeMutablePointer<Float>, ldy: Int, validRows: Int) {
+        let tokenPanels = (tokens + tileTokens - 1) / tileTokens
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tileTokens * tileRows) { tile in
+            var k0 = 0
+            while k0 < k {
+                let kc = min(kBlock, k - k0)
+                let b = panel + k0 * tileRows
+                for tp in 0..<tokenPanels {
+                    let a = packed + tp * tileTokens * k + k0 * tileTokens
+                    let firstToken = tp * tileTokens
+                    let validTokens = min(tileTokens, tokens - firstToken)
+                    let c = y + firstToken * ldy
+                    if validTokens == tileTokens && validRows == tileRows {
+                        microkernel(a, b, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
+                    } else {
+                        // Edge tile: compute into a 6x16 temporary, then add the valid part.
+                        let t = tile.baseAddress!
+                        if k0 > 0 {
+                            for i in 0..<tileTokens { for j in 0..<tileRows {
+                                t[i * tileRows + j] = (i < validTokens && j < validRows) ? c[i * ldy + j] : 0
+                            } }
+                        }
+                        microkernel(a, b, kc: kc, t, ldc: tileRows, accumulate: k0 > 0)
+                        for i in 0..<validTokens { for j in 0..<validRows { c[i * ldy + j] = t[i * tileRows + j] } }
+                    }
+                }
+                k0 += kc
+            }
+        }
+    }
+
+    /// C (6, 16) (+)= A (6 x kc, packed [k][6]) · B (kc x 16, packed [k][16]).
+    /// Twelve accumulators stay in registers (checked in the assembly: the loop body is 2 vmovups,
+    /// 6 vbroadcastss and 12 vfmadd231ps).
+    @inline(__always)
+    static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, kc: Int,
+                            _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        typealias V = SIMD8<Float>
+        let cr = UnsafeMutableRawPointer(c)
+        @inline(__always) func ld(_ i: Int, _ half: Int) -> V {
+            accumulate ? cr.loadUnaligned(fromByteOffset: (i &* ldc &+ half &* 8) &* 4, as: V.self) : V()
+        }
+        var c00 = ld(0, 0), c01 = ld(0, 1), c10 = ld(1, 0), c11 = ld(1, 1)
+        var c20 = ld(2, 0), c21 = ld(2, 1), c30 = ld(3, 0), c31 = ld(3, 1)
+        var c40 = ld(4, 0), c41 = ld(4, 1), c50 = ld(5, 0), c51 = ld(5, 1)
+        let br = UnsafeRawPointer(b)
+        var ap = a
+        for p in 0..<kc {
+            let b0 = br.loadUnaligned(fromByteOffset: p &* 64, as: V.self)
+            let b1 = br.loadUnaligned(fromByteOffset: p &* 64 &+ 32, as: V.self)
+            var av = V(repeating: ap[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
+            av = V(repeating: ap[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
+            av = V(repeating: ap[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
+            av = V(repeating: ap[3]); c30.addProduct(av, b0); c31.addProduct(av, b1)
+            av = V(repeating: ap[4]); c40.addProduct(av, b0); c41.addProduct(av, b1)
+            av = V(repeating: ap[5]); c50.addProduct(av, b0); c51.addProduct(av, b1)
+            ap += 6
+        }
+        @inline(__always) func st(_ v: V, _ i: Int, _ half: Int) {
+            cr.storeBytes(of: v, toByteOffset: (i &* ldc &+ half &* 8) &* 4, as: V.self)
+        }
+        st(c00, 0, 0); st(c01, 0, 1); st(c10, 1, 0); st(c11, 1, 1)
+        st(c20, 2, 0); st(c21, 2, 1); st(c30, 3, 0); st(c31, 3, 1)
+        st(c40, 4, 0); st(c41, 4, 1); st(c50, 5, 0); st(c51, 5, 1)
+    }
+}

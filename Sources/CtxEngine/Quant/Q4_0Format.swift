@@ -1,0 +1,105 @@
+/// ggml GGML_TYPE_Q4_0: blocks of 32 values.
+///
+///     offset 0   f16   d        scale: (the value with the largest magnitude) / -8
+///     offset 2   u8    qs[16]   low nibble of qs[j] is value j, high nibble is value j + 16
+///     18 bytes (4.5 bits per value); x ≈ d * (nibble - 8)
+///
+/// Dotted with q8_0 activations.
+public enum Q4_0Format: WeightFormat {
+    public static let type = DType.q4_0
+    public static let blockValues = 32
+    public static let blockBytes = 18
+    public static let activationType = DType.q8_0
+    static let qsOffset = 2
+
+    /// quantize_row_q4_0_ref: the signed extreme maps to -8; q = min(15, trunc(x/d + 8.5)).
+    public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        for b in 0..<(count / 32) {
+            let src = x + b &* 32
+            let block = out + b &* blockBytes
+            var amax: Float = 0, extreme: Float = 0
+            for j in 0..<32 where amax < abs(src[j]) {
+                amax = abs(src[j])
+                extreme = src[j]
+            }
+            let d = extreme / -8
+            let id: Float = d != 0 ? 1 / d : 0
+            block.storeF16(d, at: 0)
+            let qs = (block + qsOffset).assumingMemoryBound(to: UInt8.self)
+            for j in 0..<16 {
+                // (int8_t)(x + 8.5f) truncates toward zero; x/d is within [-8, 8] for finite input.
+                let lo = min(15, max(0, saturatingInt8(src[j] * id + 8.5)))
+                let hi = min(15, max(0, saturatingInt8(src[j + 16] * id + 8.5)))
+                qs[j] = UInt8(lo) | UInt8(hi) << 4
+            }
+        }
+    }
+
+    public static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<(count / 32) {
+            let block = q + b &* blockBytes
+            let d = block.f16(at: 0)
+            let qs = (block + qsOffset).assumingMemoryBound(to: UInt8.self)
+            let o = out + b &* 32
+            for j in 0..<16 {
+                o[j] = d * Float(Int32(qs[j] & 0x0F) - 8)
+                o[j + 16] = d * Float(Int32(qs[j] >> 4) - 8)
+            }
+        }
+    }
+
+    /// The 16 nibble bytes as 16-bit lanes: [q, q >> 4] puts values 0..15 (low nibbles) in the low
+    /// half and 16..31 in the high half, in the even/odd byte order `Int8Lanes.evenOdd` gives the
+    /// activations.
+    @inline(__always)
+    static func levels(_ qs: UnsafeRawPointer) -> (even: Int8Lanes.I16, odd: Int8Lanes.I16) {
+        let q = qs.loadUnaligned(as: SIMD8<Int16>.self)
+        let both = Int8Lanes.I16(lowHalf: q, highHalf: q &>> 4)
+        let eight = Int8Lanes.I16(repeating: 8)
+        return ((both & 0x0F) &- eight, ((both &>> 8) & 0x0F) &- eight)
+    }
+
+    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        #if CTXBENCH_AVX2
+        return dotAVX2(w, a, count: count)
+        #else
+        return dotPortable(w, a, count: count)
+        #endif
+    }
+
+    #if CTXBENCH_AVX2
+    /// Nibbles to bytes (values 0..15 then 16..31, the q8_0 order), minus 8, then the signed q8_0 dot.
+    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        let low = AVX2Lanes.bytes(0x0F)
+        let eight = SIMD32<Int8>(repeating: 8)
+        @inline(__always) func levels(_ qs: UnsafeRawPointer) -> AVX2Lanes.V {
+            let q = qs.loadUnaligned(as: SIMD2<Int64>.self)
+            let both = AVX2Lanes.V(lowHalf: q, highHalf: unsafeBitCast(unsafeBitCast(q, to: SIMD8<UInt16>.self) &>> 4, to: SIMD2<Int64>.self))
+            return unsafeBitCast(unsafeBitCast(both & low, to: SIMD32<Int8>.self) &- eight, to: AVX2Lanes.V.self)
+        }
+        let blocks = count / 32
+        var b = 0
+        while b < blocks {
+            let w0 = w + b &* blockBytes, a0 = a + b &* Q8_0Format.blockBytes
+            let p0 = AVX2Lanes.dotSigned(levels(w0 + qsOffset), AVX2Lanes.load(a0 + Q8_0Format.qsOffset))
+            let scale = SIMD8<Float>(repeating: AVX2Lanes.half(w0, 0) * AVX2Lanes.half(a0, 0))
+            if b & 1 == 0 { acc0.addProduct(SIMD8<Float>(p0), scale) } else { acc1.addProduct(SIMD8<Float>(p0), scale) }
+            b &+= 1
+        }
+        return (acc0 + acc1).sum()
+    }
+    #endif
+
+    /// Portable SIMD (any ISA).
+    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        for b in 0..<(count / 32) {
+            let wb = w + b &* blockBytes
+            let ab = a + b &* Q8_0Format.blockBytes
+            let sums = Int8Lanes.dot32(levels(wb + qsOffset), Int8Lanes.evenOdd(ab + Q8_0Format.qsOffset))
+            acc.addProduct(SIMD8<Float>(sums), SIMD8<Float>(repeating: wb.f16(at: 0) * ab.f16(at: 0)))
+        }
+        return acc.sum()
+    }
+}

@@ -1,0 +1,202 @@
+/// ggml GGML_TYPE_Q4_K: super-blocks of 256 values in 8 sub-blocks of 32.
+///
+///     offset 0    f16  d           super-block scale for the sub-block scales
+///     offset 2    f16  dmin        super-block scale for the sub-block mins
+///     offset 4    u8   scales[12]  eight 6-bit scales and eight 6-bit mins, packed (see `scaleMin`)
+///     offset 16   u8   qs[128]     4-bit values: bytes 32g..<32g+32 hold sub-block 2g in their low
+///                                  nibbles and sub-block 2g+1 in their high nibbles
+///     144 bytes (4.5 bits per value); x ≈ d * scale_j * q - dmin * min_j
+///
+/// Dotted with q8_K activations.
+public enum Q4_KFormat: WeightFormat {
+    public static let type = DType.q4_K
+    public static let blockValues = 256
+    public static let blockBytes = 144
+    public static let activationType = DType.q8_K
+    static let scalesOffset = 4
+    static let qsOffset = 16
+
+    /// get_scale_min_k4: sub-block j's 6-bit scale and min. The first four live in the low 6 bits of
+    /// bytes j and j+4; the last four split into a low nibble in byte j+4 and 2 high bits on top of
+    /// bytes j-4 (scale) and j (min).
+    @inline(__always)
+    static func scaleMin(_ s: UnsafePointer<UInt8>, _ j: Int) -> (scale: Int32, min: Int32) {
+        if j < 4 {
+            return (Int32(s[j] & 63), Int32(s[j &+ 4] & 63))
+        }
+        return (Int32((s[j &+ 4] & 0x0F) | ((s[j &- 4] >> 6) << 4)),
+                Int32((s[j &+ 4] >> 4) | ((s[j] >> 6) << 4)))
+    }
+
+    public static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<(count / 256) {
+            let block = q + b &* blockBytes
+            let d = block.f16(at: 0), dmin = block.f16(at: 2)
+            let scales = (block + scalesOffset).assumingMemoryBound(to: UInt8.self)
+            let qs = (block + qsOffset).assumingMemoryBound(to: UInt8.self)
+            let o = out + b &* 256
+            for g in 0..<4 {
+                let (s0, m0) = scaleMin(scales, 2 &* g)
+                let (s1, m1) = scaleMin(scales, 2 &* g &+ 1)
+                let d0 = d * Float(s0), min0 = dmin * Float(m0)
+                let d1 = d * Float(s1), min1 = dmin * Float(m1)
+                for l in 0..<32 {
+                    let byte = qs[g &* 32 &+ l]
+                    o[g &* 64 &+ l] = d0 * Float(byte & 0x0F) - min0
+                    o[g &* 64 &+ 32 &+ l] = d1 * Float(byte >> 4) - min1
+                }
+            }
+        }
+    }
+
+    /// Per sub-block: an affine fit x ≈ scale * q + min (min <= 0, q in 0...15) chosen by a grid of
+    /// starting scales each refined by least squares, keeping the lowest squared error (the
+    /// reference's make_qkx2_quants idea, unweighted). Then the 8 scales and 8 mins are quantized
+    /// to 6 bits against the super-block maxima, and the values re-quantized with the stored scales.
+    public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        var levels = [UInt8](repeating: 0, count: 256)
+        var subScales = [Float](repeating: 0, count: 8)
+        var subMins = [Float](repeating: 0, count: 8)  // stored as positive offsets: x ≈ scale*q - min
+        for b in 0..<(count / 256) {
+            let src = x + b &* 256
+            let block = out + b &* blockBytes
+            for j in 0..<8 {
+                let fit = AffineFit.best(src + j &* 32, count: 32, levels: 15)
+                subScales[j] = fit.scale
+                subMins[j] = -fit.offset
+            }
+            let maxScale = subScales.max() ?? 0, maxMin = subMins.max() ?? 0
+            let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
+            let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
+            var ls = [UInt8](repeating: 0, count: 8), lm = [UInt8](repeating: 0, count: 8)
+            for j in 0..<8 {
+                ls[j] = UInt8(min(63, max(0, (invScale * subScales[j]).rounded(.toNearestOrEven))))
+                lm[j] = UInt8(min(63, max(0, (invMin * subMins[j]).rounded(.toNearestOrEven))))
+            }
+            let scales = (block + scalesOffset).assumingMemoryBound(to: UInt8.self)
+            for j in 0..<12 { scales[j] = 0 }
+            for j in 0..<8 {
+                if j < 4 {
+                    scales[j] = ls[j]
+                    scales[j + 4] = lm[j]
+                } else {
+                    scales[j + 4] = (ls[j] & 0x0F) | ((lm[j] & 0x0F) << 4)
+                    scales[j - 4] |= (ls[j] >> 4) << 6
+                    scales[j] |= (lm[j] >> 4) << 6
+                }
+            }
+            block.storeF16(maxScale / 63, at: 0)
+            block.storeF16(maxMin / 63, at: 2)
+            // Re-quantize with the scales as stored (f16 super-scales times 6-bit sub-scales).
+            let d = block.f16(at: 0), dmin = block.f16(at: 2)
+            for j in 0..<8 {
+                let (s, m) = scaleMin(UnsafePointer(scales), j)
+                let step = d * Float(s)
+                let offset = dmin * Float(m)
+                for l in 0..<32 {
+                    let value = step != 0 ? ((src[j * 32 + l] + offset) / step).rounded() : 0
+                    levels[j * 32 + l] = UInt8(min(15, max(0, value.isNaN ? 0 : value)))
+                }
+            }
+            let qs = (block + qsOffset).assumingMemoryBound(to: UInt8.self)
+            for g in 0..<4 {
+                for l in 0..<32 {
+                    qs[g * 32 + l] = levels[g * 64 + l] | (levels[g * 64 + 32 + l] << 4)
+                }
+            }
+        }
+    }
+
+    /// d_w*d_a * Σ_j scale_j Σ q*a  -  dmin_w*d_a * Σ_j min_j * (Σ a over sub-block j, from bsums).
+    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for b in 0..<(count / 256) {
+            let wb = w + b &* blockBytes
+            let ab = a + b &* Q8_KFormat.blockBytes
+            let scales = (wb + scalesOffset).assumingMemoryBound(to: UInt8.self)
+            let qs = (wb + qsOffset).assumingMemoryBound(to: UInt8.self)
+            let qa = (ab + Q8_KFormat.qsOffset).assumingMemoryBound(to: Int8.self)
+            var sumScaled: Int32 = 0
+            var sumMins: Int32 = 0
+            for g in 0..<4 {
+                let (s0, m0) = scaleMin(scales, 2 &* g)
+                let (s1, m1) = scaleMin(scales, 2 &* g &+ 1)
+                let q = qs + g &* 32
+                let a0 = qa + g &* 64
+                var lo: Int32 = 0, hi: Int32 = 0
+                for l in 0..<32 {
+                    lo &+= Int32(q[l] & 0x0F) &* Int32(a0[l])
+                    hi &+= Int32(q[l] >> 4) &* Int32(a0[l &+ 32])
+                }
+                sumScaled &+= s0 &* lo &+ s1 &* hi
+                sumMins &+= m0 &* (Q8_KFormat.bsum(ab, 4 &* g) &+ Q8_KFormat.bsum(ab, 4 &* g &+ 1))
+                sumMins &+= m1 &* (Q8_KFormat.bsum(ab, 4 &* g &+ 2) &+ Q8_KFormat.bsum(ab, 4 &* g &+ 3))
+            }
+            let da = Q8_KFormat.scale(ab)
+            total += wb.f16(at: 0) * da * Float(sumScaled) - wb.f16(at: 2) * da * Float(sumMins)
+        }
+        return total
+    }
+}
+
+/// Least-squares affine fits used by the K-quant quantizers.
+enum AffineFit {
+    /// x ≈ scale * q + offset with q in 0...levels and offset <= 0, minimizing squared error.
+    static func best(_ x: UnsafePointer<Float>, count: Int, levels: Int) -> (scale: Float, offset: Float) {
+        var lo: Float = 0, hi: Float = -.infinity
+        for i in 0..<count {
+            let v = x[i].isFinite ? x[i] : 0
+            lo = min(lo, v)
+            hi = max(hi, v)
+        }
+        if hi <= lo { return (0, lo) }
+        let n = Float(levels)
+        var best = (scale: (hi - lo) / n, offset: lo)
+        var bestError = error(x, count: count, levels: levels, scale: best.scale, offset: best.offset)
+        // Grid of starting scales around (hi - lo) / levels, each refined once by least squares.
+        for step in -6...8 {
+            let start = (hi - lo) / (n + Float(step) * 0.1)
+            let refined = refine(x, count: count, levels: levels, scale: start, offset: lo)
+            let e = error(x, count: count, levels: levels, scale: refined.scale, offset: refined.offset)
+            if e < bestError {
+                bestError = e
+                best = refined
+            }
+        }
+        return best
+    }
+
+    @inline(__always)
+    static func level(_ v: Float, _ scale: Float, _ offset: Float, _ levels: Int) -> Float {
+        min(Float(levels), max(0, ((v - offset) / scale).rounded()))
+    }
+
+    static func refine(_ x: UnsafePointer<Float>, count: Int, levels: Int, scale: Float, offset: Float) -> (scale: Float, offset: Float) {
+        var sl: Float = 0, sl2: Float = 0, sx: Float = 0, sxl: Float = 0
+        for i in 0..<count {
+            let v = x[i].isFinite ? x[i] : 0
+            let l = level(v, scale, offset, levels)
+            sl += l; sl2 += l * l; sx += v; sxl += v * l
+        }
+        let n = Float(count)
+        let det = n * sl2 - sl * sl
+        guard det > 0 else { return (scale, offset) }
+        var newScale = (n * sxl - sl * sx) / det
+        var newOffset = (sl2 * sx - sl * sxl) / det
+        if newOffset > 0 {
+            newOffset = 0
+            newScale = sl2 > 0 ? sxl / sl2 : scale
+        }
+        return newScale > 0 ? (newScale, newOffset) : (scale, offset)
+    }
+
+    static func error(_ x: UnsafePointer<Float>, count: Int, levels: Int, scale: Float, offset: Float) -> Float {
+        var e: Float = 0
+        for i in 0..<count {
+            let v = x[i].isFinite ? x[i] : 0
+            let r = v - (scale * level(v, scale, offset, levels) + offset)
+            e += r * r
+        }
+        return e
+    }
+}

@@ -1,0 +1,153 @@
+/// ggml GGML_TYPE_Q6_K: super-blocks of 256 values in 16 sub-blocks of 16.
+///
+///     offset 0    u8   ql[128]     low 4 bits of each 6-bit value
+///     offset 128  u8   qh[64]      high 2 bits, four values per byte
+///     offset 192  i8   scales[16]  per-sub-block scale
+///     offset 208  f16  d           super-block scale
+///     210 bytes (6.5625 bits per value); x ≈ d * scales[j] * (q - 32)
+///
+/// In each half of 128 values (ql += 64, qh += 32 per half), for l in 0..<32:
+/// value l uses ql[l] low nibble and qh[l] bits 0-1; l+32: ql[l+32] low, qh bits 2-3;
+/// l+64: ql[l] high nibble, qh bits 4-5; l+96: ql[l+32] high, qh bits 6-7.
+/// Dotted with q8_K activations.
+public enum Q6_KFormat: WeightFormat {
+    public static let type = DType.q6_K
+    public static let blockValues = 256
+    public static let blockBytes = 210
+    public static let activationType = DType.q8_K
+    static let qhOffset = 128
+    static let scalesOffset = 192
+    static let dOffset = 208
+
+    /// The 6-bit value (0...63) at position `i` of a block.
+    @inline(__always)
+    static func level(_ ql: UnsafePointer<UInt8>, _ qh: UnsafePointer<UInt8>, _ i: Int) -> Int32 {
+        let half = i >> 7, r = i & 127, quarter = r >> 5, l = r & 31
+        let low = ql[half &* 64 &+ (quarter & 1) &* 32 &+ l]
+        let nibble = quarter < 2 ? low & 0x0F : low >> 4
+        let high = (qh[half &* 32 &+ l] >> UInt8(2 &* quarter)) & 3
+        return Int32(nibble | (high << 4))
+    }
+
+    public static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<(count / 256) {
+            let block = q + b &* blockBytes
+            let d = block.f16(at: dOffset)
+            let ql = block.assumingMemoryBound(to: UInt8.self)
+            let qh = (block + qhOffset).assumingMemoryBound(to: UInt8.self)
+            let sc = (block + scalesOffset).assumingMemoryBound(to: Int8.self)
+            for i in 0..<256 {
+                out[b &* 256 &+ i] = d * Float(sc[i >> 4]) * Float(level(ql, qh, i) &- 32)
+            }
+        }
+    }
+
+    /// Per sub-block a symmetric scale (the signed extreme maps to -32, refined by least squares),
+    /// then the 16 scales quantized to int8 against the largest (iscale = -128 / max), and values
+    /// re-quantized with the stored scales.
+    public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        var levels = [UInt8](repeating: 0, count: 256)
+        var subScales = [Float](repeating: 0, count: 16)
+        for b in 0..<(count / 256) {
+            let src = x + b &* 256
+            let block = out + b &* blockBytes
+            var maxScale: Float = 0, maxAbs: Float = 0
+            for j in 0..<16 {
+                let s = symmetricScale(src + j &* 16, count: 16)
+                subScales[j] = s
+                if abs(s) > maxAbs { maxAbs = abs(s); maxScale = s }
+            }
+            let sc = (block + scalesOffset).assumingMemoryBound(to: Int8.self)
+            if maxAbs == 0 {
+                block.initializeMemory(as: UInt8.self, repeating: 0, count: blockBytes)
+                continue
+            }
+            let iscale = -128 / maxScale
+            for j in 0..<16 { sc[j] = saturatingInt8(min(127, (iscale * subScales[j]).rounded(.toNearestOrEven))) }
+            block.storeF16(1 / iscale, at: dOffset)
+            let d = block.f16(at: dOffset)
+            for j in 0..<16 {
+                let step = d * Float(sc[j])
+                for l in 0..<16 {
+                    let v = step != 0 ? (src[j * 16 + l] / step).rounded(.toNearestOrEven) : 0
+                    levels[j * 16 + l] = UInt8(Int32(min(31, max(-32, v.isNaN ? 0 : v))) + 32)
+                }
+            }
+            let ql = block.assumingMemoryBound(to: UInt8.self)
+            let qh = (block + qhOffset).assumingMemoryBound(to: UInt8.self)
+            for half in 0..<2 {
+                let L = half * 128
+                for l in 0..<32 {
+                    let q1 = levels[L + l], q2 = levels[L + l + 32], q3 = levels[L + l + 64], q4 = levels[L + l + 96]
+                    ql[half * 64 + l] = (q1 & 0x0F) | ((q3 & 0x0F) << 4)
+                    ql[half * 64 + l + 32] = (q2 & 0x0F) | ((q4 & 0x0F) << 4)
+                    qh[half * 32 + l] = (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6)
+                }
+            }
+        }
+    }
+
+    /// Scale s for x ≈ s * q, q in -32...31, starting from extreme / -32 and refined by least squares.
+    static func symmetricScale(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var amax: Float = 0, extreme: Float = 0
+        for i in 0..<count where x[i].isFinite && abs(x[i]) > amax {
+            amax = abs(x[i])
+            extreme = x[i]
+        }
+        if amax == 0 { return 0 }
+        var best = extreme / -32
+        var bestError = Float.infinity
+        for step in -4...4 {
+            let start = extreme / (-32 + Float(step) * 0.25)
+            var sxl: Float = 0, sl2: Float = 0, e: Float = 0
+            for i in 0..<count {
+                let v = x[i].isFinite ? x[i] : 0
+                let l = min(31, max(-32, (v / start).rounded()))
+                sxl += v * l; sl2 += l * l
+            }
+            let refined = sl2 > 0 ? sxl / sl2 : start
+            for i in 0..<count {
+                let v = x[i].isFinite ? x[i] : 0
+                let l = min(31, max(-32, (v / refined).rounded()))
+                e += (v - refined * l) * (v - refined * l)
+            }
+            if e < bestError { bestError = e; best = refined }
+        }
+        return best
+    }
+
+    /// d_w * d_a * Σ_j scale_j * Σ (q - 32) * a, in two halves of 128 with 16-wide scale groups.
+    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        var total: Float = 0
+        for b in 0..<(count / 256) {
+            let wb = w + b &* blockBytes
+            let ab = a + b &* Q8_KFormat.blockBytes
+            let qa = (ab + Q8_KFormat.qsOffset).assumingMemoryBound(to: Int8.self)
+            let sc = (wb + scalesOffset).assumingMemoryBound(to: Int8.self)
+            var sum: Int32 = 0
+            for half in 0..<2 {
+                let ql = (wb + half &* 64).assumingMemoryBound(to: UInt8.self)
+                let qh = (wb + (qhOffset &+ half &* 32)).assumingMemoryBound(to: UInt8.self)
+                let a = qa + half &* 128
+                let s = sc + half &* 8
+                for group in 0..<2 {
+                    var s1: Int32 = 0, s2: Int32 = 0, s3: Int32 = 0, s4: Int32 = 0
+                    for i in 0..<16 {
+                        let l = group &* 16 &+ i
+                        let h = qh[l]
+                        let q1 = Int32((ql[l] & 0x0F) | ((h & 3) << 4)) &- 32
+                        let q2 = Int32((ql[l &+ 32] & 0x0F) | (((h >> 2) & 3) << 4)) &- 32
+                        let q3 = Int32((ql[l] >> 4) | (((h >> 4) & 3) << 4)) &- 32
+                        let q4 = Int32((ql[l &+ 32] >> 4) | (((h >> 6) & 3) << 4)) &- 32
+                        s1 &+= q1 &* Int32(a[l]); s2 &+= q2 &* Int32(a[l &+ 32])
+                        s3 &+= q3 &* Int32(a[l &+ 64]); s4 &+= q4 &* Int32(a[l &+ 96])
+                    }
+                    sum &+= Int32(s[group]) &* s1 &+ Int32(s[group &+ 2]) &* s2
+                    sum &+= Int32(s[group &+ 4]) &* s3 &+ Int32(s[group &+ 6]) &* s4
+                }
+            }
+            total += wb.f16(at: dOffset) * Q8_KFormat.scale(ab) * Float(sum)
+        }
+        return total
+    }
+}

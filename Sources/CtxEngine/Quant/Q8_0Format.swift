@@ -1,0 +1,89 @@
+/// ggml GGML_TYPE_Q8_0: blocks of 32 values.
+///
+///     offset 0   f16   d        scale: max|x| / 127
+///     offset 2   i8    qs[32]   x ≈ d * qs[i]
+///     34 bytes (8.5 bits per value)
+///
+/// Also the activation format q8_0 and q4_0 weights are dotted with.
+public enum Q8_0Format: WeightFormat {
+    public static let type = DType.q8_0
+    public static let blockValues = 32
+    public static let blockBytes = 34
+    public static let activationType = DType.q8_0
+    static let qsOffset = 2
+
+    /// quantize_row_q8_0_ref: d = amax / 127, q = round-half-away(x / d).
+    public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        for b in 0..<(count / 32) {
+            let src = x + b &* 32
+            let block = out + b &* blockBytes
+            var amax: Float = 0
+            for j in 0..<32 { amax = max(amax, abs(src[j])) }
+            let d = amax / 127
+            let id: Float = d != 0 ? 1 / d : 0
+            block.storeF16(d, at: 0)
+            let qs = (block + qsOffset).assumingMemoryBound(to: Int8.self)
+            for j in 0..<32 { qs[j] = roundToInt8(src[j] * id) }
+        }
+    }
+
+    public static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<(count / 32) {
+            let block = q + b &* blockBytes
+            let d = block.f16(at: 0)
+            let qs = (block + qsOffset).assumingMemoryBound(to: Int8.self)
+            let o = out + b &* 32
+            for j in 0..<32 { o[j] = d * Float(qs[j]) }
+        }
+    }
+
+    /// Σ over blocks of d_w * d_a * Σ qw*qa, accumulated in 8 float lanes (no per-block horizontal sum).
+    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        #if CTXBENCH_AVX2
+        return dotAVX2(w, a, count: count)
+        #else
+        return dotPortable(w, a, count: count)
+        #endif
+    }
+
+    #if CTXBENCH_AVX2
+    /// Eight blocks at a time: their 16 scales converted in two vcvtph2ps, then per block
+    /// vpabsb/vpsignb + vpmaddubsw + vpmaddwd, and one FMA with that block's combined scale.
+    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        let blocks = count / 32
+        var b = 0
+        while b &+ 8 <= blocks {
+            let wg = w + b &* blockBytes, ag = a + b &* blockBytes
+            let scales = AVX2Lanes.halves8(wg, stride: blockBytes) * AVX2Lanes.halves8(ag, stride: blockBytes)
+            for j in stride(from: 0, to: 8, by: 2) {
+                let w0 = wg + j &* blockBytes, a0 = ag + j &* blockBytes
+                let p0 = AVX2Lanes.dotSigned(AVX2Lanes.load(w0 + qsOffset), AVX2Lanes.load(a0 + qsOffset))
+                let p1 = AVX2Lanes.dotSigned(AVX2Lanes.load(w0 + (blockBytes &+ qsOffset)), AVX2Lanes.load(a0 + (blockBytes &+ qsOffset)))
+                acc0.addProduct(SIMD8<Float>(p0), SIMD8<Float>(repeating: scales[j]))
+                acc1.addProduct(SIMD8<Float>(p1), SIMD8<Float>(repeating: scales[j &+ 1]))
+            }
+            b &+= 8
+        }
+        while b < blocks {
+            let w0 = w + b &* blockBytes, a0 = a + b &* blockBytes
+            let p0 = AVX2Lanes.dotSigned(AVX2Lanes.load(w0 + qsOffset), AVX2Lanes.load(a0 + qsOffset))
+            acc0.addProduct(SIMD8<Float>(p0), SIMD8<Float>(repeating: AVX2Lanes.half(w0, 0) * AVX2Lanes.half(a0, 0)))
+            b &+= 1
+        }
+        return (acc0 + acc1).sum()
+    }
+    #endif
+
+    /// Portable SIMD (any ISA): even/odd byte lanes, 22 vector instructions per block.
+    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        for b in 0..<(count / 32) {
+            let wb = w + b &* blockBytes
+            let ab = a + b &* blockBytes
+            let sums = Int8Lanes.dot32(Int8Lanes.evenOdd(wb + qsOffset), Int8Lanes.evenOdd(ab + qsOffset))
+            acc.addProduct(SIMD8<Float>(sums), SIMD8<Float>(repeating: wb.f16(at: 0) * ab.f16(at: 0)))
+        }
+        return acc.sum()
+    }
+}

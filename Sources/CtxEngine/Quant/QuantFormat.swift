@@ -1,0 +1,53 @@
+/// A storage format for a row of values, GGUF/ggml-compatible byte for byte.
+///
+/// Rows are sequences of blocks of `blockValues` values, `blockBytes` bytes each (f32/f16/bf16
+/// are "blocks" of one value). A quantized row's length must be a multiple of its block.
+/// Every format lives in its own file; `DType.format` is the registry that maps a type to it.
+public protocol QuantFormat {
+    static var type: DType { get }
+    /// Values per block (1 for plain floats, 32 for q8_0/q4_0, 256 for the K-quants).
+    static var blockValues: Int { get }
+    /// Bytes per block.
+    static var blockBytes: Int { get }
+    /// Converts `count` floats into `count / blockValues` blocks at `out`.
+    static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int)
+    /// Expands `count` values at `q` back to floats.
+    static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int)
+}
+
+/// A format weights can be stored in: it has a dot product against the activation format it pairs
+/// with (f32 for the float formats, q8_0 for q8_0/q4_0, q8_K for the K-quants).
+public protocol WeightFormat: QuantFormat {
+    static var activationType: DType { get }
+    /// Σ w[i] * a[i] over `count` values: `w` in this format, `a` in `activationType`.
+    static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float
+}
+
+/// Raw little-endian field access. Blocks are packed with no padding (a q8_0 block is 34 bytes), so
+/// fields are generally unaligned.
+extension UnsafeRawPointer {
+    @inline(__always) func f16(at offset: Int) -> Float {
+        halfToFloat(loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+}
+
+extension UnsafeMutableRawPointer {
+    @inline(__always) func storeF16(_ value: Float, at offset: Int) {
+        storeBytes(of: Float16(value), toByteOffset: offset, as: Float16.self)
+    }
+}
+
+/// Float to Int8 with saturation; NaN becomes 0 (Swift's Int8(_:) traps on both).
+@inline(__always)
+func saturatingInt8(_ v: Float) -> Int8 {
+    guard v == v else { return 0 }
+    return Int8(min(max(v, -128), 127))
+}
+
+/// Round half away from zero (C roundf), then saturate to Int8.
+@inline(__always)
+func roundToInt8(_ v: Float) -> Int8 { saturatingInt8(v.rounded()) }
+
+extension UnsafeMutableRawPointer {
+    @inline(__always) func f16(at offset: Int) -> Float { UnsafeRawPointer(self).f16(at: offset) }
+}

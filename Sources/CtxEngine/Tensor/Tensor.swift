@@ -1,0 +1,50 @@
+/// A row-major matrix of `rows` x `cols` values of one `DType`, in a 64-byte-aligned buffer placed
+/// by the run's NUMA policy. Quantized rows are sequences of GGUF blocks, packed back to back as in
+/// a GGUF file (row r starts at r * rowBytes). A vector is a tensor with one row.
+public final class Tensor: @unchecked Sendable {
+    public let type: DType
+    public let rows: Int
+    public let cols: Int
+    /// Bytes per row: cols / blockValues * blockBytes.
+    public let rowBytes: Int
+    public let storage: AlignedBuffer
+
+    public init(type: DType, rows: Int, cols: Int, placement: MemoryPlacement = .firstTouch) throws {
+        precondition(rows >= 0 && cols >= 0, "negative tensor shape")
+        try type.checkRowLength(cols)
+        self.type = type
+        self.rows = rows
+        self.cols = cols
+        self.rowBytes = type.rowBytes(cols)
+        self.storage = try AlignedBuffer(byteCount: rows * rowBytes, placement: placement)
+    }
+
+    public var byteCount: Int { rows * rowBytes }
+    public var data: UnsafeMutableRawPointer { storage.raw }
+
+    @inline(__always)
+    public func row(_ r: Int) -> UnsafeMutableRawPointer { storage.raw + r &* rowBytes }
+
+    /// Quantizes `values` (rows * cols floats, row-major) into a new tensor of `type`.
+    public static func quantizing(_ values: UnsafePointer<Float>, rows: Int, cols: Int, as type: DType,
+                                  placement: MemoryPlacement = .firstTouch) throws -> Tensor {
+        let tensor = try Tensor(type: type, rows: rows, cols: cols, placement: placement)
+        for r in 0..<rows {
+            type.format.quantize(values + r * cols, tensor.row(r), count: cols)
+        }
+        return tensor
+    }
+
+    public static func quantizing(_ values: [Float], rows: Int, cols: Int, as type: DType) throws -> Tensor {
+        precondition(values.count == rows * cols, "value count does not match the shape")
+        return try values.withUnsafeBufferPointer { try quantizing($0.baseAddress!, rows: rows, cols: cols, as: type) }
+    }
+
+    /// Row r expanded to floats.
+    public func dequantizedRow(_ r: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: cols) { buffer, count in
+            type.format.dequantize(row(r), buffer.baseAddress!, count: cols)
+            count = cols
+        }
+    }
+}

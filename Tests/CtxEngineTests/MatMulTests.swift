@@ -1,0 +1,61 @@
+import Testing
+@testable import CtxEngine
+
+@Suite struct MatMulTests {
+    /// y[t][r] = Σ_k x[t][k] * dequant(W)[r][k], in Double.
+    static func reference(_ w: Tensor, _ x: [Float], tokens: Int) -> [Double] {
+        let rows = (0..<w.rows).map { w.dequantizedRow($0) }
+        var y = [Double](repeating: 0, count: tokens * w.rows)
+        for t in 0..<tokens { for r in 0..<w.rows {
+            var s = 0.0
+            for k in 0..<w.cols { s += Double(x[t * w.cols + k]) * Double(rows[r][k]) }
+            y[t * w.rows + r] = s
+        } }
+        return y
+    }
+
+    @Test(arguments: DType.weightTypes)
+    func gemmMatchesReferenceOnEdgeShapes(type: DType) throws {
+        let pool = ThreadPool(threads: 2)
+        let scratch = MatMulScratch(threads: 2)
+        let cols = type.isQuantized ? 512 : 300  // 300: K not a multiple of the 256 K-block
+        for (tokens, rows) in [(1, 1), (7, 19), (13, 33)] {
+            let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 3, scale: 0.2), rows: rows, cols: cols, as: type)
+            let x = Reference.random(tokens * cols, seed: 4)
+            var y = [Float](repeating: .nan, count: tokens * rows)
+            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                GEMM.multiply(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
+            } }
+            let expected = Self.reference(w, x, tokens: tokens)
+            for i in 0..<y.count {
+                #expect(abs(Double(y[i]) - expected[i]) < 1e-3 * max(1, abs(expected[i])), "\(type) \(tokens)x\(rows) [\(i)]")
+            }
+        }
+    }
+
+    @Test(arguments: DType.weightTypes)
+    func gemvMatchesPerRowDots(type: DType) throws {
+        let pool = ThreadPool(threads: 2)
+        let scratch = MatMulScratch(threads: 2)
+        let rows = 37, cols = 512
+        let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 5, scale: 0.2), rows: rows, cols: cols, as: type)
+        let x = Reference.random(cols, seed: 6)
+        var y = [Float](repeating: .nan, count: rows)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+            GEMV.multiply(w, xp.baseAddress!, yp.baseAddress!, pool: pool, scratch: scratch)
+        } }
+        let activation = Reference.quantize(x, type.activationType!)
+        for r in 0..<rows {
+            let rowBytes = Array(UnsafeRawBufferPointer(start: w.row(r), count: w.rowBytes))
+            let expected = Reference.dot(rowBytes, type, activation, type.activationType!, count: cols)
+            #expect(abs(Double(y[r]) - expected) < 1e-4 * max(1, abs(expected)), "\(type) row \(r)")
+        }
+        // And GEMV agrees with GEMM within the activation quantization error.
+        var z = [Float](repeating: .nan, count: rows)
+        x.withUnsafeBufferPointer { xp in z.withUnsafeMutableBufferPointer { zp in
+            GEMM.multiply(w, xp.baseAddress!, tokens: 1, zp.baseAddress!, pool: pool, scratch: scratch)
+        } }
+        let scale = Reference.rms(z)
+        for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
+    }
+}
