@@ -162,7 +162,8 @@ enum Reference {
             switch type {
             case .q8_0: Q8_0Format.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
             case .q4_0: Q4_0Format.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
-            default: format.dot(wp.baseAddress!, ap.baseAddress!, count: n)
+            case .q4_K: Q4_KFormat.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
+            default: Q6_KFormat.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
             }
         } }
         #expect(abs(Double(portable) - expected) <= 1e-4 * max(1, abs(expected)))

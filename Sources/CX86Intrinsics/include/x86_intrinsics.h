@@ -27,6 +27,15 @@ static inline __attribute__((always_inline)) __m256i ctx_sign_epi8(__m256i a, __
 static inline __attribute__((always_inline)) __m256i ctx_abs_epi8(__m256i a) {
     return _mm256_abs_epi8(a);
 }
+// 8 int32 -> 8 float. (Swift's SIMD8<Float>(SIMD8<Int32>) is sometimes left as an outlined generic
+// call inside large loops; this always inlines to vcvtdq2ps.)
+static inline __attribute__((always_inline)) __m256 ctx_cvtepi32_ps(__m256i a) {
+    return _mm256_cvtepi32_ps(a);
+}
+// 8 IEEE halves -> 8 float (vcvtph2ps), for the same reason.
+static inline __attribute__((always_inline)) __m256 ctx_cvtph_ps(__m128i a) {
+    return _mm256_cvtph_ps(a);
+}
 // One IEEE half to float via vcvtph2ps on a zero-extended register (no false dependency).
 static inline __attribute__((always_inline)) float ctx_half_to_float(uint16_t h) {
     return _cvtsh_ss(h);

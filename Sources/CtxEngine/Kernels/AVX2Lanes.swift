@@ -28,6 +28,9 @@ enum AVX2Lanes {
 
     @inline(__always) static func int32(_ v: V) -> SIMD8<Int32> { unsafeBitCast(v, to: SIMD8<Int32>.self) }
 
+    /// 8 int32 lanes as floats (vcvtdq2ps).
+    @inline(__always) static func float(_ v: SIMD8<Int32>) -> SIMD8<Float> { ctx_cvtepi32_ps(unsafeBitCast(v, to: V.self)) }
+
     /// Σ of 32 signed-byte products as 8 int32 lanes: |x| * sign(y, x) makes the first operand
     /// unsigned for vpmaddubsw (|x| <= 127 and y != -128, so no int16 pair saturates).
     @inline(__always) static func dotSigned(_ x: V, _ y: V) -> SIMD8<Int32> {
@@ -44,7 +47,7 @@ enum AVX2Lanes {
     @inline(__always) static func halves8(_ base: UnsafeRawPointer, stride: Int) -> SIMD8<Float> {
         var h = SIMD8<UInt16>()
         for i in 0..<8 { h[i] = base.loadUnaligned(fromByteOffset: i &* stride, as: UInt16.self) }
-        return SIMD8<Float>(unsafeBitCast(h, to: SIMD8<Float16>.self))
+        return ctx_cvtph_ps(unsafeBitCast(h, to: SIMD2<Int64>.self))
     }
 
     /// An f16 field as a float, converted in integer registers (`halfToFloat`). Not vcvtph2ps: LLVM

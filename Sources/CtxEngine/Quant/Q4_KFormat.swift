@@ -109,6 +109,48 @@ public enum Q4_KFormat: WeightFormat {
 
     /// d_w*d_a * Σ_j scale_j Σ q*a  -  dmin_w*d_a * Σ_j min_j * (Σ a over sub-block j, from bsums).
     public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        #if CTXBENCH_AVX2
+        return dotAVX2(w, a, count: count)
+        #else
+        return dotPortable(w, a, count: count)
+        #endif
+    }
+
+    #if CTXBENCH_AVX2
+    /// Per 64 values: one 32-byte load of nibbles split into two byte vectors (low: sub-block 2g,
+    /// high: 2g+1), each vpmaddubsw'd with the activations and vpmaddwd'd with its 6-bit scale.
+    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var minTerms: Float = 0
+        let mask = AVX2Lanes.bytes(0x0F)
+        for b in 0..<(count / 256) {
+            let wb = w + b &* blockBytes
+            let ab = a + b &* Q8_KFormat.blockBytes
+            let scales = (wb + scalesOffset).assumingMemoryBound(to: UInt8.self)
+            let qa = ab + Q8_KFormat.qsOffset
+            var sum = SIMD8<Int32>()
+            var sumMins: Int32 = 0
+            for g in 0..<4 {
+                let (s0, m0) = scaleMin(scales, 2 &* g)
+                let (s1, m1) = scaleMin(scales, 2 &* g &+ 1)
+                let q = AVX2Lanes.load(wb + (qsOffset &+ g &* 32))
+                let lo = q & mask
+                let hi = AVX2Lanes.shiftRight16(q, 4) & mask
+                sum &+= AVX2Lanes.dotUnsigned(lo, AVX2Lanes.load(qa + g &* 64), scale16: AVX2Lanes.int16(Int16(s0)))
+                sum &+= AVX2Lanes.dotUnsigned(hi, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: AVX2Lanes.int16(Int16(s1)))
+                sumMins &+= m0 &* (Q8_KFormat.bsum(ab, 4 &* g) &+ Q8_KFormat.bsum(ab, 4 &* g &+ 1))
+                sumMins &+= m1 &* (Q8_KFormat.bsum(ab, 4 &* g &+ 2) &+ Q8_KFormat.bsum(ab, 4 &* g &+ 3))
+            }
+            let da = Q8_KFormat.scale(ab)
+            acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: AVX2Lanes.half(wb, 0) * da))
+            minTerms += AVX2Lanes.half(wb, 2) * da * Float(sumMins)
+        }
+        return acc.sum() - minTerms
+    }
+    #endif
+
+    /// Portable scalar loops (LLVM vectorizes the 32-wide sums).
+    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var total: Float = 0
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes

@@ -118,6 +118,53 @@ public enum Q6_KFormat: WeightFormat {
 
     /// d_w * d_a * Σ_j scale_j * Σ (q - 32) * a, in two halves of 128 with 16-wide scale groups.
     public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        #if CTXBENCH_AVX2
+        return dotAVX2(w, a, count: count)
+        #else
+        return dotPortable(w, a, count: count)
+        #endif
+    }
+
+    #if CTXBENCH_AVX2
+    /// The 6-bit levels (0...63) rebuilt as bytes with 16-bit shifts and masks, vpmaddubsw'd with the
+    /// activations and vpmaddwd'd with per-16 scales; the -32 offset is applied once per block as
+    /// 32 * Σ_j scale_j * bsum_j (q8_K's sums of 16).
+    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var offsets: Float = 0
+        let m4 = AVX2Lanes.bytes(0x0F)
+        let m03 = AVX2Lanes.bytes(0x03), m0C = AVX2Lanes.bytes(0x0C), m30 = AVX2Lanes.bytes(0x30), mC0 = AVX2Lanes.bytes(0xC0)
+        for b in 0..<(count / 256) {
+            let wb = w + b &* blockBytes
+            let ab = a + b &* Q8_KFormat.blockBytes
+            let sc = (wb + scalesOffset).assumingMemoryBound(to: Int8.self)
+            var sum = SIMD8<Int32>()
+            for half in 0..<2 {
+                let ql0 = AVX2Lanes.load(wb + half &* 64), ql1 = AVX2Lanes.load(wb + (half &* 64 &+ 32))
+                let qh = AVX2Lanes.load(wb + (qhOffset &+ half &* 32))
+                let q1 = (ql0 & m4) | AVX2Lanes.shiftLeft16(qh & m03, 4)
+                let q2 = (ql1 & m4) | AVX2Lanes.shiftLeft16(qh & m0C, 2)
+                let q3 = (AVX2Lanes.shiftRight16(ql0, 4) & m4) | (qh & m30)
+                let q4 = (AVX2Lanes.shiftRight16(ql1, 4) & m4) | AVX2Lanes.shiftRight16(qh & mC0, 2)
+                let s = sc + half &* 8
+                let qa = ab + (Q8_KFormat.qsOffset &+ half &* 128)
+                sum &+= AVX2Lanes.dotUnsigned(q1, AVX2Lanes.load(qa), scale16: AVX2Lanes.int16Halves(Int16(s[0]), Int16(s[1])))
+                sum &+= AVX2Lanes.dotUnsigned(q2, AVX2Lanes.load(qa + 32), scale16: AVX2Lanes.int16Halves(Int16(s[2]), Int16(s[3])))
+                sum &+= AVX2Lanes.dotUnsigned(q3, AVX2Lanes.load(qa + 64), scale16: AVX2Lanes.int16Halves(Int16(s[4]), Int16(s[5])))
+                sum &+= AVX2Lanes.dotUnsigned(q4, AVX2Lanes.load(qa + 96), scale16: AVX2Lanes.int16Halves(Int16(s[6]), Int16(s[7])))
+            }
+            var offset: Int32 = 0
+            for j in 0..<16 { offset &+= Int32(sc[j]) &* Q8_KFormat.bsum(ab, j) }
+            let scale = AVX2Lanes.half(wb, dOffset) * Q8_KFormat.scale(ab)
+            acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: scale))
+            offsets += scale * Float(32 &* offset)
+        }
+        return acc.sum() - offsets
+    }
+    #endif
+
+    /// Portable scalar loops.
+    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var total: Float = 0
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes

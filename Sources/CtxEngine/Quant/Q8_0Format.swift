@@ -60,15 +60,15 @@ public enum Q8_0Format: WeightFormat {
                 let w0 = wg + j &* blockBytes, a0 = ag + j &* blockBytes
                 let p0 = AVX2Lanes.dotSigned(AVX2Lanes.load(w0 + qsOffset), AVX2Lanes.load(a0 + qsOffset))
                 let p1 = AVX2Lanes.dotSigned(AVX2Lanes.load(w0 + (blockBytes &+ qsOffset)), AVX2Lanes.load(a0 + (blockBytes &+ qsOffset)))
-                acc0.addProduct(SIMD8<Float>(p0), SIMD8<Float>(repeating: scales[j]))
-                acc1.addProduct(SIMD8<Float>(p1), SIMD8<Float>(repeating: scales[j &+ 1]))
+                acc0.addProduct(AVX2Lanes.float(p0), SIMD8<Float>(repeating: scales[j]))
+                acc1.addProduct(AVX2Lanes.float(p1), SIMD8<Float>(repeating: scales[j &+ 1]))
             }
             b &+= 8
         }
         while b < blocks {
             let w0 = w + b &* blockBytes, a0 = a + b &* blockBytes
             let p0 = AVX2Lanes.dotSigned(AVX2Lanes.load(w0 + qsOffset), AVX2Lanes.load(a0 + qsOffset))
-            acc0.addProduct(SIMD8<Float>(p0), SIMD8<Float>(repeating: AVX2Lanes.half(w0, 0) * AVX2Lanes.half(a0, 0)))
+            acc0.addProduct(AVX2Lanes.float(p0), SIMD8<Float>(repeating: AVX2Lanes.half(w0, 0) * AVX2Lanes.half(a0, 0)))
             b &+= 1
         }
         return (acc0 + acc1).sum()
