@@ -68,41 +68,17 @@ public enum Q4_0Format: WeightFormat {
     }
 
     #if CTXBENCH_AVX2
-    /// Nibbles to bytes (values 0..15 then 16..31, the q8_0 order), minus 8, then the signed q8_0 dot;
-    /// eight blocks' scales converted together as in `Q8_0Format.dotAVX2`.
+    /// Nibbles to bytes (values 0..15 then 16..31, the q8_0 order), minus 8, then the q8_0 kernel.
     static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let low = AVX2Lanes.bytes(0x0F)
-        let eight = SIMD32<Int8>(repeating: 8)
-        @inline(__always) func levels(_ qs: UnsafeRawPointer) -> AVX2Lanes.V {
-            let q = qs.loadUnaligned(as: SIMD2<Int64>.self)
-            let high = unsafeBitCast(unsafeBitCast(q, to: SIMD8<UInt16>.self) &>> 4, to: SIMD2<Int64>.self)
-            let both = AVX2Lanes.V(lowHalf: q, highHalf: high) & low
-            return unsafeBitCast(unsafeBitCast(both, to: SIMD32<Int8>.self) &- eight, to: AVX2Lanes.V.self)
-        }
-        @inline(__always) func blockDot(_ wb: UnsafeRawPointer, _ ab: UnsafeRawPointer) -> SIMD8<Int32> {
-            AVX2Lanes.dotSigned(levels(wb + qsOffset), AVX2Lanes.load(ab + Q8_0Format.qsOffset))
-        }
-        let blocks = count / 32
-        var b = 0
-        while b &+ 8 <= blocks {
-            let wg = w + b &* blockBytes, ag = a + b &* Q8_0Format.blockBytes
-            let scales = AVX2Lanes.halves8(wg, stride: blockBytes) * AVX2Lanes.halves8(ag, stride: Q8_0Format.blockBytes)
-            for j in stride(from: 0, to: 8, by: 2) {
-                let w0 = wg + j &* blockBytes, a0 = ag + j &* Q8_0Format.blockBytes
-                let p0 = blockDot(w0, a0), p1 = blockDot(w0 + blockBytes, a0 + Q8_0Format.blockBytes)
-                acc0.addProduct(AVX2Lanes.float(p0), SIMD8<Float>(repeating: scales[j]))
-                acc1.addProduct(AVX2Lanes.float(p1), SIMD8<Float>(repeating: scales[j &+ 1]))
-            }
-            b &+= 8
-        }
-        while b < blocks {
-            let w0 = w + b &* blockBytes, a0 = a + b &* Q8_0Format.blockBytes
-            let p0 = blockDot(w0, a0)
-            acc0.addProduct(AVX2Lanes.float(p0), SIMD8<Float>(repeating: AVX2Lanes.half(w0, 0) * AVX2Lanes.half(a0, 0)))
-            b &+= 1
-        }
-        return (acc0 + acc1).sum()
+        Q8_0Format.dotAgainstQ8_0AVX2(Q4_0Format.self, w, a, count: count)
+    }
+
+    @inline(__always)
+    static func avx2Levels(_ block: UnsafeRawPointer) -> AVX2Lanes.V {
+        let q = (block + qsOffset).loadUnaligned(as: SIMD2<Int64>.self)
+        let high = unsafeBitCast(unsafeBitCast(q, to: SIMD8<UInt16>.self) &>> 4, to: SIMD2<Int64>.self)
+        let both = AVX2Lanes.V(lowHalf: q, highHalf: high) & AVX2Lanes.bytes(0x0F)
+        return unsafeBitCast(unsafeBitCast(both, to: SIMD32<Int8>.self) &- SIMD32<Int8>(repeating: 8), to: AVX2Lanes.V.self)
     }
     #endif
 
