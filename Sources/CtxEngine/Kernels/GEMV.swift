@@ -8,15 +8,21 @@ public enum GEMV {
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 pool: ThreadPool, scratch: MatMulScratch) {
         guard let format = w.type.weightFormat else { preconditionFailure("\(w.type) is not a weight type") }
-        let activation = prepareActivation(format.activationType, x, count: w.cols, scratch: scratch)
+        let activation = prepareActivation(format.activationType, x, count: w.cols, scratch: scratch, pool: pool)
         rows(format, w, activation, y, pool: pool)
     }
 
-    /// x in the activation format `type` (x itself for f32).
-    static func prepareActivation(_ type: DType, _ x: UnsafePointer<Float>, count: Int, scratch: MatMulScratch) -> UnsafeRawPointer {
+    /// x in the activation format `type` (x itself for f32), quantized block-parallel on the pool:
+    /// done on one thread it was ~4% of a q4_K GEMV with the other threads idle.
+    static func prepareActivation(_ type: DType, _ x: UnsafePointer<Float>, count: Int, scratch: MatMulScratch,
+                                  pool: ThreadPool) -> UnsafeRawPointer {
         if type == .f32 { return UnsafeRawPointer(x) }
         let buffer = scratch.activationBuffer(bytes: type.rowBytes(count))
-        type.format.quantize(x, buffer, count: count)
+        let values = type.blockValues, bytes = type.blockBytes
+        pool.parallelFor(count / values) { range, _ in
+            type.format.quantize(x + range.lowerBound * values, buffer + range.lowerBound * bytes,
+                                 count: range.count * values)
+        }
         return UnsafeRawPointer(buffer)
     }
 
