@@ -158,13 +158,9 @@ enum Reference {
         let format = try #require(type.weightFormat)
         let aq = Reference.quantize(Reference.random(n, seed: 12), format.activationType)
         let expected = Reference.dot(wq, type, aq, format.activationType, count: n)
-        let portable: Float = wq.withUnsafeBytes { wp in aq.withUnsafeBytes { ap in
-            switch type {
-            case .q8_0: Q8_0Format.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
-            case .q4_0: Q4_0Format.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
-            case .q4_K: Q4_KFormat.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
-            default: Q6_KFormat.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
-            }
+        let twoPath = try #require(format as? any TwoPathDotFormat.Type)
+        let portable = wq.withUnsafeBytes { wp in aq.withUnsafeBytes { ap in
+            twoPath.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
         } }
         #expect(abs(Double(portable) - expected) <= 1e-4 * max(1, abs(expected)))
     }

@@ -5,7 +5,7 @@
 ///     18 bytes (4.5 bits per value); x ≈ d * (nibble - 8)
 ///
 /// Dotted with q8_0 activations.
-public enum Q4_0Format: WeightFormat {
+public enum Q4_0Format: TwoPathDotFormat {
     public static let type = DType.q4_0
     public static let blockValues = 32
     public static let blockBytes = 18
@@ -59,17 +59,9 @@ public enum Q4_0Format: WeightFormat {
         return ((both & 0x0F) &- eight, ((both &>> 8) & 0x0F) &- eight)
     }
 
-    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        #if CTXBENCH_AVX2
-        return dotAVX2(w, a, count: count)
-        #else
-        return dotPortable(w, a, count: count)
-        #endif
-    }
-
     #if CTXBENCH_AVX2
     /// Nibbles to bytes (values 0..15 then 16..31, the q8_0 order), minus 8, then the q8_0 kernel.
-    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+    public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         Q8_0Format.dotAgainstQ8_0AVX2(Q4_0Format.self, w, a, count: count)
     }
 
@@ -83,7 +75,7 @@ public enum Q4_0Format: WeightFormat {
     #endif
 
     /// Portable SIMD (any ISA).
-    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+    public static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var acc = SIMD8<Float>()
         for b in 0..<(count / 32) {
             let wb = w + b &* blockBytes

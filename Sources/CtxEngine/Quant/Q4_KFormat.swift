@@ -8,7 +8,7 @@
 ///     144 bytes (4.5 bits per value); x ≈ d * scale_j * q - dmin * min_j
 ///
 /// Dotted with q8_K activations.
-public enum Q4_KFormat: WeightFormat {
+public enum Q4_KFormat: TwoPathDotFormat {
     public static let type = DType.q4_K
     public static let blockValues = 256
     public static let blockBytes = 144
@@ -107,19 +107,10 @@ public enum Q4_KFormat: WeightFormat {
         }
     }
 
-    /// d_w*d_a * Σ_j scale_j Σ q*a  -  dmin_w*d_a * Σ_j min_j * (Σ a over sub-block j, from bsums).
-    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        #if CTXBENCH_AVX2
-        return dotAVX2(w, a, count: count)
-        #else
-        return dotPortable(w, a, count: count)
-        #endif
-    }
-
     #if CTXBENCH_AVX2
     /// Per 64 values: one 32-byte load of nibbles split into two byte vectors (low: sub-block 2g,
     /// high: 2g+1), each vpmaddubsw'd with the activations and vpmaddwd'd with its 6-bit scale.
-    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+    public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var acc = SIMD8<Float>()
         var minTerms: Float = 0
         let mask = AVX2Lanes.bytes(0x0F)
@@ -149,8 +140,9 @@ public enum Q4_KFormat: WeightFormat {
     }
     #endif
 
+    /// d_w*d_a * Σ_j scale_j Σ q*a  -  dmin_w*d_a * Σ_j min_j * (Σ a over sub-block j, from bsums).
     /// Portable scalar loops (LLVM vectorizes the 32-wide sums).
-    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+    public static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var total: Float = 0
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes

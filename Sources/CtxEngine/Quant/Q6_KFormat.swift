@@ -10,7 +10,7 @@
 /// value l uses ql[l] low nibble and qh[l] bits 0-1; l+32: ql[l+32] low, qh bits 2-3;
 /// l+64: ql[l] high nibble, qh bits 4-5; l+96: ql[l+32] high, qh bits 6-7.
 /// Dotted with q8_K activations.
-public enum Q6_KFormat: WeightFormat {
+public enum Q6_KFormat: TwoPathDotFormat {
     public static let type = DType.q6_K
     public static let blockValues = 256
     public static let blockBytes = 210
@@ -116,20 +116,11 @@ public enum Q6_KFormat: WeightFormat {
         return best
     }
 
-    /// d_w * d_a * Σ_j scale_j * Σ (q - 32) * a, in two halves of 128 with 16-wide scale groups.
-    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        #if CTXBENCH_AVX2
-        return dotAVX2(w, a, count: count)
-        #else
-        return dotPortable(w, a, count: count)
-        #endif
-    }
-
     #if CTXBENCH_AVX2
     /// The 6-bit levels (0...63) rebuilt as bytes with 16-bit shifts and masks, vpmaddubsw'd with the
     /// activations and vpmaddwd'd with per-16 scales; the -32 offset is applied once per block as
     /// 32 * Σ_j scale_j * bsum_j (q8_K's sums of 16).
-    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+    public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var acc = SIMD8<Float>()
         var offsets: Float = 0
         let m4 = AVX2Lanes.bytes(0x0F)
@@ -163,8 +154,9 @@ public enum Q6_KFormat: WeightFormat {
     }
     #endif
 
+    /// d_w * d_a * Σ_j scale_j * Σ (q - 32) * a, in two halves of 128 with 16-wide scale groups.
     /// Portable scalar loops.
-    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+    public static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var total: Float = 0
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes

@@ -5,7 +5,7 @@
 ///     34 bytes (8.5 bits per value)
 ///
 /// Also the activation format q8_0 and q4_0 weights are dotted with.
-public enum Q8_0Format: WeightFormat {
+public enum Q8_0Format: TwoPathDotFormat {
     public static let type = DType.q8_0
     public static let blockValues = 32
     public static let blockBytes = 34
@@ -37,17 +37,8 @@ public enum Q8_0Format: WeightFormat {
         }
     }
 
-    /// Σ over blocks of d_w * d_a * Σ qw*qa, accumulated in 8 float lanes (no per-block horizontal sum).
-    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        #if CTXBENCH_AVX2
-        return dotAVX2(w, a, count: count)
-        #else
-        return dotPortable(w, a, count: count)
-        #endif
-    }
-
     #if CTXBENCH_AVX2
-    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+    public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         dotAgainstQ8_0AVX2(Q8_0Format.self, w, a, count: count)
     }
 
@@ -91,8 +82,9 @@ public enum Q8_0Format: WeightFormat {
     static func avx2Levels(_ block: UnsafeRawPointer) -> AVX2Lanes.V { AVX2Lanes.load(block + qsOffset) }
     #endif
 
+    /// Σ over blocks of d_w * d_a * Σ qw*qa, accumulated in 8 float lanes (no per-block horizontal sum).
     /// Portable SIMD (any ISA): even/odd byte lanes, 22 vector instructions per block.
-    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+    public static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var acc = SIMD8<Float>()
         for b in 0..<(count / 32) {
             let wb = w + b &* blockBytes

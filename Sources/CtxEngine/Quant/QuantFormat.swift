@@ -23,6 +23,27 @@ public protocol WeightFormat: QuantFormat {
     static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float
 }
 
+/// A weight format with two implementations of its dot product: AVX2 (through CX86Intrinsics, when
+/// the build enables it) and portable SIMD (every ISA). `dot` picks one here, once for all formats;
+/// the tests check both against the same references.
+public protocol TwoPathDotFormat: WeightFormat {
+    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float
+    #if CTXBENCH_AVX2
+    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float
+    #endif
+}
+
+extension TwoPathDotFormat {
+    @inline(__always)
+    public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        #if CTXBENCH_AVX2
+        return dotAVX2(w, a, count: count)
+        #else
+        return dotPortable(w, a, count: count)
+        #endif
+    }
+}
+
 /// Raw little-endian field access. Blocks are packed with no padding (a q8_0 block is 34 bytes), so
 /// fields are generally unaligned.
 extension UnsafeRawPointer {
