@@ -54,6 +54,20 @@ public enum VectorOps {
         while i < n { y[i] += a * x[i]; i &+= 1 }
     }
 
+    /// y = a * b elementwise (y may alias a or b).
+    public static func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i &+ 8 <= n { store(load(a, i) * load(b, i), y, i); i &+= 8 }
+        while i < n { y[i] = a[i] * b[i]; i &+= 1 }
+    }
+
+    /// y += a * b elementwise.
+    public static func multiplyAdd(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i &+ 8 <= n { store(load(UnsafePointer(y), i).addingProduct(load(a, i), load(b, i)), y, i); i &+= 8 }
+        while i < n { y[i] += a[i] * b[i]; i &+= 1 }
+    }
+
     /// y = x * w / sqrt(mean(x^2) + eps): RMSNorm with a weight vector (y may alias x).
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, eps: Float,
                                _ y: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -164,5 +178,32 @@ public enum VectorOps {
             for j in 0..<(n &- i) { x[i &+ j] = e[j]; sum += e[j] }
         }
         scale(x, 1 / sum, x, n)
+    }
+
+    /// acc[0..<dim] += Σ_j weights[j] * rows[j * stride ..< j * stride + dim]; 32 lanes of acc stay
+    /// in registers while every row passes (one load per FMA).
+    @inline(__always)
+    public static func accumulateRows(_ acc: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>,
+                           stride: Int, count: Int, dim: Int) {
+        var c = 0
+        while c + 32 <= dim {
+            var a0 = VectorOps.load(acc, c), a1 = VectorOps.load(acc, c + 8)
+            var a2 = VectorOps.load(acc, c + 16), a3 = VectorOps.load(acc, c + 24)
+            for j in 0..<count {
+                let w = SIMD8<Float>(repeating: weights[j])
+                let r = rows + j * stride + c
+                a0.addProduct(w, VectorOps.load(r, 0)); a1.addProduct(w, VectorOps.load(r, 8))
+                a2.addProduct(w, VectorOps.load(r, 16)); a3.addProduct(w, VectorOps.load(r, 24))
+            }
+            VectorOps.store(a0, acc, c); VectorOps.store(a1, acc, c + 8)
+            VectorOps.store(a2, acc, c + 16); VectorOps.store(a3, acc, c + 24)
+            c += 32
+        }
+        while c < dim {
+            var a = acc[c]
+            for j in 0..<count { a += weights[j] * rows[j * stride + c] }
+            acc[c] = a
+            c += 1
+        }
     }
 }

@@ -35,6 +35,16 @@ public enum Q4_0Format: TwoPathDotFormat {
         }
     }
 
+    /// Synthetic weights straight into blocks: uniform nibbles (levels -8...7, std 4.61).
+    public static func synthesize(_ out: UnsafeMutableRawPointer, count: Int, std: Float,
+                                  random: inout SeededRandom) {
+        for b in 0..<(count / 32) {
+            let block = out + b &* blockBytes
+            block.storeF16(std / 4.61, at: 0)
+            random.fillBytes(block + qsOffset, count: 16)
+        }
+    }
+
     public static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int) {
         for b in 0..<(count / 32) {
             let block = q + b &* blockBytes

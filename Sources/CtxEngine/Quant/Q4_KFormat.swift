@@ -74,17 +74,7 @@ public enum Q4_KFormat: TwoPathDotFormat {
                 lm[j] = UInt8(min(63, max(0, (invMin * subMins[j]).rounded(.toNearestOrEven))))
             }
             let scales = (block + scalesOffset).assumingMemoryBound(to: UInt8.self)
-            for j in 0..<12 { scales[j] = 0 }
-            for j in 0..<8 {
-                if j < 4 {
-                    scales[j] = ls[j]
-                    scales[j + 4] = lm[j]
-                } else {
-                    scales[j + 4] = (ls[j] & 0x0F) | ((lm[j] & 0x0F) << 4)
-                    scales[j - 4] |= (ls[j] >> 4) << 6
-                    scales[j] |= (lm[j] >> 4) << 6
-                }
-            }
+            packScaleMins(ls, lm, into: scales)
             block.storeF16(maxScale / 63, at: 0)
             block.storeF16(maxMin / 63, at: 2)
             // Re-quantize with the scales as stored (f16 super-scales times 6-bit sub-scales).
@@ -104,6 +94,41 @@ public enum Q4_KFormat: TwoPathDotFormat {
                     qs[g * 32 + l] = levels[g * 64 + l] | (levels[g * 64 + 32 + l] << 4)
                 }
             }
+        }
+    }
+
+    /// The inverse of `scaleMin`: packs eight 6-bit scales and mins into the 12 scale bytes.
+    static func packScaleMins(_ ls: [UInt8], _ lm: [UInt8], into scales: UnsafeMutablePointer<UInt8>) {
+        for j in 0..<12 { scales[j] = 0 }
+        for j in 0..<8 {
+            if j < 4 {
+                scales[j] = ls[j]
+                scales[j + 4] = lm[j]
+            } else {
+                scales[j + 4] = (ls[j] & 0x0F) | ((lm[j] & 0x0F) << 4)
+                scales[j - 4] |= (ls[j] >> 4) << 6
+                scales[j] |= (lm[j] >> 4) << 6
+            }
+        }
+    }
+
+    /// Synthetic weights straight into blocks: uniform nibbles, sub-block scales 32...63 and mins
+    /// chosen so each sub-block is centred (dmin * m = d * scale * 7.5), std ≈ `std`.
+    public static func synthesize(_ out: UnsafeMutableRawPointer, count: Int, std: Float,
+                                  random: inout SeededRandom) {
+        let d = std / (4.61 * 47.5)
+        var ls = [UInt8](repeating: 0, count: 8), lm = [UInt8](repeating: 0, count: 8)
+        for b in 0..<(count / 256) {
+            let block = out + b &* blockBytes
+            let bits = random.next()
+            for j in 0..<8 {
+                ls[j] = 32 + UInt8((bits >> UInt64(5 * j)) & 31)
+                lm[j] = UInt8((Float(ls[j]) * 7.5 / 8).rounded())
+            }
+            block.storeF16(d, at: 0)
+            block.storeF16(d * 8, at: 2)
+            packScaleMins(ls, lm, into: (block + scalesOffset).assumingMemoryBound(to: UInt8.self))
+            random.fillBytes(block + qsOffset, count: 128)
         }
     }
 

@@ -87,6 +87,21 @@ public enum Q6_KFormat: TwoPathDotFormat {
         }
     }
 
+    /// Synthetic weights straight into blocks: uniform 6-bit levels, int8 sub-block scales 32...127,
+    /// std ≈ `std` (levels - 32 have std 18.5).
+    public static func synthesize(_ out: UnsafeMutableRawPointer, count: Int, std: Float,
+                                  random: inout SeededRandom) {
+        let d = std / (18.5 * 79.5)
+        for b in 0..<(count / 256) {
+            let block = out + b &* blockBytes
+            random.fillBytes(block, count: scalesOffset)  // ql and qh
+            let sc = (block + scalesOffset).assumingMemoryBound(to: Int8.self)
+            let bits = random.next()
+            for j in 0..<16 { sc[j] = Int8(32 + Int((bits >> UInt64(4 * j)) & 15) * 6) }
+            block.storeF16(d, at: dOffset)
+        }
+    }
+
     /// Scale s for x ≈ s * q, q in -32...31, starting from extreme / -32 and refined by least squares.
     static func symmetricScale(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var amax: Float = 0, extreme: Float = 0

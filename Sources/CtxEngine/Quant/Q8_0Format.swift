@@ -27,6 +27,16 @@ public enum Q8_0Format: TwoPathDotFormat {
         }
     }
 
+    /// Synthetic weights straight into blocks: uniform int8 levels, d = std * sqrt(3) / 128.
+    public static func synthesize(_ out: UnsafeMutableRawPointer, count: Int, std: Float,
+                                  random: inout SeededRandom) {
+        for b in 0..<(count / 32) {
+            let block = out + b &* blockBytes
+            block.storeF16(std * 1.732 / 128, at: 0)
+            random.fillBytes(block + qsOffset, count: 32)
+        }
+    }
+
     public static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int) {
         for b in 0..<(count / 32) {
             let block = q + b &* blockBytes

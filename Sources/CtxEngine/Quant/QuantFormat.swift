@@ -13,6 +13,26 @@ public protocol QuantFormat {
     static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int)
     /// Expands `count` values at `q` back to floats.
     static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int)
+    /// Writes `count` synthetic values with standard deviation ≈ `std` and mean ≈ 0 (benchmark
+    /// weights). Quantized formats write random blocks directly, which is ~100x faster than
+    /// generating floats and quantizing them; the default generates floats 256 at a time.
+    static func synthesize(_ out: UnsafeMutableRawPointer, count: Int, std: Float, random: inout SeededRandom)
+}
+
+extension QuantFormat {
+    public static func synthesize(_ out: UnsafeMutableRawPointer, count: Int, std: Float,
+                                  random: inout SeededRandom) {
+        precondition(256 % blockValues == 0, "the float path works in chunks of 256 values")
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { chunk in
+            var done = 0
+            while done < count {
+                let n = min(256, count - done)
+                random.fillFast(chunk.baseAddress!, count: n, scale: std)
+                quantize(chunk.baseAddress!, out + done / blockValues * blockBytes, count: n)
+                done += n
+            }
+        }
+    }
 }
 
 /// A format weights can be stored in: it has a dot product against the activation format it pairs

@@ -34,4 +34,26 @@ public struct SeededRandom: Sendable {
     public mutating func fill(_ p: UnsafeMutablePointer<Float>, count: Int, scale: Float = 1) {
         for i in 0..<count { p[i] = nextGaussianish() * scale }
     }
+
+    /// Fills `count` floats with an approximately normal value * scale from one 64-bit draw each
+    /// (the sum of its four 16-bit lanes, scaled to unit variance): 4x cheaper than nextGaussianish.
+    public mutating func fillFast(_ p: UnsafeMutablePointer<Float>, count: Int, scale: Float = 1) {
+        // Each lane is uniform on 0...65535 (variance 65536^2 / 12); four of them sum to mean 131070.
+        let unit = scale / (65536 * (4.0 / 12.0).squareRoot())
+        for i in 0..<count {
+            let r = next()
+            let sum = (r & 0xFFFF) + ((r >> 16) & 0xFFFF) + ((r >> 32) & 0xFFFF) + (r >> 48)
+            p[i] = (Float(sum) - 131_070) * unit
+        }
+    }
+
+    /// Fills `count` bytes with random bits.
+    public mutating func fillBytes(_ p: UnsafeMutableRawPointer, count: Int) {
+        var i = 0
+        while i + 8 <= count { p.storeBytes(of: next(), toByteOffset: i, as: UInt64.self); i += 8 }
+        if i < count {
+            var r = next()
+            while i < count { p.storeBytes(of: UInt8(truncatingIfNeeded: r), toByteOffset: i, as: UInt8.self); r >>= 8; i += 1 }
+        }
+    }
 }

@@ -7,7 +7,10 @@ public final class Tensor: @unchecked Sendable {
     public let cols: Int
     /// Bytes per row: cols / blockValues * blockBytes.
     public let rowBytes: Int
+    /// The buffer this tensor's rows live in (shared with the parent for a row slice).
     public let storage: AlignedBuffer
+    /// Address of row 0.
+    public let data: UnsafeMutableRawPointer
 
     public init(type: DType, rows: Int, cols: Int, placement: MemoryPlacement = .firstTouch) throws {
         precondition(rows >= 0 && cols >= 0, "negative tensor shape")
@@ -17,13 +20,29 @@ public final class Tensor: @unchecked Sendable {
         self.cols = cols
         self.rowBytes = type.rowBytes(cols)
         self.storage = try AlignedBuffer(byteCount: rows * rowBytes, placement: placement)
+        self.data = storage.raw
+    }
+
+    private init(slicing parent: Tensor, rows range: Range<Int>) {
+        type = parent.type
+        rows = range.count
+        cols = parent.cols
+        rowBytes = parent.rowBytes
+        storage = parent.storage
+        data = parent.data + range.lowerBound * parent.rowBytes
+    }
+
+    /// Rows `range` of this tensor as a tensor of its own, sharing storage: one expert of a stacked
+    /// expert tensor, or one head's rows of a per-head projection.
+    public func rows(_ range: Range<Int>) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "row slice out of range")
+        return Tensor(slicing: self, rows: range)
     }
 
     public var byteCount: Int { rows * rowBytes }
-    public var data: UnsafeMutableRawPointer { storage.raw }
 
     @inline(__always)
-    public func row(_ r: Int) -> UnsafeMutableRawPointer { storage.raw + r &* rowBytes }
+    public func row(_ r: Int) -> UnsafeMutableRawPointer { data + r &* rowBytes }
 
     /// Quantizes `values` (rows * cols floats, row-major) into a new tensor of `type`.
     public static func quantizing(_ values: UnsafePointer<Float>, rows: Int, cols: Int, as type: DType,

@@ -1,0 +1,37 @@
+/// What every layer's forward pass needs besides its weights: the thread pool, scratch memory for
+/// matrix products and attention, and the op timers.
+public final class EngineContext: @unchecked Sendable {
+    public let pool: ThreadPool
+    public let matmul: MatMulScratch
+    public let attention: AttentionScratch
+    public let profiler: OpProfiler
+
+    public init(pool: ThreadPool, layers: Int, profiling: Bool = true) {
+        self.pool = pool
+        matmul = MatMulScratch(threads: pool.threadCount)
+        attention = AttentionScratch()
+        profiler = OpProfiler(layers: layers, enabled: profiling)
+    }
+
+    /// y = W x for `tokens` tokens (see `Linear`).
+    @inline(__always)
+    func linear(_ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
+        Linear.apply(w, x, tokens: tokens, y, pool: pool, scratch: matmul)
+    }
+
+    @inline(__always)
+    func time<R>(_ op: Op, _ layer: Int, _ body: () throws -> R) rethrows -> R {
+        try profiler.time(op, layer: layer, body)
+    }
+}
+
+/// A float scratch array owned by a layer, sized for the largest micro-batch, reused every call.
+final class FloatBuffer: @unchecked Sendable {
+    let storage: AlignedBuffer
+    let count: Int
+    init(_ count: Int) throws {
+        self.count = count
+        storage = try AlignedBuffer(byteCount: count * 4)
+    }
+    var p: UnsafeMutablePointer<Float> { storage.pointer(to: Float.self) }
+}

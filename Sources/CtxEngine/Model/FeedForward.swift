@@ -1,0 +1,135 @@
+/// SwiGLU with gate and up projections fused row-wise: W13 [2I][hidden] (rows 0..<I gate,
+/// I..<2I up), W2 [hidden][I].  y = W2 (silu(W1 x) * W3 x), optionally clamped.
+struct SwiGLU {
+    let gateUp: Tensor
+    let down: Tensor
+    let limit: Float?
+    var intermediate: Int { down.cols }
+
+    /// x [T][hidden] -> y [T][hidden]; gu: [T][2I] and act: [T][I] scratch.
+    func apply(_ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, gu: UnsafeMutablePointer<Float>,
+               act: UnsafeMutablePointer<Float>, ctx: EngineContext) {
+        let i = intermediate
+        ctx.linear(gateUp, x, tokens: tokens, gu)
+        for t in 0..<tokens {
+            VectorOps.swiglu(gate: gu + t * 2 * i, up: gu + t * 2 * i + i, limit: limit, act + t * i, i)
+        }
+        ctx.linear(down, act, tokens: tokens, y)
+    }
+}
+
+/// The leading dense layers' FFN.
+final class DenseFFN {
+    let layer: Int
+    let mlp: SwiGLU
+    let gu: FloatBuffer, act: FloatBuffer
+
+    init(weights: ModelWeights, layer index: Int, maxBatch: Int) throws {
+        layer = index
+        mlp = SwiGLU(gateUp: weights.layerTensor(index, "ffn_gate_up"), down: weights.layerTensor(index, "ffn_down"), limit: nil)
+        gu = try FloatBuffer(maxBatch * 2 * mlp.intermediate)
+        act = try FloatBuffer(maxBatch * mlp.intermediate)
+    }
+
+    func forward(_ x: UnsafePointer<Float>, tokens: Int, _ out: UnsafeMutablePointer<Float>, ctx: EngineContext) {
+        ctx.time(.denseFFN, layer) { mlp.apply(x, tokens: tokens, out, gu: gu.p, act: act.p, ctx: ctx) }
+    }
+}
+
+/// Sparse mixture of experts (both families):
+///   s = sigmoid(W_router x)   (f32);  chosen = top_k(s + bias)   (bias only chooses)
+///   w = s[chosen] / (Σ s[chosen] + 1e-20) * routedScale
+///   y = Σ_e w_e SwiGLU_e(x) + SharedSwiGLU(x)
+/// Prefill groups the micro-batch's tokens by expert, so each chosen expert's weights are read once
+/// per micro-batch (a GEMM over its tokens, or GEMVs when it has only a few).
+final class MoELayer {
+    let layer: Int
+    let experts: Int, topK: Int, hidden: Int, intermediate: Int, scale: Float
+    let router: Tensor
+    let bias: UnsafePointer<Float>
+    let expertGateUp: Tensor, expertDown: Tensor
+    let routedLimit: Float?
+    let shared: SwiGLU?
+    let logits: FloatBuffer        // [T][E] router scores
+    let chosen: UnsafeMutablePointer<Int32>   // [T][k]
+    let weights: FloatBuffer       // [T][k]
+    let gathered: FloatBuffer      // [T][hidden]: one expert's tokens
+    let gu: FloatBuffer, act: FloatBuffer, expertOut: FloatBuffer
+    let chosenStorage: AlignedBuffer
+
+    init(weights w: ModelWeights, layer index: Int, maxBatch: Int) throws {
+        let c = w.config
+        layer = index
+        experts = c.experts; topK = c.expertsPerToken; hidden = c.hiddenSize; intermediate = c.expertIntermediate
+        scale = c.routedScale; routedLimit = c.routedSwigluLimit
+        router = w.layerTensor(index, "ffn_router")
+        bias = UnsafePointer(w.layerTensor(index, "ffn_router_bias").data.assumingMemoryBound(to: Float.self))
+        expertGateUp = w.layerTensor(index, "ffn_gate_up_exps")
+        expertDown = w.layerTensor(index, "ffn_down_exps")
+        shared = c.sharedExperts > 0
+            ? SwiGLU(gateUp: w.layerTensor(index, "ffn_gate_up_shexp"), down: w.layerTensor(index, "ffn_down_shexp"),
+                     limit: c.sharedSwigluLimit)
+            : nil
+        let widest = max(c.expertIntermediate, c.sharedExperts * c.sharedIntermediate)
+        logits = try FloatBuffer(maxBatch * c.experts)
+        chosenStorage = try AlignedBuffer(byteCount: maxBatch * c.expertsPerToken * 4)
+        chosen = chosenStorage.pointer(to: Int32.self)
+        weights = try FloatBuffer(maxBatch * c.expertsPerToken)
+        gathered = try FloatBuffer(maxBatch * c.hiddenSize)
+        gu = try FloatBuffer(maxBatch * 2 * widest)
+        act = try FloatBuffer(maxBatch * widest)
+        expertOut = try FloatBuffer(maxBatch * c.hiddenSize)
+    }
+
+    func forward(_ x: UnsafePointer<Float>, tokens: Int, _ out: UnsafeMutablePointer<Float>, ctx: EngineContext) {
+        ctx.time(.routerMatmul, layer) { ctx.linear(router, x, tokens: tokens, logits.p) }
+        ctx.time(.routerScoring, layer) { VectorOps.sigmoid(logits.p, logits.p, tokens * experts) }
+        ctx.time(.routerTopK, layer) { route(tokens: tokens) }
+        // Tokens per expert, in token order: the dispatch plan.
+        let plan: [[Int32]] = ctx.time(.moeDispatch, layer) {
+            var lists = [[Int32]](repeating: [], count: experts)
+            for t in 0..<tokens {
+                for j in 0..<topK { lists[Int(chosen[t * topK + j])].append(Int32(t * topK + j)) }
+            }
+            return lists
+        }
+        ctx.time(.sharedExpert, layer) {
+            if let shared {
+                shared.apply(x, tokens: tokens, out, gu: gu.p, act: act.p, ctx: ctx)
+            } else {
+                out.initialize(repeating: 0, count: tokens * hidden)
+            }
+        }
+        ctx.time(.expertFFN, layer) {
+            let rows = 2 * intermediate
+            for e in 0..<experts where !plan[e].isEmpty {
+                let slots = plan[e]
+                for (n, slot) in slots.enumerated() {
+                    (gathered.p + n * hidden).update(from: x + Int(slot) / topK * hidden, count: hidden)
+                }
+                let mlp = SwiGLU(gateUp: expertGateUp.rows(e * rows..<(e + 1) * rows),
+                                 down: expertDown.rows(e * hidden..<(e + 1) * hidden), limit: routedLimit)
+                mlp.apply(gathered.p, tokens: slots.count, expertOut.p, gu: gu.p, act: act.p, ctx: ctx)
+                for (n, slot) in slots.enumerated() {
+                    VectorOps.axpy(weights.p[Int(slot)], expertOut.p + n * hidden, out + Int(slot) / topK * hidden, hidden)
+                }
+            }
+        }
+    }
+
+    /// Top-k by s + bias; weights from s, renormalized and scaled.
+    func route(tokens: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: experts) { biased in
+            for t in 0..<tokens {
+                let s = logits.p + t * experts
+                for e in 0..<experts { biased[e] = s[e] + bias[e] }
+                let idx = chosen + t * topK
+                TopK.select(biased.baseAddress!, experts, k: topK, into: idx)
+                var sum: Float = 0
+                for j in 0..<topK { sum += s[Int(idx[j])] }
+                let norm = scale / (sum + 1e-20)
+                for j in 0..<topK { weights.p[t * topK + j] = s[Int(idx[j])] * norm }
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+/// Kimi Delta Attention: gated delta-rule linear attention with a fixed-size state per head.
+///
+/// Per token t and head h (K = V = headDim), x the normed hidden state:
+///   q, k, v = silu(conv4(Wq x)), silu(conv4(Wk x)), silu(conv4(Wv x))    causal depthwise conv, kernel 4
+///   g       = -exp(A_log[h]) * softplus(Wfb Wfa x + dt_bias)               per-channel log-decay (< 0)
+///   beta    = sigmoid(Wb x)[h]
+///   q, k    = l2norm(q), l2norm(k); q *= 1/sqrt(K)
+///   S       = Diag(exp g) S;  S += beta k (v - Sᵀk)ᵀ;  o = Sᵀ q
+///   o       = RMSNorm(o) * w_onorm * sigmoid(Wgb Wga x);  y = Wo concat_h(o)
+/// Decode runs the recurrence token by token; prefill runs it in chunks of 16 (the chunked form
+/// below, as llama.cpp's chunk size). L2 norm: flash-linear-attention's x / sqrt(Σx² + 1e-6).
+final class KDALayer {
+    static let chunk = 16
+    static let l2Epsilon: Float = 1e-6
+
+    let layer: Int
+    let heads: Int, dim: Int, width: Int, kernel: Int, rank: Int, eps: Float
+    let wq: Tensor, wk: Tensor, wv: Tensor, wfa: Tensor, wfb: Tensor, wb: Tensor, wga: Tensor, wgb: Tensor, wo: Tensor
+    /// Conv kernels transposed to [kernel][width] per stream, so the conv vectorizes over channels.
+    let convWeights: [FloatBuffer]
+    let decayRate: [Float]  // exp(A_log[h])
+    let dtBias: Tensor, outputNorm: Tensor
+    // Scratch for a micro-batch of up to maxBatch tokens.
+    let raw: [FloatBuffer]       // q~, k~, v~: [T][width] each
+    let qkv: [FloatBuffer]       // after conv + silu (+ l2 norm): [T][width] each
+    let lowRank: FloatBuffer     // [T][rank]
+    let decay: FloatBuffer       // g: [T][width]
+    let outGate: FloatBuffer     // [T][width]
+    let beta: FloatBuffer        // [T][heads]
+    let output: FloatBuffer      // o: [T][width]
+
+    init(weights: ModelWeights, layer index: Int, maxBatch: Int) throws {
+        let c = weights.config
+        layer = index
+        let heads = c.kdaHeads, dim = c.kdaHeadDim, width = heads * dim, kernel = c.kdaConvKernel, rank = c.kdaGateRank
+        self.heads = heads; self.dim = dim; self.width = width; self.kernel = kernel; self.rank = rank
+        eps = c.normEps
+        func t(_ name: String) -> Tensor { weights.layerTensor(index, name) }
+        wq = t("kda_q"); wk = t("kda_k"); wv = t("kda_v"); wfa = t("kda_f_a"); wfb = t("kda_f_b"); wb = t("kda_beta")
+        wga = t("kda_g_a"); wgb = t("kda_g_b"); wo = t("kda_o"); dtBias = t("kda_dt_bias"); outputNorm = t("kda_o_norm")
+        let aLog = t("kda_a_log").data.assumingMemoryBound(to: Float.self)
+        decayRate = (0..<heads).map { Float(_exp(Double(aLog[$0]))) }
+        convWeights = try ["kda_conv_q", "kda_conv_k", "kda_conv_v"].map { name in
+            let w = t(name).data.assumingMemoryBound(to: Float.self)  // [width][kernel]
+            let transposed = try FloatBuffer(kernel * width)
+            for ch in 0..<width { for j in 0..<kernel { transposed.p[j * width + ch] = w[ch * kernel + j] } }
+            return transposed
+        }
+        raw = try (0..<3).map { _ in try FloatBuffer(maxBatch * width) }
+        qkv = try (0..<3).map { _ in try FloatBuffer(maxBatch * width) }
+        lowRank = try FloatBuffer(maxBatch * rank)
+        decay = try FloatBuffer(maxBatch * width)
+        outGate = try FloatBuffer(maxBatch * width)
+        beta = try FloatBuffer(maxBatch * heads)
+        output = try FloatBuffer(maxBatch * width)
+    }
+
+    /// x [T][hidden] (normed) -> out [T][hidden], advancing `state` by T tokens.
+    func forward(_ x: UnsafePointer<Float>, tokens: Int, _ out: UnsafeMutablePointer<Float>, state: KDAState,
+                 ctx: EngineContext) {
+        ctx.time(.kdaProjection, layer) {
+            ctx.linear(wq, x, tokens: tokens, raw[0].p)
+            ctx.linear(wk, x, tokens: tokens, raw[1].p)
+            ctx.linear(wv, x, tokens: tokens, raw[2].p)
+        }
+        ctx.time(.kdaConv, layer) {
+            ctx.pool.parallelFor(3) { range, _ in
+                for stream in range {
+                    Self.causalConv(raw[stream].p, tokens: tokens, width: width, kernel: kernel,
+                                    weights: convWeights[stream].p, state: state.convState(stream), out: qkv[stream].p)
+                    VectorOps.silu(qkv[stream].p, qkv[stream].p, tokens * width)
+                }
+            }
+            // Per-head L2 norm of q and k; q also takes the 1/sqrt(K) attention scale.
+            let scale = 1 / Float(dim).squareRoot()
+            for t in 0..<tokens {
+                for h in 0..<heads {
+                    let q = qkv[0].p + t * width + h * dim, k = qkv[1].p + t * width + h * dim
+                    VectorOps.l2Normalize(q, eps: Self.l2Epsilon, q, dim)
+                    VectorOps.scale(q, scale, q, dim)
+                    VectorOps.l2Normalize(k, eps: Self.l2Epsilon, k, dim)
+                }
+            }
+        }
+        ctx.time(.kdaGate, layer) {
+            // Forget gate g = -exp(A_log) * softplus(Wfb Wfa x + dt_bias); beta = sigmoid(Wb x).
+            ctx.linear(wfa, x, tokens: tokens, lowRank.p)
+            ctx.linear(wfb, lowRank.p, tokens: tokens, decay.p)
+            let bias = dtBias.data.assumingMemoryBound(to: Float.self)
+            for t in 0..<tokens {
+                let g = decay.p + t * width
+                VectorOps.axpy(1, bias, g, width)
+                VectorOps.softplus(g, g, width)
+                for h in 0..<heads { VectorOps.scale(g + h * dim, -decayRate[h], g + h * dim, dim) }
+            }
+            ctx.linear(wb, x, tokens: tokens, beta.p)
+            VectorOps.sigmoid(beta.p, beta.p, tokens * heads)
+            // Output gate sigmoid(Wgb Wga x).
+            ctx.linear(wga, x, tokens: tokens, lowRank.p)
+            ctx.linear(wgb, lowRank.p, tokens: tokens, outGate.p)
+            VectorOps.sigmoid(outGate.p, outGate.p, tokens * width)
+        }
+        ctx.time(.kdaRecurrence, layer) {
+            let inputs = KDAInputs(q: qkv[0].p, k: qkv[1].p, v: qkv[2].p, g: decay.p, beta: beta.p,
+                                   o: output.p, heads: heads, dim: dim)
+            ctx.pool.parallelFor(heads, schedule: .dynamic(chunk: 1)) { range, _ in
+                for h in range {
+                    Self.run(inputs, head: h, tokens: tokens, state: state.s + h * dim * dim, chunked: true)
+                }
+            }
+        }
+        ctx.time(.kdaOutputNorm, layer) {
+            let w = outputNorm.data.assumingMemoryBound(to: Float.self)
+            for t in 0..<tokens {
+                for h in 0..<heads {
+                    let o = output.p + t * width + h * dim
+                    VectorOps.rmsNorm(o, weight: w, eps: eps, o, dim)
+                }
+            }
+            VectorOps.multiply(output.p, outGate.p, output.p, tokens * width)
+        }
+        ctx.time(.kdaOutput, layer) { ctx.linear(wo, output.p, tokens: tokens, out) }
+    }
+
+    /// Depthwise causal conv over T tokens of `width` channels: out[t] = Σ_j w[j] * in[t - (kernel-1) + j],
+    /// inputs before the batch coming from `state` (the previous kernel-1 inputs), which is then
+    /// updated to the batch's last kernel-1 inputs. weights: [kernel][width].
+    static func causalConv(_ input: UnsafePointer<Float>, tokens: Int, width: Int, kernel: Int,
+                           weights: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let history = kernel - 1
+        for t in 0..<tokens {
+            let o = out + t * width
+            o.initialize(repeating: 0, count: width)
+            for j in 0..<kernel {
+                let s = t - history + j
+                let row = s >= 0 ? input + s * width : UnsafePointer(state + (history + s) * width)
+                VectorOps.multiplyAdd(weights + j * width, row, o, width)
+            }
+        }
+        // New state: the last `history` inputs, oldest first.
+        for r in 0..<history {
+            let s = tokens - history + r
+            if s >= 0 {
+                (state + r * width).update(from: input + s * width, count: width)
+            } else {
+                (state + r * width).update(from: state + (r + tokens) * width, count: width)
+            }
+        }
+    }
+
+    struct KDAInputs {
+        // Token t, head h: q/k/v/g/o at [t * heads*dim + h*dim], beta at [t * heads + h].
+        var q, k, v, g, beta, o: UnsafeMutablePointer<Float>
+        var heads: Int, dim: Int
+        var width: Int { heads * dim }
+    }
+
+    /// One head over T tokens: whole chunks of 16 in the chunked form (when `chunked`), the rest
+    /// token by token. S: [K][V] of this head.
+    static func run(_ x: KDAInputs, head h: Int, tokens: Int, state s: UnsafeMutablePointer<Float>, chunked: Bool) {
+        var t = 0
+        if chunked {
+            while t + chunk <= tokens {
+                chunkStep(x, head: h, first: t, count: chunk, state: s)
+                t += chunk
+            }
+        }
+        while t < tokens {
+            recurrentStep(x, head: h, token: t, state: s)
+            t += 1
+        }
+    }
+
+    /// The delta rule for one token: S = Diag(exp g) S; S += beta k (v - Sᵀk)ᵀ; o = Sᵀq.
+    /// Two passes over S: decay while accumulating Sᵀk, then update while accumulating Sᵀq.
+    static func recurrentStep(_ x: KDAInputs, head h: Int, token t: Int, state s: UnsafeMutablePointer<Float>) {
+        let d = x.dim, off = t * x.width + h * d
+        let q = x.q + off, k = x.k + off, v = x.v + off, o = x.o + off
+        let b = x.beta[t * x.heads + h]
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * d) { buffer in
+            let e = buffer.baseAddress!, delta = e + d
+            VectorOps.exp(x.g + off, e, d)
+            delta.initialize(repeating: 0, count: d)
+            for r in 0..<d {
+                let row = s + r * d
+                VectorOps.scale(row, e[r], row, d)
+                VectorOps.axpy(k[r], row, delta, d)  // delta = Sᵀk so far
+            }
+            // delta = beta (v - Sᵀk)
+            for i in 0..<d { delta[i] = b * (v[i] - delta[i]) }
+            o.initialize(repeating: 0, count: d)
+            for r in 0..<d {
+                let row = s + r * d
+                VectorOps.axpy(k[r], delta, row, d)
+                VectorOps.axpy(q[r], row, o, d)
+            }
+        }
+    }
+
+    /// The chunked (WY) form over C tokens, equal to C recurrent steps. With G_c the cumulative
+    /// log-decay up to c (per key channel):
+    ///   L[c,i] = beta_c Σ_d k_c k_i exp(G_c - G_i) (i < c);  w, u = (I + L)⁻¹ beta (exp(G) k), (I + L)⁻¹ beta v
+    ///   v_new = u - w S;  o = (q exp(G)) S + A v_new with A[c,j] = Σ_d q_c k_j exp(G_c - G_j) (j <= c)
+    ///   S = Diag(exp G_last) S + (exp(G_last - G) k)ᵀ v_new
+    /// exp(G_c - G_i) is computed per pair (never exp(G_c) * exp(-G_i), which overflows when the
+    /// decay is strong); every exponent is <= 0.
+    static func chunkStep(_ x: KDAInputs, head h: Int, first t0: Int, count n: Int, state s: UnsafeMutablePointer<Float>) {
+        let d = x.dim
+        @inline(__always) func at(_ p: UnsafeMutablePointer<Float>, _ c: Int) -> UnsafeMutablePointer<Float> {
+            p + (t0 + c) * x.width + h * d
+        }
+        let floats = 6 * n * d + 2 * n * n + 2 * d
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: floats) { buffer in
+            let G = buffer.baseAddress!           // [n][d] cumulative log-decay
+            let expG = G + n * d                  // [n][d]
+            let w = expG + n * d                  // [n][d]
+            let u = w + n * d                     // [n][d] (V = K = d)
+            let kT = u + n * d                    // [d][n]: exp(G_last - G_c) k_c, transposed
+            let qg = kT + n * d                   // [n][d]: q_c exp(G_c)
+            let L = qg + n * d                    // [n][n]
+            let A = L + n * n                     // [n][n]
+            let e = A + n * n                     // [d] scratch
+            let kk = e + d                        // [d] scratch
+            for c in 0..<n {
+                let g = at(x.g, c), Gc = G + c * d
+                if c == 0 { Gc.update(from: g, count: d) } else {
+                    for i in 0..<d { Gc[i] = G[(c - 1) * d + i] + g[i] }
+                }
+            }
+            VectorOps.exp(G, expG, n * d)
+            // L and A from pairwise decays.
+            for c in 0..<n {
+                let kc = at(x.k, c), qc = at(x.q, c), bc = x.beta[(t0 + c) * x.heads + h]
+                for i in 0...c {
+                    for j in 0..<d { e[j] = G[c * d + j] - G[i * d + j] }
+                    VectorOps.exp(e, e, d)
+                    VectorOps.multiply(e, at(x.k, i), kk, d)  // k_i exp(G_c - G_i)
+                    A[c * n + i] = VectorOps.dot(qc, kk, d)
+                    if i < c { L[c * n + i] = bc * VectorOps.dot(kc, kk, d) }
+                }
+            }
+            // Forward substitution: w_c = beta_c exp(G_c) k_c - Σ_{i<c} L[c,i] w_i, same for u with v.
+            for c in 0..<n {
+                let bc = x.beta[(t0 + c) * x.heads + h]
+                let wc = w + c * d, uc = u + c * d
+                VectorOps.multiply(expG + c * d, at(x.k, c), wc, d)
+                VectorOps.scale(wc, bc, wc, d)
+                VectorOps.scale(at(x.v, c), bc, uc, d)
+                for i in 0..<c {
+                    VectorOps.axpy(-L[c * n + i], w + i * d, wc, d)
+                    VectorOps.axpy(-L[c * n + i], u + i * d, uc, d)
+                }
+            }
+            // v_new = u - w S, in place in u (w negated in place first).
+            VectorOps.scale(w, -1, w, n * d)
+            for c in 0..<n { VectorOps.accumulateRows(u + c * d, weights: w + c * d, rows: s, stride: d, count: d, dim: d) }
+            // o_c = (q_c exp G_c) S + Σ_{j<=c} A[c,j] v_new_j
+            for c in 0..<n {
+                VectorOps.multiply(at(x.q, c), expG + c * d, qg + c * d, d)
+                let o = at(x.o, c)
+                o.initialize(repeating: 0, count: d)
+                VectorOps.accumulateRows(o, weights: qg + c * d, rows: s, stride: d, count: d, dim: d)
+                VectorOps.accumulateRows(o, weights: A + c * n, rows: u, stride: d, count: c + 1, dim: d)
+            }
+            // S = Diag(exp G_last) S + Σ_c (exp(G_last - G_c) k_c)ᵀ v_new_c
+            let last = G + (n - 1) * d
+            for c in 0..<n {
+                for j in 0..<d { e[j] = last[j] - G[c * d + j] }
+                VectorOps.exp(e, e, d)
+                let kc = at(x.k, c)
+                for j in 0..<d { kT[j * n + c] = e[j] * kc[j] }
+            }
+            for r in 0..<d {
+                let row = s + r * d
+                VectorOps.scale(row, expG[(n - 1) * d + r], row, d)
+                VectorOps.accumulateRows(row, weights: kT + r * n, rows: u, stride: d, count: n, dim: d)
+            }
+        }
+    }
+}
