@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+@testable import CtxEngine
+
+/// Whole-model properties on tiny configurations of both families.
+@Suite(.serialized) struct ModelTests {
+    /// One pool for the suite (which is serialized: a pool runs one parallel region at a time).
+    static let pool = ThreadPool(threads: 2)
+
+    static func model(_ config: ModelConfig, recipe: WeightRecipe = .uniform(.f32), seed: UInt64 = 7,
+                      maxBatch: Int = 32) throws -> Model {
+        try Model(weights: ModelWeights(config: config, recipe: recipe, seed: seed, pool: pool), maxBatch: maxBatch)
+    }
+
+    static func tokens(_ n: Int, vocab: Int, seed: UInt64 = 1) -> [Int32] {
+        var r = SeededRandom(seed: seed)
+        return (0..<n).map { _ in Int32(r.next() % UInt64(vocab)) }
+    }
+
+    /// Logits after feeding `tokens` in the given chunk sizes.
+    static func logits(_ model: Model, _ tokens: [Int32], chunks: [Int], cache: DType = .f32) throws -> [Float] {
+        let ctx = EngineContext(pool: pool, layers: model.layerCount)
+        let state = try InferenceState(model: model, capacity: tokens.count, cacheType: cache)
+        var start = 0, last: [Float] = []
+        for n in chunks {
+            last = Array(model.forward(Array(tokens[start..<(start + n)]), state: state, ctx: ctx))
+            start += n
+        }
+        precondition(start == tokens.count)
+        return last
+    }
+
+    static func maxRelativeDifference(_ a: [Float], _ b: [Float]) -> Float {
+        let scale = max(b.map(abs).max() ?? 1, 1e-6)
+        return zip(a, b).map { abs($0 - $1) }.max()! / scale
+    }
+
+    @Test(arguments: [TinyModels.kimi, TinyModels.step])
+    func prefillThenDecodeEqualsTokenByToken(config: ModelConfig) throws {
+        // 40 tokens through micro-batches of 32: KDA's chunked path, a GEMM path and ring wrap all run.
+        let model = try Self.model(config)
+        let tokens = Self.tokens(44, vocab: config.vocabSize)
+        let prefilled = try Self.logits(model, tokens, chunks: [40, 1, 1, 1, 1])
+        let stepwise = try Self.logits(model, tokens, chunks: Array(repeating: 1, count: 44))
+        #expect(prefilled.allSatisfy { $0.isFinite })
+        #expect(Self.maxRelativeDifference(prefilled, stepwise) < 1e-3)
+    }
+
+    @Test func absorbedMLAEqualsNaiveMLA() throws {
+        let model = try Self.model(TinyModels.kimi)
+        let tokens = Self.tokens(20, vocab: 128)
+        model.mlaForm = .absorbed
+        let absorbed = try Self.logits(model, tokens, chunks: [12, 8])
+        model.mlaForm = .naive
+        let naive = try Self.logits(model, tokens, chunks: [12, 8])
+        #expect(Self.maxRelativeDifference(absorbed, naive) < 1e-4)
+    }
+
+    @Test(arguments: [TinyModels.kimi, TinyModels.step])
+    func quantizedCachesStayCloseToF32(config: ModelConfig) throws {
+        let model = try Self.model(config)
+        let tokens = Self.tokens(24, vocab: config.vocabSize)
+        let exact = try Self.logits(model, tokens, chunks: [20, 4], cache: .f32)
+        let f16 = try Self.logits(model, tokens, chunks: [20, 4], cache: .f16)
+        let q8 = try Self.logits(model, tokens, chunks: [20, 4], cache: .q8_0)
+        #expect(Self.maxRelativeDifference(f16, exact) < 0.01)
+        #expect(Self.maxRelativeDifference(q8, exact) < 0.05)
+        #expect(Self.maxRelativeDifference(q8, exact) > 0, "q8_0 cache must actually round")
+    }
+
+    @Test func sameSeedSameLogitsOtherSeedOtherLogits() throws {
+        let config = TinyModels.step
+        let tokens = Self.tokens(10, vocab: config.vocabSize)
+        let a = try Self.logits(Self.model(config, recipe: .uniform(.q4_K), seed: 5), tokens, chunks: [10])
+        let b = try Self.logits(Self.model(config, recipe: .uniform(.q4_K), seed: 5), tokens, chunks: [10])
+        let c = try Self.logits(Self.model(config, recipe: .uniform(.q4_K), seed: 6), tokens, chunks: [10])
+        #expect(a == b)
+        #expect(a != c)
+    }
+
+    @Test(arguments: [TinyModels.kimi, TinyModels.step])
+    func finiteAtDepth262144WithSyntheticFill(config: ModelConfig) throws {
+        var c = config
+        c.kdaHeads = 1; c.mlaHeads = 1; c.fullHeads = 2; c.slidingHeads = 2; c.kvHeads = 1
+        let model = try Self.model(c, recipe: .uniform(.q8_0), maxBatch: 4)
+        let depth = 262_144
+        let state = try InferenceState(model: model, capacity: depth + 4, cacheType: .f16)
+        model.fillSynthetic(state, depth: depth, seed: 1, pool: Self.pool)
+        let ctx = EngineContext(pool: Self.pool, layers: model.layerCount)
+        let prefill = Array(model.forward(Self.tokens(3, vocab: c.vocabSize), state: state, ctx: ctx))
+        let decode = Array(model.forward([5], state: state, ctx: ctx))
+        #expect(state.position == depth + 4)
+        #expect(prefill.allSatisfy { $0.isFinite })
+        #expect(decode.allSatisfy { $0.isFinite })
+    }
+
+    @Test func timersAttributeEveryMechanism() throws {
+        let model = try Self.model(TinyModels.kimi)
+        let ctx = EngineContext(pool: Self.pool, layers: model.layerCount)
+        let state = try InferenceState(model: model, capacity: 9, cacheType: .f32)
+        model.forward(Self.tokens(8, vocab: 128), state: state, ctx: ctx)
+        let names = Set(ctx.profiler.totalsByOp().map(\.op.name))
+        for expected in ["kda.recurrence", "kda.conv", "mla.attention", "mla.absorb", "moe.topk", "moe.experts",
+                         "moe.shared_expert", "ffn.dense", "lm_head", "embedding"] {
+            #expect(names.contains(expected), "\(expected) not timed")
+        }
+        ctx.profiler.reset()
+        ctx.profiler.enabled = false
+        model.forward([1], state: state, ctx: ctx)
+        #expect(ctx.profiler.totalNanoseconds == 0)
+    }
+
+    @Test func footprintOfPresetsMatchesPublishedSizes() {
+        let kimi = ModelConfig.kimiLinear48B.footprint(recipe: .uniform(.bf16), cacheType: .f16)
+        let step = ModelConfig.step35Flash.footprint(recipe: .uniform(.bf16), cacheType: .f16)
+        // ~48B total / ~3B active; ~196B total / ~11B active (published, rounded).
+        #expect((46e9...50e9).contains(Double(kimi.totalParameters)), "\(kimi.totalParameters)")
+        #expect((2.5e9...3.5e9).contains(Double(kimi.activeParameters)), "\(kimi.activeParameters)")
+        #expect((190e9...202e9).contains(Double(step.totalParameters)), "\(step.totalParameters)")
+        #expect((10e9...12.5e9).contains(Double(step.activeParameters)), "\(step.activeParameters)")
+        // KV per token: Kimi 7 x 576 f16 values; Step 12 full layers x 2 x 8 x 128.
+        #expect(kimi.kvBytesPerToken == Double(7 * 576 * 2))
+        #expect(step.kvBytesPerToken == Double(12 * 2 * 8 * 128 * 2))
+        #expect(kimi.fixedStateBytes == 20 * (524_288 + 36_864) * 4)
+    }
+
+    @Test func recipeKeepsSmallTensorsF32AndFallsBackOnOddRows() {
+        let specs = ModelConfig.kimiLinear48B.layerTensorSpecs(3) + ModelConfig.kimiLinear48B.layerTensorSpecs(0)
+        let recipe = WeightRecipe.q4_K_M
+        for spec in specs {
+            let type = recipe.type(for: spec, layerCount: 27)
+            if spec.alwaysF32 { #expect(type == .f32, "\(spec.name)") }
+            #expect(spec.cols % type.blockValues == 0, "\(spec.name) \(type)")
+        }
+        let kb = specs.first { $0.name == "blk.3.attn_k_b" }!
+        #expect(recipe.type(for: kb, layerCount: 27) == .q8_0)
+        #expect(WeightRecipe.uniform(.q4_0).type(for: kb, layerCount: 27) == .q4_0)
+    }
+}
