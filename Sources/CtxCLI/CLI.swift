@@ -11,6 +11,8 @@ public enum CLI {
         PlatformCommand.self,
         CalibrateCommand.self,
         KernelsCommand.self,
+        ModelsCommand.self,
+        EngineCommand.self,
     ] }
 
     public static func command(named name: String) -> (any ParsableCommand.Type)? {

@@ -97,3 +97,53 @@ public final class InferenceState: @unchecked Sendable {
         for case let .kda(s) in layers { s.reset() }
     }
 }
+
+/// What it takes to return a state to an earlier position: the fixed-size parts (KDA states and
+/// sliding-window rings) copied; linear caches need no copy, because rows past the position are
+/// simply overwritten by the next tokens. Repetitions at depth D all start from one snapshot.
+public final class StateSnapshot: @unchecked Sendable {
+    let position: Int
+    let kda: [Int: KDAState]
+    let rings: [Int: [KVCache]]
+
+    init(position: Int, kda: [Int: KDAState], rings: [Int: [KVCache]]) {
+        self.position = position
+        self.kda = kda
+        self.rings = rings
+    }
+}
+
+extension InferenceState {
+    public func snapshot() throws -> StateSnapshot {
+        var kda: [Int: KDAState] = [:], rings: [Int: [KVCache]] = [:]
+        for (i, layer) in layers.enumerated() {
+            switch layer {
+            case let .kda(s):
+                let copy = try KDAState(heads: s.heads, headDim: s.headDim, convKernel: s.convRows + 1, placement: .firstTouch)
+                copy.copy(from: s)
+                kda[i] = copy
+            case let .gqa(keys, values) where keys.first?.isRing == true:
+                rings[i] = try (keys + values).map { cache in
+                    let copy = try KVCache(type: cache.type, width: cache.width, capacity: cache.capacity, ring: true)
+                    copy.copyRows(0..<cache.capacity, from: cache)
+                    return copy
+                }
+            default:
+                break
+            }
+        }
+        return StateSnapshot(position: position, kda: kda, rings: rings)
+    }
+
+    public func restore(_ snapshot: StateSnapshot) {
+        for (i, layer) in layers.enumerated() {
+            switch layer {
+            case let .kda(s): s.copy(from: snapshot.kda[i]!)
+            case let .gqa(keys, values) where keys.first?.isRing == true:
+                for (cache, saved) in zip(keys + values, snapshot.rings[i]!) { cache.copyRows(0..<cache.capacity, from: saved) }
+            default: break
+            }
+        }
+        position = snapshot.position
+    }
+}

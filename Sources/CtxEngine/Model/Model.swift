@@ -125,3 +125,8 @@ public final class Model: @unchecked Sendable {
         for t in 0..<tokens { VectorOps.rmsNorm(hidden.p + t * h, weight: w, eps: eps, normed.p + t * h, h) }
     }
 }
+
+extension Model {
+    /// The logits of the last token of the last `forward` call.
+    public var lastLogits: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: logitsBuffer.p, count: config.vocabSize) }
+}

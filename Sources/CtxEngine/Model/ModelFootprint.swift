@@ -62,3 +62,34 @@ extension ModelConfig {
                               activeWeightBytes: activeBytes, kvBytesPerToken: perToken, fixedStateBytes: fixed)
     }
 }
+
+extension ModelConfig {
+    /// Floating-point operations (multiply and add counted separately) the engine performs for
+    /// `tokens` tokens starting at context `depth`, in the first `layers` layers: 2 per active
+    /// weight per token (the embedding lookup excluded), plus attention over the cache as the
+    /// engine computes it (MLA absorbed: 576-wide scores and 512-wide values per head and key;
+    /// GQA: 128 + 128 per query head and visible key), plus the KDA recurrence (about 4 K x V
+    /// multiply-adds per head and token).
+    public func flops(tokens: Int, depth: Int, recipe: WeightRecipe, layers: Int? = nil) -> Double {
+        let limit = layers ?? layerCount
+        let active = footprint(recipe: recipe, cacheType: .f32, layers: limit).activeParameters - hiddenSize
+        var total = 2 * Double(active) * Double(tokens)
+        // Σ over the batch of visible keys: Σ_{i=1..n} (depth + i), capped at the window when sliding.
+        func keys(window: Int?) -> Double {
+            (1...max(tokens, 1)).reduce(0.0) { sum, i in sum + Double(min(depth + i, window ?? Int.max)) }
+        }
+        for i in 0..<limit {
+            switch mixer(ofLayer: i) {
+            case .kda:
+                total += Double(tokens) * Double(kdaHeads) * 8 * Double(kdaHeadDim * kdaHeadDim)
+            case .mla:
+                total += keys(window: nil) * Double(mlaHeads) * 2 * Double(2 * kvLoraRank + qkRopeDim)
+            case .gqaFull:
+                total += keys(window: nil) * Double(fullHeads) * 2 * Double(2 * headDim)
+            case .gqaSliding:
+                total += keys(window: slidingWindow) * Double(slidingHeads) * 2 * Double(2 * headDim)
+            }
+        }
+        return total
+    }
+}

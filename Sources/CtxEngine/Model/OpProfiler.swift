@@ -122,6 +122,15 @@ public final class OpProfiler: @unchecked Sendable {
         for i in nanoseconds.indices { nanoseconds[i] = 0; calls[i] = 0 }
     }
 
+    /// Adds `other`'s counts (same layer count) to this profiler's.
+    public func absorb(_ other: OpProfiler) {
+        precondition(other.slots == slots, "profilers of different layer counts")
+        for i in nanoseconds.indices {
+            nanoseconds[i] &+= other.nanoseconds[i]
+            calls[i] &+= other.calls[i]
+        }
+    }
+
     public struct Entry: Sendable, Equatable {
         public var nanoseconds: UInt64
         public var calls: UInt64

@@ -1,0 +1,106 @@
+import Foundation
+
+/// A field of a model configuration that cannot be used, named so a suite error can point at it.
+public struct ModelConfigError: Error, CustomStringConvertible, Equatable {
+    public let field: String
+    public let message: String
+    public var description: String { "\(field): \(message)" }
+}
+
+extension ModelConfig {
+    /// The field names, in declaration order (what overrides may set).
+    public static var fieldNames: [String] {
+        let object = try! JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelConfig.kimiLinear48B)) as! [String: Any]
+        return Array(object.keys).sorted()
+    }
+
+    /// This configuration with `values` replacing fields: numbers (Int or Double), strings, or
+    /// NSNull for optional fields. Unknown names are errors with the closest known name suggested;
+    /// the result is validated.
+    public func overriding(_ values: [String: Any]) throws -> ModelConfig {
+        let encoder = JSONEncoder()
+        var object = try JSONSerialization.jsonObject(with: encoder.encode(self)) as! [String: Any]
+        let known = Self.fieldNames
+        for (key, value) in values {
+            guard known.contains(key) else {
+                let suggestion = closestName(to: key, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+                throw ModelConfigError(field: key, message: "unknown model field\(suggestion)")
+            }
+            object[key] = value
+        }
+        // Optional fields left nil are absent from the encoding; null overrides remove them.
+        for (key, value) in object where value is NSNull { object.removeValue(forKey: key) }
+        let data = try JSONSerialization.data(withJSONObject: object)
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ModelConfigError(field: field, message: "expected \(type == Int.self ? "an integer" : "\(type)")")
+        } catch let DecodingError.dataCorrupted(context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ModelConfigError(field: field, message: context.debugDescription)
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Checks that the configuration can be built and run.
+    public func validate() throws {
+        func positive(_ name: String, _ value: Int) throws {
+            if value < 1 { throw ModelConfigError(field: name, message: "expected a positive integer, got \(value)") }
+        }
+        try positive("hiddenSize", hiddenSize)
+        try positive("layerCount", layerCount)
+        try positive("vocabSize", vocabSize)
+        try positive("attentionPeriod", attentionPeriod)
+        if layerCount > denseLayers {
+            try positive("experts", experts)
+            try positive("expertsPerToken", expertsPerToken)
+            try positive("expertIntermediate", expertIntermediate)
+            if expertsPerToken > experts {
+                throw ModelConfigError(field: "expertsPerToken", message: "expected at most experts (\(experts)), got \(expertsPerToken)")
+            }
+        }
+        if denseLayers > 0 { try positive("denseIntermediate", denseIntermediate) }
+        if sharedExperts > 0 { try positive("sharedIntermediate", sharedIntermediate) }
+        switch family {
+        case .kimiLinear:
+            for (name, value) in [("kdaHeads", kdaHeads), ("kdaHeadDim", kdaHeadDim), ("kdaGateRank", kdaGateRank),
+                                  ("mlaHeads", mlaHeads), ("kvLoraRank", kvLoraRank), ("qkNopeDim", qkNopeDim),
+                                  ("qkRopeDim", qkRopeDim), ("vHeadDim", vHeadDim)] { try positive(name, value) }
+            if kdaConvKernel < 2 {
+                throw ModelConfigError(field: "kdaConvKernel", message: "expected at least 2, got \(kdaConvKernel)")
+            }
+        case .step35:
+            for (name, value) in [("fullHeads", fullHeads), ("slidingHeads", slidingHeads), ("kvHeads", kvHeads),
+                                  ("headDim", headDim), ("slidingWindow", slidingWindow)] { try positive(name, value) }
+            for (name, heads) in [("fullHeads", fullHeads), ("slidingHeads", slidingHeads)] where heads % kvHeads != 0 {
+                throw ModelConfigError(field: name, message: "expected a multiple of kvHeads (\(kvHeads)), got \(heads)")
+            }
+            for (name, dims) in [("fullRotaryDims", fullRotaryDims), ("slidingRotaryDims", slidingRotaryDims)]
+                where dims < 2 || dims % 2 != 0 || dims > headDim {
+                throw ModelConfigError(field: name, message: "expected an even number 2...\(headDim), got \(dims)")
+            }
+        }
+    }
+}
+
+/// The candidate with the smallest edit distance, if it is close enough to be a likely typo.
+public func closestName(to name: String, in candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var current = [i + 1]
+            for (j, cb) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+    let lowered = Array(name.lowercased())
+    let scored = candidates.map { ($0, distance(lowered, Array($0.lowercased()))) }
+    guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, name.count / 3) else { return nil }
+    return best.0
+}

@@ -1,0 +1,122 @@
+import CtxEngine
+import Foundation
+
+/// How a context depth is reached before a test.
+public enum FillMode: String, Codable, Sendable, CaseIterable {
+    /// Run a real prefill of `depth` tokens.
+    case computed
+    /// Write plausible values straight into caches and states (`Model.fillSynthetic`).
+    case synthetic
+}
+
+/// One model configuration ready to measure: weights generated, a pool, caches for `capacity`
+/// tokens. Tests start from a snapshot at their depth, so repetitions never re-prefill.
+public final class EngineSession: @unchecked Sendable {
+    public struct Setup: Sendable {
+        public var config: ModelConfig
+        /// Run only the first `layers` of the pattern (a slice); nil: all.
+        public var layers: Int?
+        public var recipe: WeightRecipe
+        public var cacheType: DType
+        public var threads: Int
+        public var numa: NumaPolicy
+        public var seed: UInt64
+        public var microBatch: Int
+        public var mlaForm: MLAForm
+        public var profiling: Bool
+
+        public init(config: ModelConfig, layers: Int? = nil, recipe: WeightRecipe, cacheType: DType = .f16,
+                    threads: Int, numa: NumaPolicy = .none, seed: UInt64 = 1, microBatch: Int = 512,
+                    mlaForm: MLAForm = .absorbed, profiling: Bool = true) {
+            self.config = config; self.layers = layers; self.recipe = recipe; self.cacheType = cacheType
+            self.threads = threads; self.numa = numa; self.seed = seed; self.microBatch = microBatch
+            self.mlaForm = mlaForm; self.profiling = profiling
+        }
+    }
+
+    public let setup: Setup
+    public let model: Model
+    public let state: InferenceState
+    public let context: EngineContext
+    public let pool: ThreadPool
+    public let placement: ThreadPlacement
+    /// Seconds spent generating weights.
+    public let weightSeconds: Double
+    private var snapshots: [Int: StateSnapshot] = [:]
+    private var random: SeededRandom
+
+    public init(_ setup: Setup, capacity: Int, topology: NumaTopology) throws {
+        self.setup = setup
+        placement = try ThreadPlacement.plan(threads: setup.threads, policy: setup.numa, topology: topology)
+        pool = ThreadPool(threads: setup.threads, placement: placement)
+        let start = monotonicNanoseconds()
+        let weights = try ModelWeights(config: setup.config, recipe: setup.recipe, seed: setup.seed, layers: setup.layers,
+                                       pool: pool, placement: placement.memory)
+        weightSeconds = Double(monotonicNanoseconds() - start) / 1e9
+        model = try Model(weights: weights, maxBatch: setup.microBatch)
+        model.mlaForm = setup.mlaForm
+        state = try InferenceState(model: model, capacity: capacity, cacheType: setup.cacheType, placement: placement.memory)
+        context = EngineContext(pool: pool, layers: model.layerCount, profiling: setup.profiling)
+        random = SeededRandom(seed: setup.seed, stream: 0x70_6B_65_6E)
+    }
+
+    /// Deterministic token ids.
+    public func tokens(_ n: Int) -> [Int32] {
+        (0..<n).map { _ in Int32(random.next() % UInt64(setup.config.vocabSize)) }
+    }
+
+    /// Brings the state to `depth` (from the deepest snapshot below it when computing) and keeps
+    /// a snapshot there. Returns the nanoseconds spent.
+    @discardableResult
+    public func reach(depth: Int, fill: FillMode) throws -> UInt64 {
+        if let snapshot = snapshots[depth] { state.restore(snapshot); return 0 }
+        let start = monotonicNanoseconds()
+        switch fill {
+        case .synthetic:
+            state.reset()
+            model.fillSynthetic(state, depth: depth, seed: setup.seed, pool: pool)
+        case .computed:
+            if let below = snapshots.keys.filter({ $0 <= depth }).max() { state.restore(snapshots[below]!) } else { state.reset() }
+            if depth > state.position { model.forward(tokens(depth - state.position), state: state, ctx: context) }
+        }
+        let elapsed = monotonicNanoseconds() - start
+        snapshots[depth] = try state.snapshot()
+        return elapsed
+    }
+
+    /// Returns to the snapshot at `depth` (which `reach` must have made).
+    public func restore(depth: Int) {
+        guard let snapshot = snapshots[depth] else { preconditionFailure("no snapshot at depth \(depth)") }
+        state.restore(snapshot)
+    }
+
+    /// Prefill of n tokens from the current state, in nanoseconds.
+    public func prefill(_ n: Int) -> UInt64 {
+        let input = tokens(n)
+        let start = monotonicNanoseconds()
+        let logits = model.forward(input, state: state, ctx: context)
+        let elapsed = monotonicNanoseconds() - start
+        blackHole(logits.first)
+        return elapsed
+    }
+
+    /// n single-token decode steps from the current state: nanoseconds per step.
+    public func decode(_ n: Int) -> [UInt64] {
+        var next: Int32 = tokens(1)[0]
+        return (0..<n).map { _ in
+            let start = monotonicNanoseconds()
+            let logits = model.forward([next], state: state, ctx: context)
+            let elapsed = monotonicNanoseconds() - start
+            // Greedy next token: keeps the sequence data-dependent like real decoding.
+            var best = 0
+            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+            next = Int32(best)
+            return elapsed
+        }
+    }
+
+    /// True when the last logits are all finite (a NaN anywhere propagates to them).
+    public func lastLogitsAreFinite() -> Bool {
+        model.lastLogits.allSatisfy { $0.isFinite }
+    }
+}
