@@ -137,3 +137,73 @@ import Testing
         #expect(WeightRecipe.uniform(.q4_0).type(for: kb, layerCount: 27) == .q4_0)
     }
 }
+
+@Suite(.serialized) struct ModelConfigAndSnapshotTests {
+    @Test func overridesApplyAndBadFieldsAreNamed() throws {
+        let c = try ModelConfig.kimiLinear48B.overriding(["layerCount": 4, "experts": 32, "vocabSize": 1024])
+        #expect(c.layerCount == 4 && c.experts == 32 && c.vocabSize == 1024)
+        #expect(c.layerMixers == [.kda, .kda, .kda, .mla])
+        #expect(throws: ModelConfigError.self) { try ModelConfig.kimiLinear48B.overriding(["expertz": 32]) }
+        do { _ = try ModelConfig.kimiLinear48B.overriding(["expertz": 32]) } catch let e as ModelConfigError {
+            #expect(e.description.contains("did you mean 'experts'"))
+        }
+        do { _ = try ModelConfig.kimiLinear48B.overriding(["experts": "many"]) } catch let e as ModelConfigError {
+            #expect(e.field == "experts")
+        }
+        do { _ = try ModelConfig.step35Flash.overriding(["slidingHeads": 90]) } catch let e as ModelConfigError {
+            #expect(e.field == "slidingHeads" && e.message.contains("multiple of kvHeads"))
+        }
+        let unclamped = try ModelConfig.step35Flash.overriding(["routedSwigluLimit": NSNull()])
+        #expect(unclamped.routedSwigluLimit == nil && unclamped.sharedSwigluLimit == 16)
+    }
+
+    @Test func fullModelPatternsMatchThePublishedLayouts() {
+        let kimi = ModelConfig.kimiLinear48B.layerMixers
+        #expect(kimi.indices.filter { kimi[$0] == .mla } == [3, 7, 11, 15, 19, 23, 26])
+        let step = ModelConfig.step35Flash.layerMixers
+        #expect(step.filter { $0 == .gqaFull }.count == 12 && step.filter { $0 == .gqaSliding }.count == 33)
+    }
+
+    @Test func projectionScalesPerKindTimes() throws {
+        // Slice of 4 Step layers: full+dense, sliding+dense x2, sliding+moe. Mixer 10 ns per full layer,
+        // 20 per sliding; FFN 5 per dense, 40 per MoE; shared 1 per layer; model-level 100.
+        let config = ModelConfig.step35Flash
+        let profiler = OpProfiler(layers: 4)
+        func add(_ op: Op, _ slot: Int, _ ns: UInt64) {
+            profiler.time(op, layer: slot) { let s = monotonicNanoseconds(); while monotonicNanoseconds() - s < ns {} }
+        }
+        // Real clocks: record relative magnitudes large enough to dominate timer noise.
+        let unit: UInt64 = 200_000
+        add(.gqaAttention, 0, 10 * unit); add(.denseFFN, 0, 5 * unit)
+        for l in 1...2 { add(.gqaAttention, l, 20 * unit); add(.denseFFN, l, 5 * unit) }
+        add(.gqaAttention, 3, 20 * unit); add(.expertFFN, 3, 40 * unit)
+        add(.lmHead, 4, 100 * unit)
+        let wall = Double(profiler.totalNanoseconds)
+        let p = try SliceProjection.project(config: config, sliceLayers: 4, profiler: profiler, wallNanoseconds: wall)
+        // Full: 12 x 10 + 33 x 20 + 3 x 5 + 42 x 40 + 100 = 2575 units.
+        let expected = Double(2575 * unit)
+        #expect(abs(p.projectedNanoseconds / expected - 1) < 0.05, "\(p.projectedNanoseconds / Double(unit))")
+        // A Kimi slice of 2 layers has no MLA layer: no projection.
+        let kimi = OpProfiler(layers: 2)
+        kimi.time(.kdaRecurrence, layer: 0) {}
+        #expect(throws: SliceProjection.Failure.self) {
+            try SliceProjection.project(config: .kimiLinear48B, sliceLayers: 2, profiler: kimi, wallNanoseconds: 1)
+        }
+    }
+
+    @Test(arguments: [TinyModels.kimi, TinyModels.step])
+    func snapshotRestoreRepeatsExactly(config: ModelConfig) throws {
+        let pool = ThreadPool(threads: 2)
+        let model = try Model(weights: ModelWeights(config: config, recipe: .uniform(.q8_0), seed: 2, pool: pool), maxBatch: 16)
+        let ctx = EngineContext(pool: pool, layers: model.layerCount)
+        let state = try InferenceState(model: model, capacity: 64, cacheType: .q8_0)
+        model.fillSynthetic(state, depth: 30, seed: 3, pool: pool)
+        let snapshot = try state.snapshot()
+        let first = Array(model.forward([1, 2, 3, 4, 5], state: state, ctx: ctx))
+        model.forward([9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9], state: state, ctx: ctx)  // disturb: wraps the rings
+        state.restore(snapshot)
+        let again = Array(model.forward([1, 2, 3, 4, 5], state: state, ctx: ctx))
+        #expect(first == again)
+        #expect(state.position == 35)
+    }
+}

@@ -8,9 +8,10 @@ public struct ModelConfigError: Error, CustomStringConvertible, Equatable {
 }
 
 extension ModelConfig {
-    /// The field names, in declaration order (what overrides may set).
+    /// The field names, sorted (what overrides may set). Step-3.5-Flash sets every optional field,
+    /// so its encoding names them all.
     public static var fieldNames: [String] {
-        let object = try! JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelConfig.kimiLinear48B)) as! [String: Any]
+        let object = try! JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelConfig.step35Flash)) as! [String: Any]
         return Array(object.keys).sorted()
     }
 
