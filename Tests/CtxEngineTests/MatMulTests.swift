@@ -58,4 +58,31 @@ import Testing
         let scale = Reference.rms(z)
         for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
     }
+
+    @Test func batchedGEMVEqualsOneCallPerJob() throws {
+        // Mixed types and shapes, two jobs sharing an input, one job with a different input.
+        let pool = ThreadPool(threads: 2)
+        let scratch = MatMulScratch(threads: 2)
+        let shapes: [(DType, Int, Int)] = [(.q8_0, 37, 256), (.q4_K, 5, 256), (.f16, 64, 256), (.q6_K, 300, 512)]
+        let tensors = try shapes.enumerated().map { i, s in
+            try Tensor.quantizing(Reference.random(s.1 * s.2, seed: UInt64(40 + i), scale: 0.1), rows: s.1, cols: s.2, as: s.0)
+        }
+        let x256 = Reference.random(256, seed: 50), x512 = Reference.random(512, seed: 51)
+        var batched = tensors.map { [Float](repeating: .nan, count: $0.rows) }
+        var single = batched
+        x256.withUnsafeBufferPointer { a in x512.withUnsafeBufferPointer { b in
+            func input(_ t: Tensor) -> UnsafePointer<Float> { t.cols == 256 ? a.baseAddress! : b.baseAddress! }
+            var outputs = batched.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: 512) }
+            GEMV.multiply(tensors.indices.map { GEMV.Job(tensors[$0], input(tensors[$0]), outputs[$0]) }, pool: pool, scratch: scratch)
+            for i in tensors.indices { batched[i] = Array(UnsafeBufferPointer(start: outputs[i], count: tensors[i].rows)) }
+            for i in tensors.indices {
+                GEMV.multiply(tensors[i], input(tensors[i]), outputs[i], pool: pool, scratch: scratch)
+                single[i] = Array(UnsafeBufferPointer(start: outputs[i], count: tensors[i].rows))
+            }
+            for p in outputs { p.deallocate() }
+            outputs = []
+        } }
+        #expect(batched == single)
+        #expect(batched.allSatisfy { $0.allSatisfy { $0.isFinite } })
+    }
 }

@@ -7,30 +7,79 @@
 public enum GEMV {
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 pool: ThreadPool, scratch: MatMulScratch) {
-        guard let format = w.type.weightFormat else { preconditionFailure("\(w.type) is not a weight type") }
-        let activation = prepareActivation(format.activationType, x, count: w.cols, scratch: scratch, pool: pool)
-        rows(format, w, activation, y, pool: pool)
+        multiply([Job(w, x, y)], pool: pool, scratch: scratch)
     }
 
-    /// x in the activation format `type` (x itself for f32), quantized block-parallel on the pool:
-    /// done on one thread it was ~4% of a q4_K GEMV with the other threads idle.
-    static func prepareActivation(_ type: DType, _ x: UnsafePointer<Float>, count: Int, scratch: MatMulScratch,
-                                  pool: ThreadPool) -> UnsafeRawPointer {
-        if type == .f32 { return UnsafeRawPointer(x) }
-        let buffer = scratch.activationBuffer(bytes: type.rowBytes(count))
-        let values = type.blockValues, bytes = type.blockBytes
-        pool.parallelFor(count / values) { range, _ in
-            type.format.quantize(x + range.lowerBound * values, buffer + range.lowerBound * bytes,
-                                 count: range.count * values)
+    /// One product of a batch: y = w · x.
+    public struct Job {
+        public var w: Tensor
+        public var x: UnsafePointer<Float>
+        public var y: UnsafeMutablePointer<Float>
+        public init(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+            self.w = w; self.x = x; self.y = y
         }
-        return UnsafeRawPointer(buffer)
     }
 
-    static func rows<F: WeightFormat>(_ format: F.Type, _ w: Tensor, _ a: UnsafeRawPointer,
-                                      _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let cols = w.cols
-        pool.parallelFor(w.rows) { range, _ in
+    /// Several GEMVs in one parallel region: the products of a decode step that do not depend on
+    /// each other (KDA's six input projections of one x; the chosen experts' projections).
+    /// Each distinct (x, activation type) is quantized once; the jobs' rows are laid end to end and
+    /// cut into one contiguous byte range per thread, so small matrices share threads evenly
+    /// instead of each paying a fork/join and leaving threads idle at its tail.
+    public static func multiply(_ jobs: [Job], pool: ThreadPool, scratch: MatMulScratch) {
+        guard !jobs.isEmpty else { return }
+        // Distinct activations: (x, type, count) -> offset in the activation scratch.
+        var keys: [(x: UnsafePointer<Float>, type: DType, count: Int, offset: Int)] = []
+        var activationOf = [Int](repeating: 0, count: jobs.count)
+        var bytes = 0
+        for (j, job) in jobs.enumerated() {
+            guard let format = job.w.type.weightFormat else { preconditionFailure("\(job.w.type) is not a weight type") }
+            let type = format.activationType
+            if let k = keys.firstIndex(where: { $0.x == job.x && $0.type == type && $0.count == job.w.cols }) {
+                activationOf[j] = k
+            } else {
+                activationOf[j] = keys.count
+                keys.append((job.x, type, job.w.cols, bytes))
+                if type != .f32 { bytes += (type.rowBytes(job.w.cols) + 63) / 64 * 64 }
+            }
+        }
+        let buffer = scratch.activationBuffer(bytes: bytes)
+        let quantized = keys.filter { $0.type != .f32 }
+        if quantized.count == 1, let k = quantized.first {
+            // One activation (the common case): quantize it block-parallel.
+            let values = k.type.blockValues, blockBytes = k.type.blockBytes
+            pool.parallelFor(k.count / values) { range, _ in
+                k.type.format.quantize(k.x + range.lowerBound * values, buffer + k.offset + range.lowerBound * blockBytes,
+                                       count: range.count * values)
+            }
+        } else if quantized.count > 1 {
+            pool.parallelFor(quantized.count) { range, _ in
+                for k in quantized[range] { k.type.format.quantize(k.x, buffer + k.offset, count: k.count) }
+            }
+        }
+        let activations = keys.map { $0.type == .f32 ? UnsafeRawPointer($0.x) : UnsafeRawPointer(buffer + $0.offset) }
+        // Byte prefix over jobs; thread t takes bytes [t*total/n, (t+1)*total/n), rounded to rows.
+        var starts = [0]
+        for job in jobs { starts.append(starts.last! + job.w.byteCount) }
+        let total = starts.last!
+        let threads = pool.threadCount
+        pool.run { t in
+            let lo = total * t / threads, hi = total * (t + 1) / threads
+            for (j, job) in jobs.enumerated() where starts[j + 1] > lo && starts[j] < hi {
+                let rowBytes = job.w.rowBytes
+                guard rowBytes > 0 else { continue }
+                // Rows whose first byte falls in [lo, hi).
+                let first = max(0, (lo - starts[j] + rowBytes - 1) / rowBytes)
+                let last = min(job.w.rows, (hi - starts[j] + rowBytes - 1) / rowBytes)
+                if first < last { rows(job.w, activations[activationOf[j]], job.y, first..<last) }
+            }
+        }
+    }
+
+    static func rows(_ w: Tensor, _ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+        func body<F: WeightFormat>(_ format: F.Type) {
+            let cols = w.cols
             for r in range { y[r] = F.dot(w.row(r), a, count: cols) }
         }
+        body(w.type.weightFormat!)
     }
 }

@@ -19,6 +19,18 @@ public final class EngineContext: @unchecked Sendable {
         Linear.apply(w, x, tokens: tokens, y, pool: pool, scratch: matmul)
     }
 
+    /// Independent products y_j = W_j x_j for `tokens` tokens (x_j [T][cols_j], y_j [T][rows_j]):
+    /// one batched GEMV region per token when the batch is small, else a GEMM each.
+    func linear(_ jobs: [(w: Tensor, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>)], tokens: Int) {
+        if tokens >= Linear.gemmMinimumTokens {
+            for job in jobs { GEMM.multiply(job.w, job.x, tokens: tokens, job.y, pool: pool, scratch: matmul) }
+        } else {
+            for t in 0..<tokens {
+                GEMV.multiply(jobs.map { GEMV.Job($0.w, $0.x + t * $0.w.cols, $0.y + t * $0.w.rows) }, pool: pool, scratch: matmul)
+            }
+        }
+    }
+
     @inline(__always)
     func time<R>(_ op: Op, _ layer: Int, _ body: () throws -> R) rethrows -> R {
         try profiler.time(op, layer: layer, body)

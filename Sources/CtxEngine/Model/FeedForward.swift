@@ -71,14 +71,17 @@ final class MoELayer {
                      limit: c.sharedSwigluLimit)
             : nil
         let widest = max(c.expertIntermediate, c.sharedExperts * c.sharedIntermediate)
+        // Rows of expert scratch: a micro-batch's tokens, or every (expert, token) slot of the
+        // experts that get fewer than gemmMinimumTokens tokens, whichever is more.
+        let slots = max(maxBatch, min(maxBatch * c.expertsPerToken, c.experts * (Linear.gemmMinimumTokens - 1)))
         logits = try FloatBuffer(maxBatch * c.experts)
         chosenStorage = try AlignedBuffer(byteCount: maxBatch * c.expertsPerToken * 4)
         chosen = chosenStorage.pointer(to: Int32.self)
         weights = try FloatBuffer(maxBatch * c.expertsPerToken)
         gathered = try FloatBuffer(maxBatch * c.hiddenSize)
-        gu = try FloatBuffer(maxBatch * 2 * widest)
-        act = try FloatBuffer(maxBatch * widest)
-        expertOut = try FloatBuffer(maxBatch * c.hiddenSize)
+        gu = try FloatBuffer(slots * 2 * widest)
+        act = try FloatBuffer(slots * widest)
+        expertOut = try FloatBuffer(slots * c.hiddenSize)
     }
 
     func forward(_ x: UnsafePointer<Float>, tokens: Int, _ out: UnsafeMutablePointer<Float>, ctx: EngineContext) {
@@ -102,17 +105,39 @@ final class MoELayer {
         }
         ctx.time(.expertFFN, layer) {
             let rows = 2 * intermediate
+            func gateUp(_ e: Int) -> Tensor { expertGateUp.rows(e * rows..<(e + 1) * rows) }
+            func down(_ e: Int) -> Tensor { expertDown.rows(e * hidden..<(e + 1) * hidden) }
+            // Experts with few tokens (all of them in decode): every (expert, token) product in one
+            // batched GEMV region for gate/up and one for down.
+            var few: [(expert: Int, slot: Int32)] = []
             for e in 0..<experts where !plan[e].isEmpty {
                 let slots = plan[e]
+                if slots.count < Linear.gemmMinimumTokens {
+                    few += slots.map { (e, $0) }
+                    continue
+                }
                 for (n, slot) in slots.enumerated() {
                     (gathered.p + n * hidden).update(from: x + Int(slot) / topK * hidden, count: hidden)
                 }
-                let mlp = SwiGLU(gateUp: expertGateUp.rows(e * rows..<(e + 1) * rows),
-                                 down: expertDown.rows(e * hidden..<(e + 1) * hidden), limit: routedLimit)
+                let mlp = SwiGLU(gateUp: gateUp(e), down: down(e), limit: routedLimit)
                 mlp.apply(gathered.p, tokens: slots.count, expertOut.p, gu: gu.p, act: act.p, ctx: ctx)
                 for (n, slot) in slots.enumerated() {
                     VectorOps.axpy(weights.p[Int(slot)], expertOut.p + n * hidden, out + Int(slot) / topK * hidden, hidden)
                 }
+            }
+            guard !few.isEmpty else { return }
+            ctx.linear(few.enumerated().map { n, item in
+                (gateUp(item.expert), x + Int(item.slot) / topK * hidden, gu.p + n * rows)
+            }, tokens: 1)
+            for n in few.indices {
+                VectorOps.swiglu(gate: gu.p + n * rows, up: gu.p + n * rows + intermediate, limit: routedLimit,
+                                 act.p + n * intermediate, intermediate)
+            }
+            ctx.linear(few.enumerated().map { n, item in
+                (down(item.expert), UnsafePointer(act.p + n * intermediate), expertOut.p + n * hidden)
+            }, tokens: 1)
+            for (n, item) in few.enumerated() {
+                VectorOps.axpy(weights.p[Int(item.slot)], expertOut.p + n * hidden, out + Int(item.slot) / topK * hidden, hidden)
             }
         }
     }

@@ -35,9 +35,7 @@ final class GQALayer {
     func forward(_ x: UnsafePointer<Float>, tokens: Int, _ out: UnsafeMutablePointer<Float>, keys: [KVCache],
                  values: [KVCache], position: Int, ctx: EngineContext) {
         ctx.time(.gqaProjection, layer) {
-            ctx.linear(wq, x, tokens: tokens, q.p)
-            ctx.linear(wk, x, tokens: tokens, k.p)
-            ctx.linear(wv, x, tokens: tokens, v.p)
+            ctx.linear([(wq, x, q.p), (wk, x, k.p), (wv, x, v.p)], tokens: tokens)
         }
         ctx.time(.gqaNormRope, layer) {
             let qw = qNorm.data.assumingMemoryBound(to: Float.self), kw = kNorm.data.assumingMemoryBound(to: Float.self)

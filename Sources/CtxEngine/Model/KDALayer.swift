@@ -23,7 +23,7 @@ final class KDALayer {
     // Scratch for a micro-batch of up to maxBatch tokens.
     let raw: [FloatBuffer]       // q~, k~, v~: [T][width] each
     let qkv: [FloatBuffer]       // after conv + silu (+ l2 norm): [T][width] each
-    let lowRank: FloatBuffer     // [T][rank]
+    let lowRank: FloatBuffer     // forget-gate then output-gate low-rank activations: 2 x [T][rank]
     let decay: FloatBuffer       // g: [T][width]
     let outGate: FloatBuffer     // [T][width]
     let beta: FloatBuffer        // [T][heads]
@@ -48,7 +48,7 @@ final class KDALayer {
         }
         raw = try (0..<3).map { _ in try FloatBuffer(maxBatch * width) }
         qkv = try (0..<3).map { _ in try FloatBuffer(maxBatch * width) }
-        lowRank = try FloatBuffer(maxBatch * rank)
+        lowRank = try FloatBuffer(2 * maxBatch * rank)
         decay = try FloatBuffer(maxBatch * width)
         outGate = try FloatBuffer(maxBatch * width)
         beta = try FloatBuffer(maxBatch * heads)
@@ -59,9 +59,7 @@ final class KDALayer {
     func forward(_ x: UnsafePointer<Float>, tokens: Int, _ out: UnsafeMutablePointer<Float>, state: KDAState,
                  ctx: EngineContext) {
         ctx.time(.kdaProjection, layer) {
-            ctx.linear(wq, x, tokens: tokens, raw[0].p)
-            ctx.linear(wk, x, tokens: tokens, raw[1].p)
-            ctx.linear(wv, x, tokens: tokens, raw[2].p)
+            ctx.linear([(wq, x, raw[0].p), (wk, x, raw[1].p), (wv, x, raw[2].p)], tokens: tokens)
         }
         ctx.time(.kdaConv, layer) {
             ctx.pool.parallelFor(3) { range, _ in
@@ -83,9 +81,11 @@ final class KDALayer {
             }
         }
         ctx.time(.kdaGate, layer) {
-            // Forget gate g = -exp(A_log) * softplus(Wfb Wfa x + dt_bias); beta = sigmoid(Wb x).
-            ctx.linear(wfa, x, tokens: tokens, lowRank.p)
-            ctx.linear(wfb, lowRank.p, tokens: tokens, decay.p)
+            // Forget gate g = -exp(A_log) * softplus(Wfb Wfa x + dt_bias); beta = sigmoid(Wb x);
+            // output gate sigmoid(Wgb Wga x). Two batches: the three products of x, then the two up.
+            let lowRankGate = lowRank.p + tokens * rank
+            ctx.linear([(wfa, x, lowRank.p), (wga, x, lowRankGate), (wb, x, beta.p)], tokens: tokens)
+            ctx.linear([(wfb, UnsafePointer(lowRank.p), decay.p), (wgb, UnsafePointer(lowRankGate), outGate.p)], tokens: tokens)
             let bias = dtBias.data.assumingMemoryBound(to: Float.self)
             for t in 0..<tokens {
                 let g = decay.p + t * width
@@ -93,11 +93,7 @@ final class KDALayer {
                 VectorOps.softplus(g, g, width)
                 for h in 0..<heads { VectorOps.scale(g + h * dim, -decayRate[h], g + h * dim, dim) }
             }
-            ctx.linear(wb, x, tokens: tokens, beta.p)
             VectorOps.sigmoid(beta.p, beta.p, tokens * heads)
-            // Output gate sigmoid(Wgb Wga x).
-            ctx.linear(wga, x, tokens: tokens, lowRank.p)
-            ctx.linear(wgb, lowRank.p, tokens: tokens, outGate.p)
             VectorOps.sigmoid(outGate.p, outGate.p, tokens * width)
         }
         ctx.time(.kdaRecurrence, layer) {

@@ -81,12 +81,26 @@ final class MLALayer {
         let scale = 1 / Float(qkDim).squareRoot()
         ctx.time(.mlaAbsorb, layer) {
             // queries[t][h] = [W_kb_hᵀ q_nope ; q_pe] / sqrt(192)
-            for h in 0..<heads {
-                Self.gather(q.p, stride: heads * qkDim, offset: h * qkDim, width: nope, tokens: tokens, headIn.p)
-                ctx.linear(wkb.rows(h * rank..<(h + 1) * rank), headIn.p, tokens: tokens, headOut.p)
+            if tokens < Linear.gemmMinimumTokens {
+                // Decode: every head's product in one batched GEMV region, straight into place.
                 for t in 0..<tokens {
+                    ctx.linear((0..<heads).map { h in
+                        (wkb.rows(h * rank..<(h + 1) * rank), UnsafePointer(q.p + (t * heads + h) * qkDim),
+                         queries.p + (t * heads + h) * rowWidth)
+                    }, tokens: 1)
+                }
+            } else {
+                for h in 0..<heads {
+                    Self.gather(q.p, stride: heads * qkDim, offset: h * qkDim, width: nope, tokens: tokens, headIn.p)
+                    ctx.linear(wkb.rows(h * rank..<(h + 1) * rank), headIn.p, tokens: tokens, headOut.p)
+                    Self.gather(queries.p, stride: heads * rowWidth, offset: h * rowWidth, width: rank, tokens: tokens,
+                                headOut.p, scatter: true)
+                }
+            }
+            for t in 0..<tokens {
+                for h in 0..<heads {
                     let dst = queries.p + (t * heads + h) * rowWidth
-                    VectorOps.scale(headOut.p + t * rank, scale, dst, rank)
+                    VectorOps.scale(dst, scale, dst, rank)
                     VectorOps.scale(q.p + (t * heads + h) * qkDim + nope, scale, dst + rank, rope)
                 }
             }
@@ -98,6 +112,15 @@ final class MLALayer {
                                pool: ctx.pool, scratch: ctx.attention)
         }
         ctx.time(.mlaValueUp, layer) {
+            if tokens < Linear.gemmMinimumTokens {
+                for t in 0..<tokens {
+                    ctx.linear((0..<heads).map { h in
+                        (wvb.rows(h * vDim..<(h + 1) * vDim), UnsafePointer(latent.p + (t * heads + h) * rank),
+                         attended.p + (t * heads + h) * vDim)
+                    }, tokens: 1)
+                }
+                return
+            }
             for h in 0..<heads {
                 Self.gather(latent.p, stride: heads * rank, offset: h * rank, width: rank, tokens: tokens, headIn.p)
                 ctx.linear(wvb.rows(h * vDim..<(h + 1) * vDim), headIn.p, tokens: tokens, headOut.p)
