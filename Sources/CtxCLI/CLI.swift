@@ -8,6 +8,8 @@ public enum CLI {
 
     /// Every subcommand, in the order help lists them. Only commands that exist are listed.
     public static var commands: [any ParsableCommand.Type] { [
+        RunCommand.self,
+        ValidateCommand.self,
         PlatformCommand.self,
         CalibrateCommand.self,
         KernelsCommand.self,

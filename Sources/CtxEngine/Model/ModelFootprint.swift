@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a model costs in memory and in bytes read per token, computed from its tensor list and
 /// cache layout (no allocation: works for the 196B model on a laptop).
 public struct ModelFootprint: Sendable, Equatable {
@@ -10,12 +12,26 @@ public struct ModelFootprint: Sendable, Equatable {
     public var weightBytesByType: [DType: Int]
     /// Bytes of weights a decode step reads (the active parameters in their storage types).
     public var activeWeightBytes: Int
+    /// Bytes of all routed experts' weights (part of weightBytesByType).
+    public var expertWeightBytes: Int
+    public var expertsPerToken: Int
+    public var experts: Int
     /// Cache bytes added per token of context (MLA latent rows, full-attention K and V).
     public var kvBytesPerToken: Double
     /// Fixed state: KDA recurrent and conv states, and sliding-window K/V once the window is full.
     public var fixedStateBytes: Int
 
     public var weightBytes: Int { weightBytesByType.values.reduce(0, +) }
+
+    /// Expected weight bytes one forward call of `tokens` tokens reads: every non-expert tensor once
+    /// (the embedding as one row per token), and each routed expert once if any token chose it:
+    /// with k of E experts chosen per token, E (1 - (1 - k/E)^T) distinct experts on average.
+    public func weightBytesRead(tokens: Int) -> Double {
+        let nonExpert = Double(activeWeightBytes) - Double(expertWeightBytes) * Double(expertsPerToken) / Double(max(experts, 1))
+        guard experts > 0 else { return nonExpert }
+        let touched = 1 - pow(1 - Double(expertsPerToken) / Double(experts), Double(tokens))
+        return nonExpert + Double(expertWeightBytes) * touched
+    }
 
     /// Cache and state bytes at `depth` tokens of context.
     public func contextBytes(depth: Int) -> Double { kvBytesPerToken * Double(depth) + Double(fixedStateBytes) }
@@ -25,7 +41,7 @@ extension ModelConfig {
     /// Footprint of the first `layers` layers (default all) plus embedding and LM head.
     public func footprint(recipe: WeightRecipe, cacheType: DType, layers: Int? = nil) -> ModelFootprint {
         let layerLimit = layers ?? layerCount
-        var total = 0, active = 0, activeBytes = 0
+        var total = 0, active = 0, activeBytes = 0, expertBytes = 0
         var byType: [DType: Int] = [:]
         for spec in tensorSpecs(layers: layerLimit) {
             let type = recipe.type(for: spec, layerCount: layerCount)
@@ -38,6 +54,7 @@ extension ModelConfig {
             } else if spec.experts > 1 {
                 active += spec.parameters / spec.experts * expertsPerToken
                 activeBytes += bytes / spec.experts * expertsPerToken
+                expertBytes += bytes
             } else {
                 active += spec.parameters
                 activeBytes += bytes
@@ -59,7 +76,9 @@ extension ModelConfig {
             }
         }
         return ModelFootprint(totalParameters: total, activeParameters: active, weightBytesByType: byType,
-                              activeWeightBytes: activeBytes, kvBytesPerToken: perToken, fixedStateBytes: fixed)
+                              activeWeightBytes: activeBytes, expertWeightBytes: expertBytes,
+                              expertsPerToken: expertsPerToken, experts: experts,
+                              kvBytesPerToken: perToken, fixedStateBytes: fixed)
     }
 }
 

@@ -1,0 +1,331 @@
+import CtxEngine
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Set by SIGINT: the runner finishes the sample in progress, writes everything and stops.
+nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
+
+/// Runs a suite's plan: one engine session per setup, the depth ladder within it, warmup and
+/// repetitions per cell, every sample appended as it is produced, tables rewritten after every cell.
+public final class SuiteRunner {
+    public struct Options: Sendable {
+        public var progress: Bool = false
+        public var quiet: Bool = false
+        public var calibrate: Bool = true
+        public var commandLine: [String] = []
+        public init() {}
+    }
+
+    public enum Outcome: Equatable, Sendable {
+        case complete(failedCells: Int)
+        case interrupted
+    }
+
+    let plan: SuitePlan
+    let suiteFile: String
+    let directory: RunDirectory
+    let options: Options
+    let log: @Sendable (String) -> Void
+    var results: [CellResult] = []
+    var limits: [Int: MachineLimits] = [:]
+    let platform = PlatformInfo.probe()
+
+    public init(plan: SuitePlan, suiteFile: String, directory: RunDirectory, options: Options,
+                log: @escaping @Sendable (String) -> Void) {
+        self.plan = plan
+        self.suiteFile = suiteFile
+        self.directory = directory
+        self.options = options
+        self.log = log
+    }
+
+    public static func installInterruptHandler() {
+        signal(SIGINT) { _ in interruptRequested = 1 }
+    }
+
+    var interrupted: Bool { interruptRequested != 0 }
+
+    public func run(resuming: Bool) throws -> Outcome {
+        let suite = plan.suite
+        // Resume: cells already recorded stay; everything else (re-)runs.
+        results = resuming ? directory.finishedCells().filter { r in plan.cells.contains { $0.id(in: suite) == r.cellID } } : []
+        let finished = Set(results.map(\.cellID))
+        try directory.openLogs(keepingSamplesOf: finished)
+        defer { directory.close() }
+        if options.calibrate { try calibrate() }
+        var metadata = RunMetadata(
+            suiteName: suite.name, suiteFile: suiteFile, suite: suite.source.jsonText, platform: platform,
+            limits: limits.values.sorted { $0.threads < $1.threads }, gitCommit: platform.gitCommit,
+            commandLine: options.commandLine, shard: plan.shard.map { "\($0.index)/\($0.count)" },
+            startedAt: Self.timestamp(), finishedAt: nil, status: "running", cellsPlanned: plan.cells.count)
+        if resuming, let previous = try? directory.readMetadata() { metadata.startedAt = previous.startedAt }
+        try directory.writeMetadata(metadata)
+
+        let todo = plan.cells.filter { !finished.contains($0.id(in: suite)) }
+        let etaModel = ETA(plan: plan, cells: todo, limits: limits)
+        var done = 0
+        var stopped = false
+        for setup in plan.setups {
+            let cells = todo.filter { $0.setup == setup }
+            if cells.isEmpty { continue }
+            if interrupted { stopped = true; break }
+            stopped = try runSetup(setup, cells: cells, eta: etaModel, done: &done, total: todo.count)
+            if stopped { break }
+        }
+        metadata.finishedAt = Self.timestamp()
+        metadata.status = stopped ? "interrupted" : "complete"
+        try directory.writeMetadata(metadata)
+        try directory.writeTables(cells: results, title: "\(suite.name) (\(platform.hostname))")
+        if stopped { return .interrupted }
+        return .complete(failedCells: results.filter { $0.status != .ok }.count)
+    }
+
+    /// Runs the cells of one setup. Returns true when interrupted.
+    func runSetup(_ setup: Cell.Setup, cells: [Cell], eta: ETA, done: inout Int, total: Int) throws -> Bool {
+        let suite = plan.suite
+        let entry = suite.models[setup.model]
+        let memory = plan.memory(of: setup)
+        let available = Double(platform.memoryAvailableBytes)
+        if available > 0 && memory.total > 0.9 * available {
+            let reason = String(format: "needs %.2f GiB (weights %.2f, cache %.2f, state %.2f) of %.2f GiB available",
+                                memory.total / 1_073_741_824, memory.weights / 1_073_741_824, memory.cache / 1_073_741_824,
+                                memory.state / 1_073_741_824, available / 1_073_741_824)
+            for cell in cells { try record(failure(cell, .refused, reason)); done += 1 }
+            return false
+        }
+        let session: EngineSession
+        do {
+            let s = EngineSession.Setup(config: entry.config, layers: entry.layers, recipe: setup.recipe,
+                                        cacheType: setup.cacheType, threads: setup.threads, numa: setup.numa,
+                                        seed: suite.seed, microBatch: suite.microBatch, profiling: suite.profile)
+            session = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
+        } catch {
+            for cell in cells { try record(failure(cell, .refused, "setup failed: \(error)")); done += 1 }
+            return false
+        }
+        var reachedDepths = Set<Int>()
+        for cell in cells {
+            if interrupted { return true }
+            if suite.delaySeconds > 0, done > 0 { Thread.sleep(forTimeInterval: suite.delaySeconds) }
+            var fillSeconds = 0.0
+            if !reachedDepths.contains(cell.depth) {
+                progress(cell, done: done, total: total, eta: eta, note: "filling to depth \(cell.depth)")
+                do {
+                    fillSeconds = Double(try session.reach(depth: cell.depth, fill: suite.fill)) / 1e9
+                } catch {
+                    try record(failure(cell, .failed, "could not reach depth \(cell.depth): \(error)"))
+                    done += 1
+                    continue
+                }
+                reachedDepths.insert(cell.depth)
+            }
+            let result = measure(cell, session: session, fillSeconds: fillSeconds, eta: eta, done: done, total: total)
+            if result == nil { return true }  // interrupted mid-cell: not recorded, re-runs on resume
+            try record(result!)
+            done += 1
+        }
+        return false
+    }
+
+    /// Warmup and repetitions of one cell; nil when interrupted.
+    func measure(_ cell: Cell, session: EngineSession, fillSeconds: Double, eta: ETA, done: Int, total: Int) -> CellResult? {
+        let suite = plan.suite
+        let id = cell.id(in: suite)
+        var result = skeleton(cell)
+        result.fillSeconds = fillSeconds
+        for w in 0..<suite.warmup {
+            progress(cell, done: done, total: total, eta: eta, note: "warmup \(w + 1)/\(suite.warmup)")
+            session.restore(depth: cell.depth)
+            _ = runOnce(cell.test, session: session)
+            if interrupted { return nil }
+        }
+        session.context.profiler.reset()
+        var samples: [Double] = [], tokenNs: [Double] = []
+        let start = monotonicNanoseconds()
+        var repetition = 0
+        while repetition < suite.repetitions.maximum {
+            progress(cell, done: done, total: total, eta: eta, note: "repetition \(repetition + 1)/\(suite.repetitions.maximum)")
+            session.restore(depth: cell.depth)
+            let (ns, perToken) = runOnce(cell.test, session: session)
+            samples.append(ns)
+            tokenNs += perToken
+            do {
+                try directory.appendSample(.init(cellID: id, repetition: repetition, ns: ns, tokens: cell.test.tokens,
+                                                 tokenNs: perToken.isEmpty ? nil : perToken))
+            } catch {
+                log("warning: could not append a sample: \(error)\n")
+            }
+            repetition += 1
+            if interrupted { return nil }
+            if case let .adaptive(minimum, _, width, budget) = suite.repetitions, repetition >= minimum {
+                let rates = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
+                let stats = SampleStatistics(rates)
+                if stats.confidenceHalfWidth95 <= width * stats.mean { break }
+                if Double(monotonicNanoseconds() - start) / 1e9 > budget { break }
+            }
+        }
+        if !session.lastLogitsAreFinite() {
+            return failure(cell, .nan, "non-finite logits after the test (NaN or Inf in the forward pass)")
+        }
+        let rates = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
+        result.samplesNs = samples
+        result.samplesTs = rates
+        let stats = SampleStatistics(rates)
+        result.rate = stats
+        if !tokenNs.isEmpty {
+            result.decodeP50Ms = SampleStatistics.percentile(tokenNs, 50) / 1e6
+            result.decodeP99Ms = SampleStatistics.percentile(tokenNs, 99) / 1e6
+        }
+        efficiency(cell, &result, meanNs: samples.reduce(0, +) / Double(samples.count))
+        let profiler = session.context.profiler
+        let wall = samples.reduce(0, +)
+        if suite.profile {
+            result.ops = profiler.totalsByOp().map { op, entry in
+                OpRow(cellID: id, op: op.name, family: op.family.rawValue, totalNs: Double(entry.nanoseconds),
+                      calls: Int(entry.calls), share: Double(entry.nanoseconds) / wall,
+                      nsPerToken: Double(entry.nanoseconds) / Double(cell.test.tokens * samples.count))
+            }
+            let entry = suite.models[cell.model]
+            if let layers = entry.layers, layers < entry.config.layerCount,
+               let p = try? SliceProjection.project(config: entry.config, sliceLayers: layers, profiler: profiler,
+                                                     wallNanoseconds: wall) {
+                result.projectedTs = Double(cell.test.tokens * samples.count) * 1e9 / p.projectedNanoseconds
+            }
+        }
+        result.finishedAt = Self.timestamp()
+        return result
+    }
+
+    /// One repetition: wall ns, and per-token decode latencies for tg / pg.
+    func runOnce(_ test: Suite.Test, session: EngineSession) -> (Double, [Double]) {
+        let batch = plan.suite.batch
+        let start = monotonicNanoseconds()
+        var remaining = test.promptTokens
+        while remaining > 0 {
+            let n = min(batch, remaining)
+            _ = session.prefill(n)
+            remaining -= n
+        }
+        let perToken = test.generatedTokens > 0 ? session.decode(test.generatedTokens).map(Double.init) : []
+        return (Double(monotonicNanoseconds() - start), perToken)
+    }
+
+    func efficiency(_ cell: Cell, _ result: inout CellResult, meanNs: Double) {
+        let entry = plan.suite.models[cell.model]
+        let f = entry.config.footprint(recipe: cell.recipe, cacheType: cell.cacheType, layers: entry.layers)
+        let micro = plan.suite.microBatch
+        var bytes = 0.0
+        // Prefill: each micro-batch reads the weights its tokens touch and the cache once.
+        var p = 0
+        while p < cell.test.promptTokens {
+            let n = min(micro, cell.test.promptTokens - p)
+            bytes += f.weightBytesRead(tokens: n) + f.contextBytes(depth: cell.depth + p)
+            p += n
+        }
+        // Decode: each token reads the active weights and the whole cache and state.
+        for g in 0..<cell.test.generatedTokens {
+            bytes += f.weightBytesRead(tokens: 1) + f.contextBytes(depth: cell.depth + cell.test.promptTokens + g)
+        }
+        let flops = entry.config.flops(tokens: cell.test.promptTokens, depth: cell.depth, recipe: cell.recipe, layers: entry.layers)
+            + entry.config.flops(tokens: cell.test.generatedTokens, depth: cell.depth + cell.test.promptTokens,
+                                 recipe: cell.recipe, layers: entry.layers)
+        result.bytesPerToken = bytes / Double(cell.test.tokens)
+        result.achievedGBps = bytes / meanNs
+        result.flopsPerRepetition = flops
+        result.achievedGFLOPs = flops / meanNs
+        if let l = limits[cell.threads] {
+            result.bandwidthFraction = result.achievedGBps! / l.dramReadGBps.median
+            result.peakFraction = result.achievedGFLOPs! / l.fmaGFLOPs.median
+        }
+    }
+
+    func skeleton(_ cell: Cell) -> CellResult {
+        let suite = plan.suite
+        let entry = suite.models[cell.model]
+        return CellResult(cellID: cell.id(in: suite), cellIndex: cell.index, status: .ok, error: nil, model: entry.label,
+                          preset: entry.preset, layers: entry.layers ?? entry.config.layerCount,
+                          layersTotal: entry.config.layerCount, weightType: cell.recipe.description,
+                          cacheType: cell.cacheType.rawValue, threads: cell.threads, numa: cell.numa.rawValue,
+                          fill: suite.fill.rawValue, test: cell.testLabel, nPrompt: cell.test.promptTokens,
+                          nGen: cell.test.generatedTokens, nDepth: cell.depth, warmup: suite.warmup, samplesNs: [],
+                          samplesTs: [], finishedAt: Self.timestamp(), ops: [])
+    }
+
+    func failure(_ cell: Cell, _ status: CellResult.Status, _ message: String) -> CellResult {
+        var r = skeleton(cell)
+        r.status = status
+        r.error = message
+        return r
+    }
+
+    func record(_ result: CellResult) throws {
+        results.append(result)
+        try directory.appendCell(result)
+        try directory.writeTables(cells: results, title: "\(plan.suite.name) (\(platform.hostname))")
+        if result.status != .ok, !options.quiet { log("cell \(result.cellID): \(result.status.rawValue): \(result.error ?? "")\n") }
+    }
+
+    /// Limits for every thread count of the plan: from the saved calibration of this host when it
+    /// has them, else measured now (quickly: 3 repetitions, 512 MiB).
+    func calibrate() throws {
+        let saved = try? CalibrationStore.load(from: CalibrationStore.defaultPath(host: platform.hostname))
+        for threads in Set(plan.cells.map(\.threads)).sorted() {
+            if let l = saved?.limits(threads: threads), saved?.platform.hardwareKey == platform.hardwareKey {
+                limits[threads] = l
+                continue
+            }
+            if !options.quiet { log("calibrating DRAM read and FMA peak at \(threads) threads...\n") }
+            let placement = try ThreadPlacement.plan(threads: threads, policy: .none, topology: platform.numa)
+            var calibrator = Calibrator()
+            calibrator.repetitions = 3
+            calibrator.dramBufferBytes = 512 << 20
+            limits[threads] = try calibrator.measure(pool: ThreadPool(threads: threads, placement: placement),
+                                                     memory: placement.memory) { _ in }
+        }
+    }
+
+    func progress(_ cell: Cell, done: Int, total: Int, eta: ETA, note: String) {
+        guard options.progress, !options.quiet else { return }
+        let remaining = eta.remainingSeconds(after: done)
+        log(String(format: "[%d/%d] %@ %@: %@, ETA %@ (estimate)\n", done + 1, total, plan.suite.models[cell.model].label,
+                   "\(cell.recipe) \(cell.cacheType.rawValue) t\(cell.threads) \(cell.testLabel)", note, ETA.format(remaining)))
+    }
+
+    static func timestamp() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: Date())
+    }
+}
+
+/// Remaining-time estimate: the plan's per-cell estimates, rescaled by how the finished cells
+/// compared with their own estimates.
+struct ETA {
+    let estimates: [Double]
+    let started = monotonicNanoseconds()
+
+    init(plan: SuitePlan, cells: [Cell], limits: [Int: MachineLimits]) {
+        estimates = cells.map { cell in
+            let l = limits[cell.threads]
+            return plan.estimatedSeconds(cell, gflops: l?.fmaGFLOPs.median ?? 50, gbps: l?.dramReadGBps.median ?? 10)
+        }
+    }
+
+    func remainingSeconds(after done: Int) -> Double {
+        let elapsed = Double(monotonicNanoseconds() - started) / 1e9
+        let spentEstimate = estimates.prefix(done).reduce(0, +)
+        let scale = done > 0 && spentEstimate > 0 ? elapsed / spentEstimate : 1
+        return estimates.dropFirst(done).reduce(0, +) * scale
+    }
+
+    static func format(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+    }
+}

@@ -1,0 +1,361 @@
+import CtxEngine
+import Foundation
+
+/// A benchmark suite: one JSON5 file in suites/, the grid of every combination of its lists.
+///
+///     {
+///       name: "quickstart", description: "...",
+///       models: [{ preset: "kimi-linear-mini" }, { preset: "kimi-linear-48b-a3b", layers: 4, set: { experts: 32 } }],
+///       weightTypes: ["q8_0", "q4_K_M"],   cacheTypes: ["f16"],   threads: [2],   numa: ["none"],
+///       tests: { pp: [512], tg: [32], pg: [[512, 32]],
+///                depths: [0, 4096]  or  { start: 512, end: 262144, doubling: true, zero: true }  or  { start, end, step } },
+///       fill: "synthetic",  batch: 512,  microBatch: 512,  warmup: 1,
+///       repetitions: 5  or  { min: 3, max: 20, ciWidth: 0.05, budgetSeconds: 60 },
+///       seed: 1,  delaySeconds: 0,  profile: true,
+///     }
+public struct Suite: Sendable {
+    public struct ModelEntry: Sendable {
+        public var preset: String
+        public var config: ModelConfig
+        /// Run only the first `layers` layers of the pattern (a slice, projected to the full model).
+        public var layers: Int?
+        /// "kimi-linear-mini", or "kimi-linear-48b-a3b[4/27]" for a slice, "+set" when overridden.
+        public var label: String
+    }
+
+    public enum Test: Sendable, Equatable, Hashable {
+        case pp(Int)
+        case tg(Int)
+        case pg(Int, Int)
+
+        /// llama-bench's names: pp512, tg128, pp512+tg128.
+        public var label: String {
+            switch self {
+            case let .pp(n): "pp\(n)"
+            case let .tg(n): "tg\(n)"
+            case let .pg(p, g): "pp\(p)+tg\(g)"
+            }
+        }
+
+        public var promptTokens: Int {
+            switch self { case let .pp(n): n; case .tg: 0; case let .pg(p, _): p }
+        }
+
+        public var generatedTokens: Int {
+            switch self { case .pp: 0; case let .tg(n): n; case let .pg(_, g): g }
+        }
+
+        public var tokens: Int { promptTokens + generatedTokens }
+    }
+
+    public enum Repetitions: Sendable, Equatable {
+        case fixed(Int)
+        /// Repeat until the 95% confidence interval of the mean rate is within ±ciWidth (relative), at
+        /// least `min` and at most `max` times, and stop adding repetitions past `budgetSeconds`.
+        case adaptive(min: Int, max: Int, ciWidth: Double, budgetSeconds: Double)
+
+        public var minimum: Int { switch self { case let .fixed(n): n; case let .adaptive(m, _, _, _): m } }
+        public var maximum: Int { switch self { case let .fixed(n): n; case let .adaptive(_, m, _, _): m } }
+    }
+
+    public var name: String
+    public var description: String
+    public var models: [ModelEntry]
+    public var weightTypes: [WeightRecipe]
+    public var cacheTypes: [DType]
+    public var threads: [Int]
+    public var numa: [NumaPolicy]
+    public var tests: [Test]
+    public var depths: [Int]
+    public var fill: FillMode
+    /// Tokens per forward call (llama-bench -b): a prompt longer than this is fed in several calls.
+    public var batch: Int
+    /// Tokens per micro-batch inside a forward call (llama-bench -ub).
+    public var microBatch: Int
+    public var warmup: Int
+    public var repetitions: Repetitions
+    public var seed: UInt64
+    public var delaySeconds: Double
+    public var profile: Bool
+    /// The file as parsed, echoed into run metadata.
+    public var source: JSONValue
+}
+
+/// A suite error: file, field path and what was expected.
+public struct SuiteError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let path: String
+    public let message: String
+    public var description: String { path.isEmpty ? "\(file): \(message)" : "\(file): \(path): \(message)" }
+}
+
+extension Suite {
+    public static let maximumDepth = 1_048_576
+
+    /// Reads and validates a suite file.
+    public static func load(path: String) throws -> Suite {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw SuiteError(file: path, path: "", message: "cannot read the file (\(error.localizedDescription))")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> Suite {
+        let root: JSONValue
+        do { root = try JSON5Parser.parse(text) } catch let e as JSON5Error {
+            throw SuiteError(file: file, path: "", message: "not valid JSON5: \(e)")
+        }
+        let r = SuiteReader(file: file)
+        let top = try r.object(root, "")
+        let name = try top.string("name") ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        let description = try top.string("description") ?? ""
+        let models = try top.required("models", "a non-empty array of models").nonEmptyArray().enumerated().map { i, value in
+            try modelEntry(r, value, path: "models[\(i)]")
+        }
+        let weightTypes = try (top.optionalReader("weightTypes")?.nonEmptyArray() ?? []).enumerated().map { i, v -> WeightRecipe in
+            let s = try r.string(v, "weightTypes[\(i)]")
+            guard let recipe = WeightRecipe(name: s) else {
+                throw r.fail("weightTypes[\(i)]", "expected one of \(WeightRecipe.names.joined(separator: ", ")), got \"\(s)\"")
+            }
+            return recipe
+        }
+        let cacheTypes = try (top.optionalReader("cacheTypes")?.nonEmptyArray() ?? []).enumerated().map { i, v -> DType in
+            let s = try r.string(v, "cacheTypes[\(i)]")
+            guard let t = DType(name: s), KVCache.types.contains(t) else {
+                throw r.fail("cacheTypes[\(i)]", "expected f32, f16 or q8_0, got \"\(s)\"")
+            }
+            return t
+        }
+        let threads = try (top.optionalReader("threads")?.nonEmptyArray() ?? []).enumerated().map { i, v in
+            try r.integer(v, "threads[\(i)]", 1...4096)
+        }
+        let numa = try top.stringOrList("numa").enumerated().map { i, s -> NumaPolicy in
+            guard let p = NumaPolicy(rawValue: s) else {
+                throw r.fail("numa[\(i)]", "expected none, distribute or isolate, got \"\(s)\"")
+            }
+            return p
+        }
+        let testsObject = try r.object(try top.required("tests", "an object with pp, tg, pg and depths").value, "tests")
+        var tests: [Test] = []
+        for (i, v) in try (testsObject.optionalReader("pp")?.nonEmptyArray() ?? []).enumerated() {
+            tests.append(.pp(try r.integer(v, "tests.pp[\(i)]", 1...1_048_576)))
+        }
+        for (i, v) in try (testsObject.optionalReader("tg")?.nonEmptyArray() ?? []).enumerated() {
+            tests.append(.tg(try r.integer(v, "tests.tg[\(i)]", 1...1_048_576)))
+        }
+        for (i, v) in try (testsObject.optionalReader("pg")?.nonEmptyArray() ?? []).enumerated() {
+            guard case let .array(pair) = v, pair.count == 2 else {
+                throw r.fail("tests.pg[\(i)]", "expected a pair [prompt, generated], got \(v.kindDescription)")
+            }
+            tests.append(.pg(try r.integer(pair[0], "tests.pg[\(i)][0]", 1...1_048_576),
+                             try r.integer(pair[1], "tests.pg[\(i)][1]", 1...1_048_576)))
+        }
+        if tests.isEmpty { throw r.fail("tests", "expected at least one of pp, tg or pg") }
+        let depths = try depthList(r, testsObject.optional("depths") ?? .array([.number(0)]), path: "tests.depths")
+        try testsObject.finish()
+
+        let fillName = try top.string("fill") ?? "synthetic"
+        guard let fill = FillMode(rawValue: fillName) else {
+            throw r.fail("fill", "expected \"synthetic\" or \"computed\", got \"\(fillName)\"")
+        }
+        let repetitions: Repetitions
+        switch top.optional("repetitions") {
+        case nil: repetitions = .fixed(5)
+        case let .object(members)?:
+            let o = SuiteReader.ObjectReader(reader: r, path: "repetitions", members: members)
+            let minimum = try o.integer("min", 1...10_000) ?? 3
+            let maximum = try o.integer("max", minimum...10_000) ?? max(minimum, 20)
+            let width = try o.number("ciWidth", 0.0001...1) ?? 0.05
+            let budget = try o.number("budgetSeconds", 0.001...1e7) ?? 60
+            try o.finish()
+            repetitions = .adaptive(min: minimum, max: maximum, ciWidth: width, budgetSeconds: budget)
+        case let value?:
+            repetitions = .fixed(try r.integer(value, "repetitions", 1...10_000))
+        }
+        let suite = Suite(
+            name: name, description: description, models: models,
+            weightTypes: weightTypes.isEmpty ? [.uniform(.q8_0)] : weightTypes,
+            cacheTypes: cacheTypes.isEmpty ? [.f16] : cacheTypes,
+            threads: threads.isEmpty ? [ProcessInfo.processInfo.activeProcessorCount] : threads,
+            numa: numa.isEmpty ? [.none] : numa,
+            tests: tests, depths: depths, fill: fill,
+            batch: try top.integer("batch", 1...1_048_576) ?? 2048,
+            microBatch: try top.integer("microBatch", 1...65_536) ?? 512,
+            warmup: try top.integer("warmup", 0...100) ?? 1,
+            repetitions: repetitions,
+            seed: UInt64(try top.integer("seed", 0...Int(Int32.max)) ?? 1),
+            delaySeconds: try top.number("delaySeconds", 0...3600) ?? 0,
+            profile: try top.bool("profile") ?? true,
+            source: root)
+        try top.finish()
+        return suite
+    }
+
+    static func modelEntry(_ r: SuiteReader, _ value: JSONValue, path: String) throws -> ModelEntry {
+        let o = try r.object(value, path)
+        let preset = try o.string("preset") ?? ""
+        guard var config = ModelConfig.preset(named: preset) else {
+            let names = ModelConfig.presets.map(\.name)
+            let hint = closestName(to: preset, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw r.fail(path + ".preset", "expected one of \(names.joined(separator: ", ")), got \"\(preset)\"\(hint)")
+        }
+        var overridden = false
+        if case let .object(members)? = o.optional("set") {
+            var values: [String: Any] = [:]
+            for (key, v) in members {
+                switch v {
+                case let .number(n): values[key] = n == n.rounded() && abs(n) < 1e15 ? Int(n) as Any : n as Any
+                case let .string(s): values[key] = s
+                case .null: values[key] = NSNull()
+                default: throw r.fail("\(path).set.\(key)", "expected a number, string or null, got \(v.kindDescription)")
+                }
+            }
+            do { config = try config.overriding(values) } catch let e as ModelConfigError {
+                throw r.fail("\(path).set.\(e.field)", e.message)
+            }
+            overridden = true
+        } else if let v = o.optional("set") {
+            throw r.fail(path + ".set", "expected an object of model fields, got \(v.kindDescription)")
+        }
+        let layers = try o.integer("layers", 1...config.layerCount)
+        try o.finish()
+        var label = preset + (overridden ? "+set" : "")
+        if let layers, layers < config.layerCount { label += "[\(layers)/\(config.layerCount)]" }
+        return ModelEntry(preset: preset, config: config, layers: layers, label: label)
+    }
+
+    static func depthList(_ r: SuiteReader, _ value: JSONValue, path: String) throws -> [Int] {
+        switch value {
+        case let .array(items):
+            if items.isEmpty { throw r.fail(path, "expected a non-empty list of depths") }
+            let depths = try items.enumerated().map { i, v in try r.integer(v, "\(path)[\(i)]", 0...maximumDepth) }
+            return Array(Set(depths)).sorted()
+        case let .object(members):
+            let o = SuiteReader.ObjectReader(reader: r, path: path, members: members)
+            let start = try o.integer("start", 0...maximumDepth) ?? 0
+            guard let end = try o.integer("end", start...maximumDepth) else { throw r.fail(path + ".end", "expected an integer (the last depth)") }
+            let doubling = try o.bool("doubling") ?? false
+            let step = try o.integer("step", 1...maximumDepth)
+            let zero = try o.bool("zero") ?? false
+            try o.finish()
+            var depths: [Int] = zero ? [0] : []
+            if doubling {
+                if step != nil { throw r.fail(path, "expected either doubling or step, not both") }
+                if start == 0 { throw r.fail(path + ".start", "a doubling ladder needs start >= 1 (add zero: true for depth 0)") }
+                var d = start
+                while d <= end { depths.append(d); d *= 2 }
+            } else {
+                guard let step else { throw r.fail(path, "expected doubling: true or a step") }
+                var d = start
+                while d <= end { depths.append(d); d += step }
+            }
+            return Array(Set(depths)).sorted()
+        default:
+            throw r.fail(path, "expected a list of depths or a ladder {start, end, doubling | step}, got \(value.kindDescription)")
+        }
+    }
+}
+
+/// Typed reads from a parsed suite that name the field path in every error.
+struct SuiteReader {
+    let file: String
+
+    func fail(_ path: String, _ message: String) -> SuiteError { SuiteError(file: file, path: path, message: message) }
+
+    func object(_ value: JSONValue, _ path: String) throws -> ObjectReader {
+        guard case let .object(members) = value else {
+            throw fail(path, "expected an object, got \(value.kindDescription)")
+        }
+        return ObjectReader(reader: self, path: path, members: members)
+    }
+
+    func string(_ value: JSONValue, _ path: String) throws -> String {
+        guard case let .string(s) = value else { throw fail(path, "expected a string, got \(value.kindDescription)") }
+        return s
+    }
+
+    func integer(_ value: JSONValue, _ path: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard case let .number(n) = value, n == n.rounded(), n.isFinite, range.contains(Int(exactly: n) ?? Int.min) else {
+            throw fail(path, "expected an integer \(range.lowerBound)...\(range.upperBound), got \(value.kindDescription)")
+        }
+        return Int(n)
+    }
+
+    /// An object being read: every key must be consumed, or `finish` reports it as unknown.
+    final class ObjectReader {
+        let reader: SuiteReader
+        let path: String
+        let members: [(key: String, value: JSONValue)]
+        private var used: Set<String> = []
+
+        init(reader: SuiteReader, path: String, members: [(key: String, value: JSONValue)]) {
+            self.reader = reader; self.path = path; self.members = members
+        }
+
+        func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+        func optional(_ key: String) -> JSONValue? {
+            used.insert(key)
+            return members.first { $0.key == key }?.value
+        }
+
+        func required(_ key: String, _ expected: String) throws -> ValueReader {
+            guard let v = optional(key) else { throw reader.fail(field(key), "missing; expected \(expected)") }
+            return ValueReader(reader: reader, path: field(key), value: v)
+        }
+
+        func optionalReader(_ key: String) -> ValueReader? {
+            optional(key).map { ValueReader(reader: reader, path: field(key), value: $0) }
+        }
+
+        func string(_ key: String) throws -> String? { try optional(key).map { try reader.string($0, field(key)) } }
+
+        func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            try optional(key).map { try reader.integer($0, field(key), range) }
+        }
+
+        func number(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
+            guard let v = optional(key) else { return nil }
+            guard case let .number(n) = v, range.contains(n) else {
+                throw reader.fail(field(key), "expected a number \(range.lowerBound)...\(range.upperBound), got \(v.kindDescription)")
+            }
+            return n
+        }
+
+        func bool(_ key: String) throws -> Bool? {
+            guard let v = optional(key) else { return nil }
+            guard case let .bool(b) = v else { throw reader.fail(field(key), "expected true or false, got \(v.kindDescription)") }
+            return b
+        }
+
+        /// A string or a list of strings.
+        func stringOrList(_ key: String) throws -> [String] {
+            guard let v = optional(key) else { return [] }
+            if case let .string(s) = v { return [s] }
+            return try ValueReader(reader: reader, path: field(key), value: v).nonEmptyArray().enumerated().map {
+                try reader.string($1, "\(field(key))[\($0)]")
+            }
+        }
+
+        /// Unknown keys are errors, with the closest known key suggested.
+        func finish() throws {
+            for (key, _) in members where !used.contains(key) {
+                let hint = closestName(to: key, in: Array(used)).map { " (did you mean '\($0)'?)" } ?? ""
+                throw reader.fail(field(key), "unknown key\(hint); known keys: \(used.sorted().joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct ValueReader {
+        let reader: SuiteReader
+        let path: String
+        let value: JSONValue
+
+        func nonEmptyArray() throws -> [JSONValue] {
+            guard case let .array(items) = value else { throw reader.fail(path, "expected a list, got \(value.kindDescription)") }
+            if items.isEmpty { throw reader.fail(path, "expected a non-empty list") }
+            return items
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import CtxEngine
+import Foundation
+
+/// One point of a suite's grid.
+public struct Cell: Sendable, Equatable {
+    /// Position in the full grid (stable across shards and resumes).
+    public var index: Int
+    public var model: Int
+    public var recipe: WeightRecipe
+    public var cacheType: DType
+    public var threads: Int
+    public var numa: NumaPolicy
+    public var depth: Int
+    public var test: Suite.Test
+
+    /// Cells sharing a setup share one engine session (weights, caches, the depth ladder).
+    public struct Setup: Hashable, Sendable {
+        public var model: Int
+        public var recipe: WeightRecipe
+        public var cacheType: DType
+        public var threads: Int
+        public var numa: NumaPolicy
+    }
+
+    public var setup: Setup { Setup(model: model, recipe: recipe, cacheType: cacheType, threads: threads, numa: numa) }
+
+    /// A unique, readable key: "kimi-linear-mini/q8_0/f16/t2/none/pp512@d1024".
+    public func id(in suite: Suite) -> String {
+        "\(suite.models[model].label)/\(recipe)/\(cacheType.rawValue)/t\(threads)/\(numa.rawValue)/\(test.label)@d\(depth)"
+    }
+
+    /// llama-bench's test label: "pp512 @ d1024" (no suffix at depth 0).
+    public var testLabel: String { depth > 0 ? "\(test.label) @ d\(depth)" : test.label }
+}
+
+/// The cells of a suite in run order: grouped by setup, then depth ascending (the ladder extends a
+/// filled context instead of refilling it), then test. A shard takes every n-th cell of the grid.
+public struct SuitePlan: Sendable {
+    public var suite: Suite
+    public var cells: [Cell]
+    public var shard: (index: Int, count: Int)?
+
+    public init(suite: Suite, shard: (index: Int, count: Int)? = nil) {
+        self.suite = suite
+        self.shard = shard
+        var all: [Cell] = []
+        for model in suite.models.indices {
+            for recipe in suite.weightTypes {
+                for cache in suite.cacheTypes {
+                    for threads in suite.threads {
+                        for numa in suite.numa {
+                            for depth in suite.depths {
+                                for test in suite.tests {
+                                    all.append(Cell(index: all.count, model: model, recipe: recipe, cacheType: cache,
+                                                    threads: threads, numa: numa, depth: depth, test: test))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cells = shard.map { s in all.filter { $0.index % s.count == s.index } } ?? all
+    }
+
+    public var setups: [Cell.Setup] {
+        var seen = Set<Cell.Setup>(), order: [Cell.Setup] = []
+        for cell in cells where seen.insert(cell.setup).inserted { order.append(cell.setup) }
+        return order
+    }
+
+    /// Tokens of context the setup's state must hold: the deepest depth plus the longest test.
+    public func capacity(of setup: Cell.Setup) -> Int {
+        let mine = cells.filter { $0.setup == setup }
+        return (mine.map(\.depth).max() ?? 0) + (mine.map(\.test.tokens).max() ?? 0) + 1
+    }
+
+    /// Memory a setup needs: weights, the caches at full capacity, fixed states, and a snapshot of
+    /// the fixed states per depth of the ladder.
+    public struct Memory: Sendable {
+        public var weights: Double
+        public var cache: Double
+        public var state: Double
+        public var total: Double { weights + cache + state }
+    }
+
+    public func memory(of setup: Cell.Setup) -> Memory {
+        let entry = suite.models[setup.model]
+        let f = entry.config.footprint(recipe: setup.recipe, cacheType: setup.cacheType, layers: entry.layers)
+        let depths = Set(cells.filter { $0.setup == setup }.map(\.depth)).count
+        return Memory(weights: Double(f.weightBytes), cache: f.kvBytesPerToken * Double(capacity(of: setup)),
+                      state: Double(f.fixedStateBytes) * Double(1 + depths))
+    }
+
+    /// A rough time estimate for a cell, from FLOPs at 50% of peak and bytes at 70% of bandwidth
+    /// (whichever is slower) times warmup + repetitions, plus a synthetic fill at 2 GB/s or a
+    /// computed one at the prefill estimate. Used for the plan and the ETA, labelled as estimates.
+    public func estimatedSeconds(_ cell: Cell, gflops: Double, gbps: Double) -> Double {
+        let entry = suite.models[cell.model]
+        let f = entry.config.footprint(recipe: cell.recipe, cacheType: cell.cacheType, layers: entry.layers)
+        func seconds(tokens: Int, depth: Int, calls: Int) -> Double {
+            let flops = entry.config.flops(tokens: tokens, depth: depth, recipe: cell.recipe, layers: entry.layers)
+            let bytes = f.weightBytesRead(tokens: max(1, tokens / calls)) * Double(calls) + f.contextBytes(depth: depth) * Double(calls)
+            return max(flops / (gflops * 0.5e9), bytes / (gbps * 0.7e9))
+        }
+        var one = 0.0
+        if cell.test.promptTokens > 0 {
+            one += seconds(tokens: cell.test.promptTokens, depth: cell.depth,
+                           calls: (cell.test.promptTokens + suite.microBatch - 1) / suite.microBatch)
+        }
+        if cell.test.generatedTokens > 0 {
+            one += seconds(tokens: cell.test.generatedTokens, depth: cell.depth, calls: cell.test.generatedTokens)
+        }
+        return one * Double(suite.warmup + suite.repetitions.minimum)
+    }
+}
