@@ -112,7 +112,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CtxCLITests",
-            dependencies: ["CtxCLI", "CtxHarness"],
+            // The executable too: the resume test runs and kills real ctxbench processes.
+            dependencies: ["CtxCLI", "CtxHarness", "ctxbench"],
             exclude: ["Golden"],
             swiftSettings: isaSwiftFlags
         ),

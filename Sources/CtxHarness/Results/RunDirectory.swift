@@ -38,6 +38,9 @@ public final class RunDirectory: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
+    /// A directory to read (nothing is created).
+    public init(existing path: String) { self.path = path }
+
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
     /// Opens the append-only logs. On resume, lines of cells that did not finish are dropped first

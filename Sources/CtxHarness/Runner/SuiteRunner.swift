@@ -44,8 +44,14 @@ public final class SuiteRunner {
         self.log = log
     }
 
+    /// Catches SIGINT (and unblocks it: a parent such as a test harness or CI runner may have
+    /// started us with it blocked, and then Ctrl-C would never arrive).
     public static func installInterruptHandler() {
         signal(SIGINT) { _ in interruptRequested = 1 }
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
     }
 
     var interrupted: Bool { interruptRequested != 0 }
