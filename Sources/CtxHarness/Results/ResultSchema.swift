@@ -64,7 +64,7 @@ public struct OpRow: Codable, Sendable, Equatable {
 }
 
 /// The result columns, each defined once: name, unit, meaning and how to read it from a result.
-/// The README's column table is this list (a test checks that every name appears there).
+/// The README's column tables are `markdownReference()` verbatim (a test checks).
 public enum ResultSchema {
     public static let version = 1
 
@@ -131,6 +131,32 @@ public enum ResultSchema {
         ("share", "", "total_ns / total wall time of the repetitions"),
         ("ns_per_token", "ns", "total_ns / tokens processed in the repetitions"),
     ]
+
+    /// ladder.csv: computed-fill segments of the depth ladder, per setup.
+    public static let ladderColumns: [(name: String, unit: String, meaning: String)] = [
+        ("setup", "", "model/weights/cache/threads/numa"),
+        ("depth_from", "tokens", "depth the segment starts at"),
+        ("depth_to", "tokens", "depth the segment ends at"),
+        ("segment_s", "s", "wall time of the prefill from depth_from to depth_to (measured once)"),
+        ("segment_ts", "tokens/s", "(depth_to - depth_from) / segment_s"),
+        ("cumulative_s", "s", "time to fill depth_to tokens from empty"),
+        ("s_pp_from_empty_ts", "tokens/s", "depth_to / cumulative_s: llama-batched-bench's S_PP at N = depth_to"),
+    ]
+
+    /// The reference the README carries: one Markdown table per file.
+    public static func markdownReference() -> String {
+        func table(_ file: String, _ columns: [(name: String, unit: String, meaning: String)]) -> String {
+            (["`\(file)`:", "", "| column | unit | meaning |", "|---|---|---|"]
+                + columns.map { "| `\($0.name)` | \($0.unit) | \($0.meaning.replacingOccurrences(of: "|", with: "\\|")) |" })
+                .joined(separator: "\n")
+        }
+        return [table("cells.csv", cellColumns.map { ($0.name, $0.unit, $0.meaning) }),
+                table("ops.csv", opColumns), table("ladder.csv", ladderColumns)].joined(separator: "\n\n") + "\n"
+    }
+
+    public static func ladderCSV(_ rows: [[String]]) -> String {
+        CSVCodec.table(header: ladderColumns.map(\.name), rows: rows)
+    }
 
     public static func cellsCSV(_ results: [CellResult]) -> String {
         CSVCodec.table(header: cellColumns.map(\.name), rows: results.map { r in cellColumns.map { $0.value(r) } })

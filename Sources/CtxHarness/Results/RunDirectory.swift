@@ -115,9 +115,7 @@ public final class RunDirectory: @unchecked Sendable {
         try AtomicFile.write(ResultSchema.summaryMarkdown(ordered, title: title), to: file("summary.md"))
         let ladder = Self.ladderRows(ordered)
         if !ladder.isEmpty {
-            try AtomicFile.write(CSVCodec.table(header: ["setup", "depth_from", "depth_to", "segment_s", "segment_ts",
-                                                         "cumulative_s", "s_pp_from_empty_ts"], rows: ladder),
-                                 to: file("ladder.csv"))
+            try AtomicFile.write(ResultSchema.ladderCSV(ladder), to: file("ladder.csv"))
         }
     }
 
@@ -129,7 +127,7 @@ public final class RunDirectory: @unchecked Sendable {
         let setups = Dictionary(grouping: computed) { "\($0.model)/\($0.weightType)/\($0.cacheType)/t\($0.threads)/\($0.numa)" }
         for (setup, cells) in setups.sorted(by: { $0.key < $1.key }) {
             var byDepth: [Int: Double] = [:]
-            for c in cells { if let f = c.fillSeconds, f > 0 { byDepth[c.nDepth] = f } }
+            for c in cells { if let f = c.fillSeconds, f > 0, c.nDepth > 0 { byDepth[c.nDepth] = f } }  // depth 0 is a reset
             var previous = 0, cumulative = 0.0
             for depth in byDepth.keys.sorted() {
                 let segment = byDepth[depth]!

@@ -217,7 +217,7 @@ public final class SuiteRunner {
             _ = session.prefill(n)
             remaining -= n
         }
-        let perToken = test.generatedTokens > 0 ? session.decode(test.generatedTokens).map(Double.init) : []
+        let perToken = test.generatedTokens > 0 ? session.decode(test.generatedTokens).map { Double($0) } : []
         return (Double(monotonicNanoseconds() - start), perToken)
     }
 

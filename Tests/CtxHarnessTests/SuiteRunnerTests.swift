@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import CtxHarness
+
+/// The runner in process on a tiny model: what it writes must agree with itself.
+@Suite struct SuiteRunnerTests {
+    static let suite = """
+    { name: "runner-test",
+      models: [{ preset: "step-3.5-mini", set: { layerCount: 4, hiddenSize: 128, vocabSize: 256, fullHeads: 2,
+        slidingHeads: 2, kvHeads: 1, slidingWindow: 16, denseIntermediate: 256, experts: 8, expertsPerToken: 2,
+        expertIntermediate: 64, sharedIntermediate: 64 } }],
+      weightTypes: ["q8_0"], threads: [1],
+      tests: { pp: [8], tg: [4], pg: [[4, 2]], depths: [0, 24, 48] },
+      fill: "computed", warmup: 1, repetitions: 2 }
+    """
+
+    @Test func resultsAreConsistentWithTheirSamples() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-runner-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let plan = SuitePlan(suite: try Suite.parse(Self.suite, file: "runner-test.json5"))
+        var options = SuiteRunner.Options()
+        options.calibrate = false
+        options.quiet = true
+        let directory = try RunDirectory(path: work.path)
+        let outcome = try SuiteRunner(plan: plan, suiteFile: "runner-test.json5", directory: directory,
+                                      options: options, log: { _ in }).run(resuming: false)
+        #expect(outcome == .complete(failedCells: 0))
+
+        let cells = RunDirectory(existing: work.path).finishedCells()
+        #expect(cells.count == 9)
+        for cell in cells {
+            #expect(cell.status == .ok)
+            #expect(cell.samplesNs.count == 2)
+            // Rate per repetition is tokens * 1e9 / ns, and the statistics are of those rates.
+            for (ns, ts) in zip(cell.samplesNs, cell.samplesTs) {
+                #expect(abs(ts - Double(cell.nPrompt + cell.nGen) * 1e9 / ns) < 1e-6 * ts)
+            }
+            #expect(cell.rate.map { $0.min <= $0.median && $0.median <= $0.max } == true)
+            if cell.nGen > 0 {
+                // Per-token decode latencies are real durations: each at most a repetition's wall time,
+                // and for tg (no prompt) together most of it.
+                let p50 = try #require(cell.decodeP50Ms), p99 = try #require(cell.decodeP99Ms)
+                let repetitionMs = cell.samplesNs.min()! / 1e6
+                #expect(p50 > 0 && p50 <= p99 && p99 <= repetitionMs)
+                if cell.nPrompt == 0 { #expect(p50 * Double(cell.nGen) >= repetitionMs / 2) }
+            } else {
+                #expect(cell.decodeP50Ms == nil)
+            }
+            // Op shares: the timed ops fit inside the wall time.
+            let share = cell.ops.reduce(0) { $0 + $1.share }
+            #expect(!cell.ops.isEmpty && share > 0.3 && share <= 1.05)
+        }
+        // Computed fill: each new depth's first cell carries the segment time; the ladder file has one
+        // row per segment (depth 0 is a reset, not a segment).
+        #expect(cells.filter { ($0.fillSeconds ?? 0) > 0 && $0.nDepth > 0 }.map(\.nDepth).sorted() == [24, 48])
+        let ladder = try CSVCodec.parse(String(contentsOfFile: work.appendingPathComponent("ladder.csv").path, encoding: .utf8))
+        #expect(ladder.first == ResultSchema.ladderColumns.map(\.name))
+        #expect(ladder.dropFirst().map { $0[2] } == ["24", "48"])
+        let csv = try CSVCodec.parse(String(contentsOfFile: work.appendingPathComponent("cells.csv").path, encoding: .utf8))
+        #expect(csv.first == ResultSchema.cellColumns.map(\.name))
+        #expect(csv.count == 10)
+    }
+
+    /// The README's column reference is the schema's, verbatim.
+    @Test func readmeDocumentsEveryColumn() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let reference = ResultSchema.markdownReference()
+        if !text.contains(reference) {
+            let begin = "<!-- result-columns:begin -->\n", end = "<!-- result-columns:end -->"
+            if ProcessInfo.processInfo.environment["CTXBENCH_UPDATE_GOLDEN"] == "1",
+               let b = text.range(of: begin), let e = text.range(of: end) {
+                try (String(text[..<b.upperBound]) + reference + String(text[e.lowerBound...]))
+                    .write(to: readme, atomically: true, encoding: .utf8)
+            } else {
+                Issue.record("README.md's result-columns section differs from ResultSchema.markdownReference(); rerun with CTXBENCH_UPDATE_GOLDEN=1")
+            }
+        }
+    }
+}
