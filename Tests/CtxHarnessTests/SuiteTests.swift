@@ -74,11 +74,22 @@ import CtxEngine
         }
     }
 
+    /// A list of fill modes is a grid dimension: one setup (session) per mode, the mode in every cell id.
+    @Test func fillListIsAGridDimension() throws {
+        let suite = try Suite.parse("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [8], depths: [0, 64]}, fill: ['synthetic', 'computed'] }",
+                                    file: "f.json5")
+        let plan = SuitePlan(suite: suite)
+        #expect(plan.cells.count == 4 && plan.setups.map(\.fill) == [.synthetic, .computed])
+        #expect(Set(plan.cells.map { $0.id(in: suite) }).count == 4)
+        #expect(plan.cells.map { $0.id(in: suite) }.contains("kimi-linear-mini/q8_0/f16/t\(suite.threads[0])/none/computed/pp8@d64"))
+    }
+
     @Test func shippedSuitesAreValid() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("suites")
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json5") }
-        #expect(Set(files) == ["quickstart.json5", "kimi-linear-262k.json5", "step35-flash-262k.json5", "quant-levels.json5", "ci.json5"])
+        #expect(Set(files) == ["quickstart.json5", "kimi-linear-262k.json5", "step35-flash-262k.json5", "quant-levels.json5", "ci.json5",
+                             "fill-equivalence.json5"])
         for file in files {
             let suite = try Suite.load(path: directory.appendingPathComponent(file).path)
             #expect(!SuitePlan(suite: suite).cells.isEmpty, "\(file)")
@@ -103,6 +114,7 @@ import CtxEngine
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, cacheTypes: ['q4_0'] }", "cacheTypes[0]", "expected f32, f16 or q8_0"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, threads: [0] }", "threads[0]", "expected an integer 1...4096"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, fill: 'fast' }", "fill", "expected \"synthetic\" or \"computed\""),
+        ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, fill: ['computed', 'fast'] }", "fill[1]", "expected \"synthetic\" or \"computed\""),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1], depths: {start: 0, end: 8, doubling: true}} }", "tests.depths.start", "start >= 1"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, repetitions: {min: 5, max: 2} }", "repetitions.max", "expected an integer 5...10000"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, numa: 'spread' }", "numa[0]", "expected none, distribute or isolate"),

@@ -20,7 +20,7 @@ func describePlan(_ plan: SuitePlan, file: String, platform: PlatformInfo) -> (t
     var lines = ["suite \(suite.name) (\(file)): \(plan.cells.count) cells"
                  + (plan.shard.map { ", shard \($0.index)/\($0.count)" } ?? ""),
                  "tests: \(suite.tests.map(\.label).joined(separator: ", ")); depths: \(suite.depths.map(String.init).joined(separator: ", "))",
-                 "fill: \(suite.fill.rawValue); warmup \(suite.warmup); repetitions \(suite.repetitions)", "",
+                 "fill: \(suite.fills.map(\.rawValue).joined(separator: ", ")); warmup \(suite.warmup); repetitions \(suite.repetitions)", "",
                  "| setup | cells | weights | cache | states | total | fits | estimated time |", "|---|--:|--:|--:|--:|--:|---|--:|"]
     var refused = 0, totalSeconds = 0.0
     let available = Double(platform.memoryAvailableBytes)
@@ -32,7 +32,7 @@ func describePlan(_ plan: SuitePlan, file: String, platform: PlatformInfo) -> (t
         if !fits { refused += cells.count }
         let seconds = cells.reduce(0.0) { $0 + plan.estimatedSeconds($1, gflops: 50, gbps: 10) }
         totalSeconds += fits ? seconds : 0
-        lines.append("| \(suite.models[setup.model].label) \(setup.recipe) \(setup.cacheType.rawValue) t\(setup.threads) \(setup.numa.rawValue) | \(cells.count) | \(gib(m.weights)) | \(gib(m.cache)) | \(gib(m.state)) | \(gib(m.total)) | "
+        lines.append("| \(suite.models[setup.model].label) \(setup.recipe) \(setup.cacheType.rawValue) t\(setup.threads) \(setup.numa.rawValue) \(setup.fill.rawValue) | \(cells.count) | \(gib(m.weights)) | \(gib(m.cache)) | \(gib(m.state)) | \(gib(m.total)) | "
                      + (fits ? "yes" : "NO: refused (\(gib(available)) available)") + " | \(ETAText.format(seconds)) |")
     }
     lines += ["", "estimated time: \(ETAText.format(totalSeconds)) (a rough estimate at 50 GFLOP/s and 10 GB/s, before calibration)"]

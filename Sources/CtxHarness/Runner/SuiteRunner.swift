@@ -122,7 +122,7 @@ public final class SuiteRunner {
             if !reachedDepths.contains(cell.depth) {
                 progress(cell, done: done, total: total, eta: eta, note: "filling to depth \(cell.depth)")
                 do {
-                    fillSeconds = Double(try session.reach(depth: cell.depth, fill: suite.fill)) / 1e9
+                    fillSeconds = Double(try session.reach(depth: cell.depth, fill: cell.fill)) / 1e9
                 } catch {
                     try record(failure(cell, .failed, "could not reach depth \(cell.depth): \(error)"))
                     done += 1
@@ -257,7 +257,7 @@ public final class SuiteRunner {
                           preset: entry.preset, layers: entry.layers ?? entry.config.layerCount,
                           layersTotal: entry.config.layerCount, weightType: cell.recipe.description,
                           cacheType: cell.cacheType.rawValue, threads: cell.threads, numa: cell.numa.rawValue,
-                          fill: suite.fill.rawValue, test: cell.testLabel, nPrompt: cell.test.promptTokens,
+                          fill: cell.fill.rawValue, test: cell.testLabel, nPrompt: cell.test.promptTokens,
                           nGen: cell.test.generatedTokens, nDepth: cell.depth, warmup: suite.warmup, samplesNs: [],
                           samplesTs: [], finishedAt: Self.timestamp(), ops: [])
     }

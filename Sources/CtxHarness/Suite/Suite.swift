@@ -9,7 +9,7 @@ import Foundation
 ///       weightTypes: ["q8_0", "q4_K_M"],   cacheTypes: ["f16"],   threads: [2],   numa: ["none"],
 ///       tests: { pp: [512], tg: [32], pg: [[512, 32]],
 ///                depths: [0, 4096]  or  { start: 512, end: 262144, doubling: true, zero: true }  or  { start, end, step } },
-///       fill: "synthetic",  batch: 512,  microBatch: 512,  warmup: 1,
+///       fill: "synthetic" or ["synthetic", "computed"],  batch: 512,  microBatch: 512,  warmup: 1,
 ///       repetitions: 5  or  { min: 3, max: 20, ciWidth: 0.05, budgetSeconds: 60 },
 ///       seed: 1,  delaySeconds: 0,  profile: true,
 ///     }
@@ -67,7 +67,8 @@ public struct Suite: Sendable {
     public var numa: [NumaPolicy]
     public var tests: [Test]
     public var depths: [Int]
-    public var fill: FillMode
+    /// How depths are reached; a list makes fill a grid dimension (to compare the two).
+    public var fills: [FillMode]
     /// Tokens per forward call (llama-bench -b): a prompt longer than this is fed in several calls.
     public var batch: Int
     /// Tokens per micro-batch inside a forward call (llama-bench -ub).
@@ -155,9 +156,11 @@ extension Suite {
         let depths = try depthList(r, testsObject.optional("depths") ?? .array([.number(0)]), path: "tests.depths")
         try testsObject.finish()
 
-        let fillName = try top.string("fill") ?? "synthetic"
-        guard let fill = FillMode(rawValue: fillName) else {
-            throw r.fail("fill", "expected \"synthetic\" or \"computed\", got \"\(fillName)\"")
+        let fills = try top.stringOrList("fill").enumerated().map { i, name -> FillMode in
+            guard let mode = FillMode(rawValue: name) else {
+                throw r.fail(top.isList("fill") ? "fill[\(i)]" : "fill", "expected \"synthetic\" or \"computed\", got \"\(name)\"")
+            }
+            return mode
         }
         let repetitions: Repetitions
         switch top.optional("repetitions") {
@@ -179,7 +182,7 @@ extension Suite {
             cacheTypes: cacheTypes.isEmpty ? [.f16] : cacheTypes,
             threads: threads.isEmpty ? [ProcessInfo.processInfo.activeProcessorCount] : threads,
             numa: numa.isEmpty ? [.none] : numa,
-            tests: tests, depths: depths, fill: fill,
+            tests: tests, depths: depths, fills: fills.isEmpty ? [.synthetic] : fills,
             batch: try top.integer("batch", 1...1_048_576) ?? 2048,
             microBatch: try top.integer("microBatch", 1...65_536) ?? 512,
             warmup: try top.integer("warmup", 0...100) ?? 1,
@@ -330,6 +333,11 @@ struct SuiteReader {
         }
 
         /// A string or a list of strings.
+        func isList(_ key: String) -> Bool {
+            if case .array? = members.first(where: { $0.key == key })?.value { return true }
+            return false
+        }
+
         func stringOrList(_ key: String) throws -> [String] {
             guard let v = optional(key) else { return [] }
             if case let .string(s) = v { return [s] }

@@ -10,6 +10,7 @@ public struct Cell: Sendable, Equatable {
     public var cacheType: DType
     public var threads: Int
     public var numa: NumaPolicy
+    public var fill: FillMode
     public var depth: Int
     public var test: Suite.Test
 
@@ -20,13 +21,14 @@ public struct Cell: Sendable, Equatable {
         public var cacheType: DType
         public var threads: Int
         public var numa: NumaPolicy
+        public var fill: FillMode
     }
 
-    public var setup: Setup { Setup(model: model, recipe: recipe, cacheType: cacheType, threads: threads, numa: numa) }
+    public var setup: Setup { Setup(model: model, recipe: recipe, cacheType: cacheType, threads: threads, numa: numa, fill: fill) }
 
-    /// A unique, readable key: "kimi-linear-mini/q8_0/f16/t2/none/pp512@d1024".
+    /// A unique, readable key: "kimi-linear-mini/q8_0/f16/t2/none/synthetic/pp512@d1024".
     public func id(in suite: Suite) -> String {
-        "\(suite.models[model].label)/\(recipe)/\(cacheType.rawValue)/t\(threads)/\(numa.rawValue)/\(test.label)@d\(depth)"
+        "\(suite.models[model].label)/\(recipe)/\(cacheType.rawValue)/t\(threads)/\(numa.rawValue)/\(fill.rawValue)/\(test.label)@d\(depth)"
     }
 
     /// llama-bench's test label: "pp512 @ d1024" (no suffix at depth 0).
@@ -49,10 +51,12 @@ public struct SuitePlan: Sendable {
                 for cache in suite.cacheTypes {
                     for threads in suite.threads {
                         for numa in suite.numa {
-                            for depth in suite.depths {
-                                for test in suite.tests {
-                                    all.append(Cell(index: all.count, model: model, recipe: recipe, cacheType: cache,
-                                                    threads: threads, numa: numa, depth: depth, test: test))
+                            for fill in suite.fills {
+                                for depth in suite.depths {
+                                    for test in suite.tests {
+                                        all.append(Cell(index: all.count, model: model, recipe: recipe, cacheType: cache,
+                                                        threads: threads, numa: numa, fill: fill, depth: depth, test: test))
+                                    }
                                 }
                             }
                         }
@@ -111,6 +115,17 @@ public struct SuitePlan: Sendable {
         if cell.test.generatedTokens > 0 {
             one += seconds(tokens: cell.test.generatedTokens, depth: cell.depth, calls: cell.test.generatedTokens)
         }
-        return one * Double(suite.warmup + suite.repetitions.minimum)
+        var total = one * Double(suite.warmup + suite.repetitions.minimum)
+        // The first cell at a depth also pays for reaching it from the depth below.
+        if cell.depth > 0, cells.first(where: { $0.setup == cell.setup && $0.depth == cell.depth }) == cell {
+            let from = suite.depths.filter { $0 < cell.depth }.max() ?? 0
+            switch cell.fill {
+            case .synthetic: total += f.contextBytes(depth: cell.depth) / 2e9
+            case .computed:
+                let n = cell.depth - from
+                total += seconds(tokens: n, depth: from, calls: (n + suite.microBatch - 1) / suite.microBatch)
+            }
+        }
+        return total
     }
 }
