@@ -10,6 +10,10 @@ public enum CLI {
     public static var commands: [any ParsableCommand.Type] { [
         RunCommand.self,
         ValidateCommand.self,
+        ReportCommand.self,
+        CompareCommand.self,
+        GateCommand.self,
+        ImportCommand.self,
         PlatformCommand.self,
         CalibrateCommand.self,
         KernelsCommand.self,

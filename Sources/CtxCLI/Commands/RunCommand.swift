@@ -92,6 +92,7 @@ struct RunCommand: ParsableCommand {
             .flag("--progress", help: "Progress on stderr even when it is not a terminal."),
             .flag("--quiet", help: "No progress, no table; only errors."),
             .flag("--no-calibrate", help: "Do not measure limits; efficiency fractions stay empty."),
+            .flag("--fresh-calibration", help: "Measure limits in this run even if a saved calibration exists."),
         ]
     )
 
@@ -104,6 +105,7 @@ struct RunCommand: ParsableCommand {
     var progress: Bool
     var quiet: Bool
     var calibrate: Bool
+    var freshCalibration: Bool
     let arguments: [String]
 
     init(parsed: ParsedArguments) throws {
@@ -121,11 +123,13 @@ struct RunCommand: ParsableCommand {
         quiet = parsed.flag("--quiet")
         progress = parsed.flag("--progress")
         calibrate = !parsed.flag("--no-calibrate")
+        freshCalibration = parsed.flag("--fresh-calibration")
         arguments = CommandLine.arguments
     }
 
     func validate() throws {
         if out != nil && resume != nil { throw UsageError("--out and --resume cannot be used together") }
+        if freshCalibration && !calibrate { throw UsageError("'--fresh-calibration' and '--no-calibrate' contradict each other") }
     }
 
     func run(io: CommandIO) throws -> Int32 {
@@ -158,6 +162,13 @@ struct RunCommand: ParsableCommand {
         options.progress = (progress || io.stderrIsTerminal) && !quiet
         options.quiet = quiet
         options.calibrate = calibrate
+        options.freshCalibration = freshCalibration
+        if let knob = ProcessInfo.processInfo.environment["CTXBENCH_TEST_SLOWDOWN"] {
+            guard let value = Double(knob), (0...10).contains(value) else {
+                throw UsageError("CTXBENCH_TEST_SLOWDOWN must be a fraction such as 0.15, got '\(knob)'")
+            }
+            options.testSlowdown = value
+        }
         options.commandLine = arguments
         SuiteRunner.installInterruptHandler()
         let directory = try RunDirectory(path: directoryPath)

@@ -46,6 +46,13 @@ public struct PlatformInfo: Codable, Sendable, Equatable {
 }
 
 extension PlatformInfo {
+    /// A platform ctxbench did not probe (an imported run): every field unknown.
+    public static let unknown = PlatformInfo(
+        hostname: "unknown", cpuModel: "unknown", architecture: "unknown", logicalCores: 0, physicalCores: 0,
+        cpuFeatures: [], caches: [], numa: NumaTopology(available: false, nodes: []), memoryTotalBytes: 0,
+        memoryAvailableBytes: 0, operatingSystem: "unknown", kernel: "unknown", swiftCompiler: "unknown",
+        buildConfiguration: "unknown", buildISA: [], gitCommit: nil)
+
     /// Probes this machine. Costs a few milliseconds (reads /proc and /sys, runs `git` once).
     public static func probe() -> PlatformInfo {
         let numa = NumaTopology.current()

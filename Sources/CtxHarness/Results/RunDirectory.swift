@@ -20,6 +20,22 @@ public struct RunMetadata: Codable, Sendable {
     /// running, complete, interrupted.
     public var status: String
     public var cellsPlanned: Int
+    /// Where the results came from: nil for ctxbench's own runs, "llama-bench" or
+    /// "llama-batched-bench" for imports (`ctxbench import`).
+    public var source: String? = nil
+    /// The platform's name in reports ("Mac Studio M4 Max"); nil: the CPU model and host.
+    public var platformName: String? = nil
+    /// Backend of an imported run (Metal, CUDA, Vulkan, CPU).
+    public var backend: String? = nil
+    /// The test-only slowdown knob (CTXBENCH_TEST_SLOWDOWN) this run was made with, if any: such a
+    /// run exists to check that `gate` catches a slower build, and says so.
+    public var testSlowdown: Double? = nil
+
+    /// How reports name the platform of this run.
+    public var platformLabel: String {
+        if let platformName { return platformName }
+        return "\(platform.cpuModel) (\(platform.hostname))"
+    }
 }
 
 /// A run's files, written so that nothing is lost when the process dies:
@@ -49,7 +65,7 @@ public final class RunDirectory: @unchecked Sendable {
         for name in ["samples.jsonl", "cells.jsonl"] {
             let url = file(name)
             if !FileManager.default.fileExists(atPath: url) {
-                FileManager.default.createFile(atPath: url, contents: nil)
+                _ = FileManager.default.createFile(atPath: url, contents: nil)
                 continue
             }
             let text = try String(contentsOfFile: url, encoding: .utf8)

@@ -17,6 +17,13 @@ public final class SuiteRunner {
         public var progress: Bool = false
         public var quiet: Bool = false
         public var calibrate: Bool = true
+        /// Measure the limits in this run even when a saved calibration exists (for gating with
+        /// efficiency normalization: each run's rates against the limits measured beside them).
+        public var freshCalibration: Bool = false
+        /// Test-only: make every repetition this fraction slower with extra arithmetic inside the
+        /// timed region (CTXBENCH_TEST_SLOWDOWN=0.15), to check that `gate` catches a slower build.
+        /// Recorded in run.json; never set by a suite.
+        public var testSlowdown: Double = 0
         public var commandLine: [String] = []
         public init() {}
     }
@@ -69,6 +76,11 @@ public final class SuiteRunner {
             limits: limits.values.sorted { $0.threads < $1.threads }, gitCommit: platform.gitCommit,
             commandLine: options.commandLine, shard: plan.shard.map { "\($0.index)/\($0.count)" },
             startedAt: Self.timestamp(), finishedAt: nil, status: "running", cellsPlanned: plan.cells.count)
+        if options.testSlowdown > 0 {
+            metadata.testSlowdown = options.testSlowdown
+            log(String(format: "warning: CTXBENCH_TEST_SLOWDOWN: every repetition made %.0f%% slower on purpose\n",
+                       100 * options.testSlowdown))
+        }
         if resuming, let previous = try? directory.readMetadata() { metadata.startedAt = previous.startedAt }
         try directory.writeMetadata(metadata)
 
@@ -218,7 +230,19 @@ public final class SuiteRunner {
             remaining -= n
         }
         let perToken = test.generatedTokens > 0 ? session.decode(test.generatedTokens).map { Double($0) } : []
+        if options.testSlowdown > 0 { Self.burn(nanoseconds: Double(monotonicNanoseconds() - start) * options.testSlowdown) }
         return (Double(monotonicNanoseconds() - start), perToken)
+    }
+
+    /// The test-only slowdown: arithmetic (not a sleep, so it competes for the core like real work)
+    /// until `nanoseconds` have passed.
+    static func burn(nanoseconds: Double) {
+        let end = monotonicNanoseconds() + UInt64(max(0, nanoseconds))
+        var x = 1.0
+        while monotonicNanoseconds() < end {
+            for _ in 0..<1000 { x = x * 1.0000001 + 1e-9 }
+        }
+        if x.isNaN { print(x) }  // keeps the loop from being optimized away
     }
 
     func efficiency(_ cell: Cell, _ result: inout CellResult, meanNs: Double) {
@@ -281,7 +305,8 @@ public final class SuiteRunner {
     func calibrate() throws {
         let saved = try? CalibrationStore.load(from: CalibrationStore.defaultPath(host: platform.hostname))
         for threads in Set(plan.cells.map(\.threads)).sorted() {
-            if let l = saved?.limits(threads: threads), saved?.platform.hardwareKey == platform.hardwareKey {
+            if !options.freshCalibration, let l = saved?.limits(threads: threads),
+               saved?.platform.hardwareKey == platform.hardwareKey {
                 limits[threads] = l
                 continue
             }

@@ -1,0 +1,60 @@
+import CtxHarness
+import Foundation
+
+/// `ctxbench gate --baseline B --candidate C`: a CI verdict as an exit code.
+struct GateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        name: "gate",
+        abstract: "Gate a candidate run against a baseline: exit 0 pass, 2 regression, 3 inconclusive, 4 improvements only.",
+        discussion: """
+        A cell regresses when it is slower by more than --max-regression and the Mann-Whitney U test
+        on the raw samples finds the difference significant at --alpha. A cell whose samples are too
+        few or too noisy to show a change of that size is inconclusive, and the gate prints the
+        smallest change the data could detect. --normalize efficiency compares each run's rates as
+        fractions of its own calibrated limits (FMA peak for prefill, DRAM bandwidth for generation).
+        Exit status: 0 pass, 2 regression, 3 inconclusive, 4 improvements only, 5 baseline missing or
+        no matching cells, 6 hardware fingerprint differs (unless --allow-hardware-mismatch).
+        """,
+        options: [
+            .value("--baseline", "dir", help: "Baseline run directory."),
+            .value("--candidate", "dir", help: "Candidate run directory."),
+            .value("--max-regression", "pct", help: "Largest slowdown that passes.", default: "5%"),
+            .value("--alpha", "p", help: "Significance level.", default: "0.05"),
+            .value("--metric", "rate|decode-latency", help: "What to gate on.", default: "rate"),
+            .value("--normalize", "none|efficiency", help: "Compare fractions of calibrated limits.", default: "none"),
+            .flag("--allow-hardware-mismatch", help: "Gate runs from different hardware."),
+        ]
+    )
+
+    var options = Gate.Options()
+    let baseline: String
+    let candidate: String
+
+    init(parsed: ParsedArguments) throws {
+        guard let b = parsed.string("--baseline") else { throw UsageError("missing --baseline") }
+        guard let c = parsed.string("--candidate") else { throw UsageError("missing --candidate") }
+        baseline = b
+        candidate = c
+        if let text = parsed.string("--max-regression") {
+            let number = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text).map { $0 > 1 ? $0 / 100 : $0 }
+            guard let number, number > 0, number < 1 else {
+                throw UsageError("option '--max-regression' expects a percentage such as 5% (or 0.05), got '\(text)'")
+            }
+            options.maxRegression = number
+        }
+        options.alpha = try parsed.double("--alpha", in: 1e-6...0.5) ?? 0.05
+        options.metric = try parseEnum(parsed, "--metric", Comparison.Metric.self, default: .rate)
+        options.normalize = try parseEnum(parsed, "--normalize", Comparison.Normalization.self, default: .none)
+        options.allowHardwareMismatch = parsed.flag("--allow-hardware-mismatch")
+    }
+
+    func run(io: CommandIO) throws -> Int32 {
+        guard FileManager.default.fileExists(atPath: (candidate as NSString).appendingPathComponent("run.json")) else {
+            io.err("gate: \(candidate) is not a run directory (no run.json)\n")
+            return ExitCode.failure
+        }
+        let gate = try Gate.run(baselinePath: baseline, candidatePath: candidate, options: options)
+        io.out(gate.text)
+        return gate.outcome.rawValue
+    }
+}

@@ -1,0 +1,60 @@
+import CtxHarness
+import Foundation
+
+/// `ctxbench report DIR...`: combines runs (ours and imported) into tables and charts.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        name: "report",
+        abstract: "Report on runs: platform table, degradation with a cost model, quantization, per-op breakdown, charts.",
+        discussion: """
+        Any number of run directories, from `ctxbench run` or `ctxbench import`. Without --out the
+        Markdown report goes to stdout (no charts). With --out DIR: report.md (or one CSV per table
+        with --format csv) and SVG charts (rate against context on a log2 axis; per-op share against
+        depth). Platform table columns: prompt rate at --prompt-tokens, generation rate, and prefill
+        and generation at --context; the cost model predicts the rate at --context where it was not
+        measured, and says so.
+        """,
+        arguments: [ArgumentSpec("dir", help: "Run directories.", repeating: true)],
+        options: [
+            .value("--out", "dir", help: "Write report.md (or CSVs) and charts here."),
+            .value("--format", "md|csv", help: "Output format.", default: "md"),
+            .value("--prompt-tokens", "n", help: "Prompt size of the platform table's first column.", default: "16384"),
+            .value("--context", "n", help: "Extended context of the platform table and the cost model.", default: "262144"),
+        ]
+    )
+
+    let directories: [String]
+    let out: String?
+    let csv: Bool
+    var options = Report.Options()
+
+    init(parsed: ParsedArguments) throws {
+        directories = parsed.positionals
+        guard !directories.isEmpty else { throw UsageError("missing the run directories to report on") }
+        out = parsed.string("--out")
+        switch parsed.string("--format") ?? "md" {
+        case "md": csv = false
+        case "csv": csv = true
+        case let other: throw UsageError("option '--format' expects md or csv, got '\(other)'")
+        }
+        options.promptTokens = try parsed.int("--prompt-tokens", in: 1...1_048_576) ?? 16384
+        options.context = try parsed.int("--context", in: 1...1_048_576) ?? 262144
+    }
+
+    func run(io: CommandIO) throws -> Int32 {
+        let runs = try directories.map(LoadedRun.load)
+        let report = Report(runs: runs, options: options)
+        if report.tables.isEmpty {
+            io.err("report: no finished ok cells in \(directories.joined(separator: ", "))\n")
+            return ExitCode.failure
+        }
+        if let out {
+            try report.write(to: out, csv: csv)
+            io.out("wrote \(csv ? report.tables.map { "\($0.name).csv" }.joined(separator: ", ") : "report.md")"
+                   + (report.charts.isEmpty ? "" : " and \(report.charts.count) chart(s)") + " to \(out)\n")
+        } else {
+            io.out(csv ? report.tables.map { "# \($0.title)\n" + $0.csv }.joined(separator: "\n") : report.markdown)
+        }
+        return ExitCode.success
+    }
+}

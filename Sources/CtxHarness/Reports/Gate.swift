@@ -1,0 +1,111 @@
+import Foundation
+
+/// `ctxbench gate`: a CI verdict on a candidate run against a baseline, with exit codes in the
+/// spirit of package-benchmark's. A cell regresses only when the change is both significant
+/// (Mann-Whitney U at alpha) and past the threshold; a cell whose samples could not show a change
+/// of the threshold's size is inconclusive, and the gate says what change it could have shown.
+public struct Gate: Sendable {
+    public enum Verdict: String, Sendable {
+        case unchanged, improvement, regression, inconclusive
+    }
+
+    public enum Outcome: Int32, Sendable {
+        case pass = 0
+        case regression = 2
+        case inconclusive = 3
+        case improvementsOnly = 4
+        case noBaseline = 5
+        case hardwareMismatch = 6
+    }
+
+    public struct Options: Sendable {
+        public var maxRegression = 0.05
+        public var alpha = 0.05
+        public var metric = Comparison.Metric.rate
+        public var normalize = Comparison.Normalization.none
+        public var allowHardwareMismatch = false
+        public init() {}
+    }
+
+    public var outcome: Outcome
+    public var text: String
+
+    public static func verdict(_ row: Comparison.Row, options: Options) -> (Verdict, String) {
+        let change = row.ratio - 1
+        guard let p = row.p, row.detectable.isFinite else {
+            return (.inconclusive, "too few samples (\(row.base.count) and \(row.candidate.count)) for a test at alpha \(options.alpha)")
+        }
+        if p < options.alpha && change < -options.maxRegression { return (.regression, "") }
+        if p < options.alpha && change > options.maxRegression { return (.improvement, "") }
+        if row.detectable > options.maxRegression {
+            return (.inconclusive, String(format: "too noisy: the smallest change these samples could detect is %.1f%%", 100 * row.detectable))
+        }
+        return (.unchanged, "")
+    }
+
+    public static func run(baselinePath: String, candidatePath: String, options: Options) throws -> Gate {
+        guard FileManager.default.fileExists(atPath: (baselinePath as NSString).appendingPathComponent("run.json")) else {
+            return Gate(outcome: .noBaseline, text: "gate: baseline missing: \(baselinePath) is not a run directory (no run.json)\n")
+        }
+        let base = try LoadedRun.load(baselinePath), candidate = try LoadedRun.load(candidatePath)
+        var lines: [String] = []
+        let keyA = base.metadata.platform.hardwareKey, keyB = candidate.metadata.platform.hardwareKey
+        if keyA != keyB {
+            if !options.allowHardwareMismatch {
+                return Gate(outcome: .hardwareMismatch, text: """
+                    gate: hardware differs, results are not comparable (--allow-hardware-mismatch to gate anyway)
+                      baseline:  \(keyA)
+                      candidate: \(keyB)
+
+                    """)
+            }
+            lines.append("warning: hardware differs (allowed): baseline \(keyA); candidate \(keyB)")
+        }
+        let comparison = try Comparison(base: base, candidate: candidate, metric: options.metric,
+                                        normalize: options.normalize, alpha: options.alpha)
+        guard !comparison.rows.isEmpty else {
+            return Gate(outcome: .noBaseline, text: "gate: no cell of the candidate matches a cell of the baseline\n")
+        }
+        var table = ReportTable(name: "gate", title: "Gate", header: ["cell", "baseline", "candidate", "change", "p", "detectable", "verdict"],
+                                numeric: [1, 2, 3, 4, 5])
+        var counts: [Verdict: Int] = [:]
+        for row in comparison.rows {
+            let (v, why) = verdict(row, options: options)
+            counts[v, default: 0] += 1
+            table.rows.append([row.cellID, Format.number(row.baseMedian, 4), Format.number(row.candidateMedian, 4),
+                               Format.percent(row.ratio - 1), row.p.map { Format.number($0, 4) } ?? "-",
+                               row.detectable.isFinite ? Format.percent(row.detectable, signed: false) : "-",
+                               why.isEmpty ? v.rawValue : "\(v.rawValue): \(why)"])
+        }
+        let outcome: Outcome = counts[.regression, default: 0] > 0 ? .regression
+            : counts[.inconclusive, default: 0] > 0 ? .inconclusive
+            : counts[.improvement, default: 0] > 0 ? .improvementsOnly : .pass
+        let normalized = options.normalize == .efficiency ? ", normalized by each run's calibrated limits" : ""
+        table.notes.append(String(format: "threshold %.1f%%, alpha %.3g, metric %@%@; %d cell(s) compared, %d only in the baseline, %d only in the candidate.",
+                                  100 * options.maxRegression, options.alpha, options.metric.rawValue, normalized,
+                                  comparison.rows.count, comparison.baseOnly, comparison.candidateOnly))
+        if let g = comparison.geometricMeanRatio { table.notes.append("Geometric mean of the ratios: " + Format.percent(g - 1) + ".") }
+        if base.metadata.testSlowdown != nil || candidate.metadata.testSlowdown != nil {
+            table.notes.append("Note: a run here was made slower on purpose (CTXBENCH_TEST_SLOWDOWN).")
+        }
+        lines.append(table.markdown)
+        let summary = ["regression": counts[.regression, default: 0], "inconclusive": counts[.inconclusive, default: 0],
+                       "improvement": counts[.improvement, default: 0], "unchanged": counts[.unchanged, default: 0]]
+            .sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        lines.append("gate: \(outcome.name) (exit \(outcome.rawValue)): \(summary)")
+        return Gate(outcome: outcome, text: lines.joined(separator: "\n") + "\n")
+    }
+}
+
+extension Gate.Outcome {
+    public var name: String {
+        switch self {
+        case .pass: "PASS"
+        case .regression: "REGRESSION"
+        case .inconclusive: "INCONCLUSIVE"
+        case .improvementsOnly: "IMPROVEMENTS ONLY"
+        case .noBaseline: "NO BASELINE"
+        case .hardwareMismatch: "HARDWARE MISMATCH"
+        }
+    }
+}
