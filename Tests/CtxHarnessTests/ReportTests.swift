@@ -1,0 +1,269 @@
+import Foundation
+import Testing
+@testable import CtxHarness
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The published Step-3.5-Flash measurements, converted into run directories, must come back out of
+/// `report` exactly as published.
+@Suite struct ReferenceReportTests {
+    static let directory = repository.appendingPathComponent("results/reference/step35-flash-batched-bench")
+
+    static func sourceRows() throws -> [[String: String]] {
+        let rows = try CSVCodec.parse(String(contentsOf: directory.appendingPathComponent("source.csv"), encoding: .utf8))
+        return rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(rows[0], $0)) }
+    }
+
+    static func runs() throws -> [LoadedRun] {
+        try ["mac-studio-m4-max", "nvidia-dgx-spark", "amd-ryzen-ai-max-395"].map {
+            try LoadedRun.load(directory.appendingPathComponent($0).path)
+        }
+    }
+
+    @Test func platformTableReproducesThePublishedFigures() throws {
+        let source = try Self.sourceRows()
+        let report = Report(runs: try Self.runs())
+        let table = try #require(report.tables.first { $0.name == "platforms" })
+        #expect(table.rows.count == 3)
+        for row in table.rows {
+            let platform = row[0]
+            let mine = source.filter { $0["platform"] == platform }
+            #expect(!mine.isEmpty, "\(platform)")
+            func published(_ pp: String, _ field: String) -> String {
+                mine.first { $0["pp"] == pp }.map { String(format: "%.2f", Double($0[field]!)!) } ?? "-"
+            }
+            #expect(row[1] == mine[0]["backend"])
+            #expect(row[3] == mine[0]["quant"] && row[4] == mine[0]["kv_type"])
+            #expect(row[6] == published("16384", "s_pp_tps"), "\(platform) prompt 16K")
+            #expect(row[7] == published("0", "s_tg_tps"), "\(platform) generation")
+            #expect(row[8] == published("262144", "s_pp_tps"), "\(platform) 256K prefill")
+            #expect(row[9] == published("262144", "s_tg_tps"), "\(platform) 256K generation")
+        }
+        // The figures as the source's table prints them.
+        #expect(table.rows[0][6...9] == ["372.52", "48.18", "119.51", "8.88"])
+        #expect(table.rows[2][8...9] == ["-", "-"])
+    }
+
+    @Test func degradationCurvesHoldEveryPublishedPoint() throws {
+        let source = try Self.sourceRows()
+        let report = Report(runs: try Self.runs())
+        let curves = try #require(report.tables.first { $0.name == "degradation" })
+        var expected = 0
+        for s in source {
+            let platform = s["platform"]!
+            if let ts = Double(s["s_tg_tps"]!) {
+                expected += 1
+                #expect(curves.rows.contains { $0[0].hasPrefix(platform) && $0[1].hasPrefix("tg128") && $0[2] == s["pp"]! && $0[3] == String(format: "%.2f", ts) },
+                        "\(platform) tg @ \(s["pp"]!)")
+            }
+            if let pp = Double(s["s_pp_tps"]!) {
+                expected += 1
+                #expect(curves.rows.contains { $0[0].hasPrefix(platform) && $0[1].hasPrefix("S_PP") && $0[2] == s["pp"]! && $0[3] == String(format: "%.2f", pp) },
+                        "\(platform) S_PP @ \(s["pp"]!)")
+            }
+        }
+        #expect(curves.rows.count == expected)
+        // The AMD platform stops at 64K: its 256K rates are predictions, and labelled so.
+        let fits = try #require(report.tables.first { $0.name == "cost-model" })
+        #expect(fits.rows.filter { $0[0].hasPrefix("AMD") }.allSatisfy { $0[7].hasPrefix("predicted (extrapolated") })
+        #expect(fits.rows.filter { $0[0].hasPrefix("Mac") }.allSatisfy { $0[7] == "measured" })
+    }
+
+    @Test func chartsAreWellFormedSVG() throws {
+        let report = Report(runs: try Self.runs())
+        #expect(report.charts.map(\.name) == ["rate-generation.svg", "rate-prefill.svg"])
+        for chart in report.charts {
+            let parser = XMLParser(data: Data(chart.svg.utf8))
+            #expect(parser.parse(), "\(chart.name): \(parser.parserError.map { "\($0)" } ?? "")")
+            #expect(chart.svg.contains("<polyline") && chart.svg.contains("Mac Studio M4 Max"))
+        }
+    }
+}
+
+@Suite struct ImportTests {
+    @Test func llamaBenchCSVReadsFieldsByNameAndKeepsNaN() throws {
+        let csv = """
+        "build_commit","build_number","cpu_info","gpu_info","backends","model_filename","model_type","model_size","model_n_params","n_batch","n_ubatch","n_threads","type_k","type_v","n_prompt","n_gen","n_depth","test_time","avg_ns","stddev_ns","avg_ts","stddev_ts","some_future_field"
+        "8e672efe","4390","AMD EPYC 7B13","","CPU","m.gguf","qwen3moe 30B.A3B Q4_K - Medium","17.28 GiB","30532122624","2048","512","16","f16","f16","512","0","4096","2025-01-01T00:00:00Z","2000000000","1000000","256.000000","0.500000","x"
+        "8e672efe","4390","AMD EPYC 7B13","","CPU","m.gguf","qwen3moe 30B.A3B Q4_K - Medium","17.28 GiB","30532122624","2048","512","16","f16","f16","0","128","0","2025-01-01T00:00:00Z","nan","nan","nan","nan","x"
+        """
+        let m = try LlamaBenchImport.parse(csv, file: "b.csv")
+        #expect(m.count == 2)
+        #expect(m[0].model == "qwen3moe 30B.A3B" && m[0].weightType == "Q4_K_M" && m[0].threads == 16)
+        #expect(m[0].testLabel == "pp512 @ d4096" && m[0].samplesTs == [256] && m[0].error == nil)
+        #expect(m[1].testLabel == "tg128" && m[1].error != nil)
+        let run = try #require(ImportedRun.make(m, source: "llama-bench", file: "b.csv", platformName: nil, commandLine: []).first)
+        #expect(run.metadata.platformName == "AMD EPYC 7B13")
+        #expect(run.cells.map(\.status) == [.ok, .failed])
+    }
+
+    @Test func llamaBenchJSONAndJSONLCarrySamples() throws {
+        let object = #"{"build_commit":"abc","cpu_info":"Apple M4 Max","backends":"Metal","model_type":"llama 8B Q8_0","n_threads":12,"type_k":"q8_0","n_prompt":0,"n_gen":32,"avg_ns":800000000,"avg_ts":40.0,"stddev_ts":1.0,"samples_ns":[790000000,810000000,800000000],"samples_ts":[40.5,39.5,40.0]}"#
+        for text in ["[\n  \(object)\n]", object + "\n"] {
+            let m = try LlamaBenchImport.parse(text, file: "b.json")
+            #expect(m.count == 1 && m[0].samplesTs == [40.5, 39.5, 40.0] && m[0].nDepth == 0)
+            #expect(m[0].weightType == "Q8_0" && m[0].cacheType == "q8_0" && m[0].backend == "Metal")
+        }
+    }
+
+    @Test func llamaBenchMarkdown() throws {
+        let md = """
+        | model                          |       size |     params | backend    | threads |            test |                  t/s |
+        | ------------------------------ | ---------: | ---------: | ---------- | ------: | --------------: | -------------------: |
+        | qwen2 1.5B Q4_0                | 885.97 MiB |     1.54 B | Metal,BLAS |      16 |           pp512 |      5765.41 ± 20.55 |
+        | qwen2 1.5B Q4_0                | 885.97 MiB |     1.54 B | Metal,BLAS |      16 |  tg128 @ d4096 |        197.71 ± 0.81 |
+        | qwen2 1.5B Q4_0                | 885.97 MiB |     1.54 B | Metal,BLAS |      16 |     pp512+tg128 |        400.10 ± 2.00 |
+
+        build: 8e672efe (4390)
+        """
+        let m = try LlamaBenchImport.parse(md, file: "b.md")
+        #expect(m.map(\.testLabel) == ["pp512", "tg128 @ d4096", "pp512+tg128"])
+        #expect(m[1].samplesTs == [197.71] && m[0].buildCommit == "8e672efe" && m[0].weightType == "Q4_0")
+    }
+
+    @Test func batchedBenchMarkdownAndJSONL() throws {
+        let md = """
+        main: n_kv_max = 16384, n_batch = 2048, n_ubatch = 512, flash_attn = 0, is_pp_shared = 0, n_gpu_layers = 99, n_threads = 8, n_threads_batch = 8
+
+        |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |
+        |-------|--------|------|--------|----------|----------|----------|----------|----------|----------|
+        |   128 |    128 |    1 |    256 |    0.108 |  1186.64 |    3.079 |    41.57 |    3.187 |    80.32 |
+        |   512 |    128 |    1 |    640 |    0.400 |  1280.00 |    3.200 |    40.00 |    3.600 |   177.78 |
+        """
+        let m = try BatchedBenchImport.parse(md, file: "bb.md")
+        #expect(m.map(\.testLabel) == ["pp128", "tg128 @ d128", "pp512", "tg128 @ d512"])
+        #expect(m[0].samplesTs == [1186.64] && m[0].threads == 8 && abs(m[0].samplesNs[0] - 0.108e9) < 1)
+        let jsonl = #"{"n_kv_max": 2048, "n_batch": 512, "n_ubatch": 512, "flash_attn": 0, "is_pp_shared": 0, "n_gpu_layers": 99, "n_threads": 8, "n_threads_batch": 8, "pp": 128, "tg": 128, "pl": 1, "n_kv": 256, "t_pp": 0.233810, "speed_pp": 547.453064, "t_tg": 3.503684, "speed_tg": 36.532974, "t": 3.737494, "speed": 68.495094}"#
+        let j = try BatchedBenchImport.parse(jsonl, file: "bb.jsonl")
+        #expect(j.count == 2 && j[0].samplesTs == [547.453064] && j[1].nDepth == 128)
+    }
+
+    @Test(arguments: [
+        ("", "empty file"),
+        ("hello world\n", "not CSV, JSON, JSONL or a Markdown table"),
+        ("a,b\n1,2\n", "not llama-bench output: no field 'n_prompt'"),
+        ("{\"n_prompt\": 1\n", "not a JSON object"),
+        ("| x | y |\n|---|---|\n| 1 | 2 |\n", "not llama-bench Markdown"),
+        ("\"n_prompt\",\"n_gen\",\"avg_ts\"\n\"lots\",\"0\",\"1\"\n", "field 'n_prompt': expected an integer, got 'lots'"),
+    ])
+    func malformedLlamaBenchInputIsRejectedClearly(text: String, message: String) {
+        #expect {
+            try LlamaBenchImport.parse(text, file: "x.txt")
+        } throws: { error in
+            "\(error)".hasPrefix("x.txt: ") && "\(error)".contains(message)
+        }
+    }
+
+    @Test func llamaBenchOutputIsNotBatchedBench() {
+        #expect(throws: ImportError.self) {
+            try BatchedBenchImport.parse("\"n_prompt\",\"n_gen\",\"avg_ts\"\n\"512\",\"0\",\"1\"\n", file: "x.csv")
+        }
+    }
+}
+
+@Suite struct StatisticsForReportsTests {
+    @Test func mannWhitneyExactAndApproximate() throws {
+        let separated = try #require(MannWhitney.test([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]))
+        #expect(separated.u == 0 && separated.exact && abs(separated.p - 2.0 / 252) < 1e-12)
+        let same = try #require(MannWhitney.test([1, 3, 5, 7], [2, 4, 6, 8]))
+        #expect(same.p > 0.5)
+        // Exact distribution: every arrangement counted once, symmetric.
+        let counts = MannWhitney.distribution(4, 6)
+        #expect(counts.reduce(0, +) == 210 && counts == counts.reversed())
+        // Ties use the normal approximation; with 10 v 10 it agrees with the exact test roughly.
+        let a = (0..<10).map(Double.init), b = (0..<10).map { Double($0) + 4.5 }
+        let exact = try #require(MannWhitney.test(a, b))
+        let tied = try #require(MannWhitney.test(a + [3], b + [3]))
+        #expect(exact.exact && !tied.exact && abs(exact.p - tied.p) < 0.05)
+        #expect(abs(MannWhitney.smallestP(3, 3) - 0.1) < 1e-12)
+    }
+
+    @Test func linearFitAndNormalQuantile() throws {
+        let fit = try #require(LinearFit(x: [0, 1, 2, 3], y: [1, 3, 5, 7]))
+        #expect(abs(fit.slope - 2) < 1e-12 && abs(fit.intercept - 1) < 1e-12 && abs(fit.rSquared - 1) < 1e-12)
+        #expect(LinearFit(x: [1, 1], y: [1, 2]) == nil)
+        #expect(abs(Comparison.normalQuantile(0.975) - 1.959964) < 1e-5)
+        #expect(abs(Comparison.normalQuantile(0.8) - 0.841621) < 1e-5)
+    }
+}
+
+/// Gate verdicts and exit codes on runs with known samples.
+@Suite struct GateTests {
+    static func write(_ samples: [String: [Double]], cpu: String = "Test CPU", limit: Double? = nil, to dir: URL) throws {
+        let measurements = samples.keys.sorted().map { test in
+            ImportedMeasurement(platform: "bench", backend: "CPU", model: "m", weightType: "q8_0", cacheType: "f16", threads: 2,
+                                nPrompt: test.hasPrefix("pp") ? 64 : 0, nGen: test.hasPrefix("tg") ? 16 : 0,
+                                nDepth: Int(test.split(separator: "d").last!)!, samplesNs: samples[test]!.map { 1e9 / $0 },
+                                samplesTs: samples[test]!, cpuInfo: cpu)
+        }
+        var run = ImportedRun.make(measurements, source: "test", file: "t", platformName: nil, commandLine: [])[0]
+        if let limit {
+            let spread = Spread([limit])
+            run.metadata.limits = [MachineLimits(threads: 2, dramReadGBps: spread, copyGBps: spread, cacheReadGBps: spread,
+                                                 fmaGFLOPs: spread, forkJoinMicroseconds: 1)]
+        }
+        try run.write(to: dir.path)
+    }
+
+    /// Deterministic noise: rates around `center` with relative spread `cv`.
+    static func samples(_ center: Double, cv: Double, n: Int = 9, seed: Int = 1) -> [Double] {
+        (0..<n).map { i in
+            let u = Double((i * 7919 + seed * 104_729) % 1000) / 1000 - 0.5
+            return center * (1 + cv * 3.4 * u)
+        }
+    }
+
+    static func gate(_ base: [String: [Double]], _ candidate: [String: [Double]], options: Gate.Options = Gate.Options(),
+                     baseCPU: String = "Test CPU", candidateCPU: String = "Test CPU",
+                     baseLimit: Double? = nil, candidateLimit: Double? = nil) throws -> Gate {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-gate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        try write(base, cpu: baseCPU, limit: baseLimit, to: work.appendingPathComponent("base"))
+        try write(candidate, cpu: candidateCPU, limit: candidateLimit, to: work.appendingPathComponent("candidate"))
+        return try Gate.run(baselinePath: work.appendingPathComponent("base").path,
+                            candidatePath: work.appendingPathComponent("candidate").path, options: options)
+    }
+
+    @Test func verdictsAndExitCodes() throws {
+        let base = ["pp@d0": Self.samples(100, cv: 0.01), "tg@d0": Self.samples(50, cv: 0.01)]
+        #expect(try Self.gate(base, ["pp@d0": Self.samples(100, cv: 0.01, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2)]).outcome == .pass)
+        let slower = try Self.gate(base, ["pp@d0": Self.samples(85, cv: 0.01, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2)])
+        #expect(slower.outcome == .regression && slower.text.contains("REGRESSION"))
+        #expect(try Self.gate(base, ["pp@d0": Self.samples(120, cv: 0.01, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2)]).outcome == .improvementsOnly)
+        // 4% slower, significant but within a 5% threshold: passes.
+        #expect(try Self.gate(base, ["pp@d0": Self.samples(96, cv: 0.005, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2)]).outcome == .pass)
+    }
+
+    @Test func fewOrNoisySamplesAreInconclusive() throws {
+        let few = try Self.gate(["pp@d0": [100, 101]], ["pp@d0": [80, 81]])
+        #expect(few.outcome == .inconclusive && few.text.contains("too few samples"))
+        let noisy = try Self.gate(["pp@d0": Self.samples(100, cv: 0.4)], ["pp@d0": Self.samples(97, cv: 0.4, seed: 3)])
+        #expect(noisy.outcome == .inconclusive && noisy.text.contains("smallest change these samples could detect"))
+    }
+
+    @Test func missingBaselineAndHardware() throws {
+        let runs = ["pp@d0": Self.samples(100, cv: 0.01)]
+        let missing = try Gate.run(baselinePath: "/nonexistent/run", candidatePath: "/nonexistent/other", options: Gate.Options())
+        #expect(missing.outcome == .noBaseline)
+        #expect(try Self.gate(runs, ["tg@d0": Self.samples(100, cv: 0.01)]).outcome == .noBaseline)
+        #expect(try Self.gate(runs, runs, candidateCPU: "Other CPU").outcome == .hardwareMismatch)
+        var allow = Gate.Options()
+        allow.allowHardwareMismatch = true
+        let allowed = try Self.gate(runs, runs, options: allow, candidateCPU: "Other CPU")
+        #expect(allowed.outcome == .pass && allowed.text.contains("warning: hardware differs"))
+    }
+
+    @Test func efficiencyNormalizationComparesFractionsOfEachRunsLimits() throws {
+        // The candidate ran 20% slower on a moment when the machine measured 20% slower too.
+        let base = ["pp@d0": Self.samples(100, cv: 0.01)], candidate = ["pp@d0": Self.samples(80, cv: 0.01, seed: 2)]
+        #expect(try Self.gate(base, candidate, baseLimit: 200, candidateLimit: 200).outcome == .regression)
+        var options = Gate.Options()
+        options.normalize = .efficiency
+        #expect(try Self.gate(base, candidate, options: options, baseLimit: 200, candidateLimit: 160).outcome == .pass)
+        #expect(throws: Comparison.Failure.self) { try Self.gate(base, candidate, options: options) }
+    }
+}
