@@ -193,7 +193,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 
 /// Gate verdicts and exit codes on runs with known samples.
 @Suite struct GateTests {
-    static func write(_ samples: [String: [Double]], cpu: String = "Test CPU", limit: Double? = nil, to dir: URL) throws {
+    static func write(_ samples: [String: [Double]], cpu: String = "Test CPU", limit: Double? = nil, probe: Double? = nil,
+                      to dir: URL) throws {
         let measurements = samples.keys.sorted().map { test in
             ImportedMeasurement(platform: "bench", backend: "CPU", model: "m", weightType: "q8_0", cacheType: "f16", threads: 2,
                                 nPrompt: test.hasPrefix("pp") ? 64 : 0, nGen: test.hasPrefix("tg") ? 16 : 0,
@@ -201,6 +202,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
                                 samplesTs: samples[test]!, cpuInfo: cpu)
         }
         var run = ImportedRun.make(measurements, source: "test", file: "t", platformName: nil, commandLine: [])[0]
+        if let probe {
+            for i in run.cells.indices {
+                run.cells[i].probeReadGBps = run.cells[i].samplesTs.map { _ in probe }
+                run.cells[i].probeFMAGFLOPs = run.cells[i].samplesTs.map { _ in probe }
+            }
+        }
         if let limit {
             let spread = Spread([limit])
             run.metadata.limits = [MachineLimits(threads: 2, dramReadGBps: spread, copyGBps: spread, cacheReadGBps: spread,
@@ -219,11 +226,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 
     static func gate(_ base: [String: [Double]], _ candidate: [String: [Double]], options: Gate.Options = Gate.Options(),
                      baseCPU: String = "Test CPU", candidateCPU: String = "Test CPU",
-                     baseLimit: Double? = nil, candidateLimit: Double? = nil) throws -> Gate {
+                     baseLimit: Double? = nil, candidateLimit: Double? = nil,
+                     baseProbe: Double? = nil, candidateProbe: Double? = nil) throws -> Gate {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-gate-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
-        try write(base, cpu: baseCPU, limit: baseLimit, to: work.appendingPathComponent("base"))
-        try write(candidate, cpu: candidateCPU, limit: candidateLimit, to: work.appendingPathComponent("candidate"))
+        try write(base, cpu: baseCPU, limit: baseLimit, probe: baseProbe, to: work.appendingPathComponent("base"))
+        try write(candidate, cpu: candidateCPU, limit: candidateLimit, probe: candidateProbe, to: work.appendingPathComponent("candidate"))
         return try Gate.run(baselinePath: work.appendingPathComponent("base").path,
                             candidatePath: work.appendingPathComponent("candidate").path, options: options)
     }
@@ -265,5 +273,10 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         options.normalize = .efficiency
         #expect(try Self.gate(base, candidate, options: options, baseLimit: 200, candidateLimit: 160).outcome == .pass)
         #expect(throws: Comparison.Failure.self) { try Self.gate(base, candidate, options: options) }
+        // Probes taken beside each sample take precedence over the run's calibration.
+        #expect(try Self.gate(base, candidate, options: options, baseLimit: 200, candidateLimit: 200,
+                              baseProbe: 200, candidateProbe: 160).outcome == .pass)
+        #expect(try Self.gate(base, candidate, options: options, baseLimit: 200, candidateLimit: 160,
+                              baseProbe: 200, candidateProbe: 200).outcome == .regression)
     }
 }

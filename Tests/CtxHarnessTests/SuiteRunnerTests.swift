@@ -11,7 +11,7 @@ import Testing
         expertIntermediate: 64, sharedIntermediate: 64 } }],
       weightTypes: ["q8_0"], threads: [1],
       tests: { pp: [8], tg: [4], pg: [[4, 2]], depths: [0, 24, 48] },
-      fill: "computed", warmup: 1, repetitions: 2 }
+      fill: "computed", warmup: 1, repetitions: 3, sessions: 2 }
     """
 
     @Test func resultsAreConsistentWithTheirSamples() throws {
@@ -30,7 +30,7 @@ import Testing
         #expect(cells.count == 9)
         for cell in cells {
             #expect(cell.status == .ok)
-            #expect(cell.samplesNs.count == 2)
+            #expect(cell.samplesNs.count == 3)  // 2 from the first session, 1 from the second
             // Rate per repetition is tokens * 1e9 / ns, and the statistics are of those rates.
             for (ns, ts) in zip(cell.samplesNs, cell.samplesTs) {
                 #expect(abs(ts - Double(cell.nPrompt + cell.nGen) * 1e9 / ns) < 1e-6 * ts)
@@ -59,6 +59,11 @@ import Testing
         let csv = try CSVCodec.parse(String(contentsOfFile: work.appendingPathComponent("cells.csv").path, encoding: .utf8))
         #expect(csv.first == ResultSchema.cellColumns.map(\.name))
         #expect(csv.count == 10)
+        // Every repetition appended once, numbered across sessions.
+        let samples = try String(contentsOfFile: work.appendingPathComponent("samples.jsonl").path, encoding: .utf8)
+            .split(separator: "\n").map { try JSONFormat.decode(RunDirectory.SampleLine.self, from: Data($0.utf8)) }
+        #expect(samples.count == 27)
+        #expect(Dictionary(grouping: samples, by: \.cellID).values.allSatisfy { $0.map(\.repetition).sorted() == [0, 1, 2] })
     }
 
     /// The README's column reference is the schema's, verbatim.

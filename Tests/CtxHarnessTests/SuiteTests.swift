@@ -117,6 +117,8 @@ import CtxEngine
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, fill: ['computed', 'fast'] }", "fill[1]", "expected \"synthetic\" or \"computed\""),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1], depths: {start: 0, end: 8, doubling: true}} }", "tests.depths.start", "start >= 1"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, repetitions: {min: 5, max: 2} }", "repetitions.max", "expected an integer 5...10000"),
+        ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, repetitions: {min: 2}, sessions: 2 }", "sessions", "expected 1 with adaptive repetitions"),
+        ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, repetitions: 2, sessions: 3 }", "sessions", "expected at most the number of repetitions (2)"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, numa: 'spread' }", "numa[0]", "expected none, distribute or isolate"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, profile: 'yes' }", "profile", "expected true or false"),
         ("{ models: [{preset: 'kimi-linear-mini' tests: {} }", "", "not valid JSON5: line 1"),

@@ -120,11 +120,12 @@ public struct ParsedArguments: Sendable {
 
     static func isNumber(_ token: String) -> Bool { Double(token) != nil }
 
-    /// The candidate within edit distance 3 of `name`, for "did you mean" hints.
+    /// The candidate within edit distance 3 of `name` (and less than half its length, so that
+    /// "nope" does not suggest "gate"), for "did you mean" hints.
     static func closest(to name: String, in candidates: [String]) -> String? {
         candidates
             .map { ($0, editDistance(name, $0)) }
-            .filter { $0.1 <= 3 }
+            .filter { $0.1 <= min(3, (name.count - 1) / 2) }
             .min { $0.1 < $1.1 }?.0
     }
 

@@ -13,8 +13,14 @@ import Darwin
 /// (page-aligned, so also 64-byte aligned) when a NUMA placement is requested; otherwise from
 /// `posix_memalign`. Pages are not touched here: the first writer decides placement under
 /// `.firstTouch`, which is why weights are generated in parallel on the pool.
+///
+/// Buffers of 4 MiB and more are 2 MiB-aligned and, on Linux, advised as transparent huge pages
+/// (MADV_HUGEPAGE; most distributions set THP to "madvise"). With 4 KiB pages the physical
+/// placement of a working set near the L3 size changes from run to run, and with it the cache
+/// conflicts: measured here, decode of the mini models moved by up to 10% between identical runs.
 public final class AlignedBuffer: @unchecked Sendable {
     public static let alignment = 64
+    static let hugePage = 2 << 20
 
     public let byteCount: Int
     public let placement: MemoryPlacement
@@ -50,9 +56,14 @@ public final class AlignedBuffer: @unchecked Sendable {
         #endif
         if pointer == nil {
             var p: UnsafeMutableRawPointer?
-            if posix_memalign(&p, AlignedBuffer.alignment, size) == 0 { pointer = p }
+            let huge = size >= 2 * AlignedBuffer.hugePage
+            if posix_memalign(&p, huge ? AlignedBuffer.hugePage : AlignedBuffer.alignment, size) == 0 { pointer = p }
+
         }
         guard let pointer else { throw AllocationError.outOfMemory(bytes: byteCount, placement: placement) }
+        #if os(Linux)
+        if size >= 2 * AlignedBuffer.hugePage { _ = madvise(pointer, size, MADV_HUGEPAGE) }
+        #endif
         self.raw = pointer
         self.fromLibnuma = numa
     }

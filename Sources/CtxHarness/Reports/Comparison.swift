@@ -12,9 +12,10 @@ public struct Comparison: Sendable {
 
     public enum Normalization: String, CaseIterable, Sendable {
         case none
-        /// Each sample divided by its own run's calibrated limit: FMA peak for cells with a prompt,
-        /// DRAM read bandwidth for generation, so two runs on a faster and a slower moment (or
-        /// machine) compare as fractions of what the hardware gave them.
+        /// A cell's samples divided by the limits probed beside them (`LimitProbe`), or else by the
+        /// run's calibration: FMA peak for cells with a prompt, DRAM read bandwidth for generation,
+        /// so two runs on a faster and a slower moment (or machine) compare as fractions of what
+        /// the hardware gave them.
         case efficiency
     }
 
@@ -27,6 +28,8 @@ public struct Comparison: Sendable {
         public var candidateMedian: Double
         /// candidate / base of the medians, oriented so that > 1 is better.
         public var ratio: Double
+        /// True for rates, false for latencies.
+        public var higherIsBetter: Bool
         public var p: Double?
         /// Smallest change (fraction) these samples could show as significant at alpha with 80% power.
         public var detectable: Double
@@ -55,7 +58,7 @@ public struct Comparison: Sendable {
             let ma = SampleStatistics.median(a), mb = SampleStatistics.median(b)
             let ratio = metric == .rate ? mb / ma : ma / mb
             rows.append(Row(cellID: cell.cellID, test: cell.test, base: a, candidate: b, baseMedian: ma, candidateMedian: mb,
-                            ratio: ratio, p: a.count > 1 || b.count > 1 ? MannWhitney.test(a, b)?.p : nil,
+                            ratio: ratio, higherIsBetter: metric == .rate, p: a.count > 1 || b.count > 1 ? MannWhitney.test(a, b)?.p : nil,
                             detectable: Self.detectableChange(a, b, alpha: alpha)))
         }
         self.rows = rows
@@ -73,10 +76,16 @@ public struct Comparison: Sendable {
             values = cell.samplesNs.map { $0 / Double(cell.nGen) / 1e6 }
         }
         guard normalize == .efficiency else { return values }
-        guard let limits = run.limits(threads: cell.threads) else {
+        // The cell's samples against the limits probed beside them; else against the run's calibration.
+        let probes = cell.nPrompt > 0 ? cell.probeFMAGFLOPs : cell.probeReadGBps
+        let limit: Double
+        if let probes, !probes.isEmpty {
+            limit = SampleStatistics.median(probes)
+        } else if let limits = run.limits(threads: cell.threads) {
+            limit = cell.nPrompt > 0 ? limits.fmaGFLOPs.median : limits.dramReadGBps.median
+        } else {
             throw Failure(message: "\(run.path): no calibrated limits at \(cell.threads) threads, so it cannot be normalized by efficiency (run without --no-calibrate)")
         }
-        let limit = cell.nPrompt > 0 ? limits.fmaGFLOPs.median : limits.dramReadGBps.median
         return metric == .rate ? values.map { $0 / limit } : values.map { $0 * limit }
     }
 

@@ -1,9 +1,13 @@
 import Foundation
 
 /// `ctxbench gate`: a CI verdict on a candidate run against a baseline, with exit codes in the
-/// spirit of package-benchmark's. A cell regresses only when the change is both significant
-/// (Mann-Whitney U at alpha) and past the threshold; a cell whose samples could not show a change
-/// of the threshold's size is inconclusive, and the gate says what change it could have shown.
+/// spirit of package-benchmark's. A cell regresses only when the data show, significantly, a change
+/// past the threshold: the candidate's samples, moved by the threshold in its favour, must still be
+/// significantly worse (Mann-Whitney U at alpha). A plain "significant and median past the
+/// threshold" rule flagged identical builds here: two runs of one build differ by a few percent as
+/// a whole (placement, the VM's neighbours), so their samples separate cleanly at a 5% shift.
+/// A cell whose samples could not show a change of the threshold's size is inconclusive, and the
+/// gate says what change it could have shown.
 public struct Gate: Sendable {
     public enum Verdict: String, Sendable {
         case unchanged, improvement, regression, inconclusive
@@ -35,8 +39,21 @@ public struct Gate: Sendable {
         guard let p = row.p, row.detectable.isFinite else {
             return (.inconclusive, "too few samples (\(row.base.count) and \(row.candidate.count)) for a test at alpha \(options.alpha)")
         }
-        if p < options.alpha && change < -options.maxRegression { return (.regression, "") }
-        if p < options.alpha && change > options.maxRegression { return (.improvement, "") }
+        // Past the threshold, and significantly so: move the candidate by the threshold towards the
+        // baseline and test again. ratio is candidate/base for rates and base/candidate for
+        // latencies; moving by the threshold multiplies it by 1/(1-t) (worse) or 1/(1+t) (better).
+        let t = options.maxRegression
+        if p < options.alpha, abs(change) > t {
+            let worse = change < 0
+            let ratioFactor = worse ? 1 / (1 - t) : 1 / (1 + t)
+            let moved = row.candidate.map { $0 * (row.higherIsBetter ? ratioFactor : 1 / ratioFactor) }
+            let movedChange = row.ratio * ratioFactor - 1
+            if worse ? movedChange < 0 : movedChange > 0, let q = MannWhitney.test(row.base, moved)?.p, q < options.alpha {
+                return (worse ? .regression : .improvement, "")
+            }
+            return (.inconclusive, String(format: "%+.1f%% is past the threshold, but not significantly (moved by the threshold, p = %.3f)",
+                                          100 * change, MannWhitney.test(row.base, moved)?.p ?? 1))
+        }
         if row.detectable > options.maxRegression {
             return (.inconclusive, String(format: "too noisy: the smallest change these samples could detect is %.1f%%", 100 * row.detectable))
         }

@@ -48,6 +48,10 @@ public struct CellResult: Codable, Sendable, Equatable {
     public var finishedAt: String
     /// Per-op times of the timed repetitions (empty when profiling is off or the cell did not run).
     public var ops: [OpRow]
+    /// DRAM read bandwidth and FMA peak probed before each session's warmup and after its last
+    /// repetition (`LimitProbe`); `gate --normalize efficiency` divides the cell's samples by their median.
+    public var probeReadGBps: [Double]? = nil
+    public var probeFMAGFLOPs: [Double]? = nil
 
     public var meanNs: Double? { samplesNs.isEmpty ? nil : samplesNs.reduce(0, +) / Double(samplesNs.count) }
 }
@@ -117,6 +121,8 @@ public enum ResultSchema {
         Column(name: "flops", unit: "FLOP", meaning: "floating-point operations per repetition (active weights, attention, KDA recurrence)") { number($0.flopsPerRepetition, 0) },
         Column(name: "achieved_gflops", unit: "GFLOP/s", meaning: "flops / mean time") { number($0.achievedGFLOPs) },
         Column(name: "peak_fraction", unit: "", meaning: "achieved_gflops / calibrated FMA peak at these threads") { number($0.peakFraction, 4) },
+        Column(name: "probe_read_gbps", unit: "GB/s", meaning: "median DRAM read bandwidth probed before and after the cell's repetitions (empty without calibration)") { number($0.probeReadGBps.map { SampleStatistics.median($0) }, 2) },
+        Column(name: "probe_fma_gflops", unit: "GFLOP/s", meaning: "median FMA peak probed before and after the cell's repetitions (empty without calibration)") { number($0.probeFMAGFLOPs.map { SampleStatistics.median($0) }, 1) },
         Column(name: "projected_ts", unit: "tokens/s", meaning: "PROJECTED full-model rate from a layer slice (empty when the full model ran)") { number($0.projectedTs) },
         Column(name: "fill_s", unit: "s", meaning: "time to reach this depth from the previous one (0 when reused)") { number($0.fillSeconds) },
         Column(name: "finished_at", unit: "UTC", meaning: "when the cell finished (ISO 8601)") { $0.finishedAt },

@@ -116,91 +116,150 @@ public final class SuiteRunner {
             for cell in cells { try record(failure(cell, .refused, reason)); done += 1 }
             return false
         }
-        let session: EngineSession
-        do {
-            let s = EngineSession.Setup(config: entry.config, layers: entry.layers, recipe: setup.recipe,
-                                        cacheType: setup.cacheType, threads: setup.threads, numa: setup.numa,
-                                        seed: suite.seed, microBatch: suite.microBatch, profiling: suite.profile)
-            session = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
-        } catch {
-            for cell in cells { try record(failure(cell, .refused, "setup failed: \(error)")); done += 1 }
-            return false
-        }
-        var reachedDepths = Set<Int>()
-        for cell in cells {
-            if interrupted { return true }
-            if suite.delaySeconds > 0, done > 0 { Thread.sleep(forTimeInterval: suite.delaySeconds) }
-            var fillSeconds = 0.0
-            if !reachedDepths.contains(cell.depth) {
-                progress(cell, done: done, total: total, eta: eta, note: "filling to depth \(cell.depth)")
-                do {
-                    fillSeconds = Double(try session.reach(depth: cell.depth, fill: cell.fill)) / 1e9
-                } catch {
-                    try record(failure(cell, .failed, "could not reach depth \(cell.depth): \(error)"))
-                    done += 1
-                    continue
+        // Each session builds the setup afresh (weights, caches, states, depth ladder) and runs its
+        // share of every cell's repetitions: with `sessions` > 1 the samples also span what changes
+        // between allocations (measured here: one session in ten decoded 10% slower throughout).
+        var partials: [Int: Partial] = [:]
+        var closed = Set<Int>()  // cells already recorded (failed in an earlier session)
+        for sessionIndex in 0..<suite.sessions {
+            let session: EngineSession
+            do {
+                let s = EngineSession.Setup(config: entry.config, layers: entry.layers, recipe: setup.recipe,
+                                            cacheType: setup.cacheType, threads: setup.threads, numa: setup.numa,
+                                            seed: suite.seed, microBatch: suite.microBatch, profiling: suite.profile)
+                session = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
+            } catch {
+                for cell in cells where !closed.contains(cell.index) {
+                    try record(failure(cell, .refused, "setup failed: \(error)")); done += 1
                 }
-                reachedDepths.insert(cell.depth)
+                return false
             }
-            let result = measure(cell, session: session, fillSeconds: fillSeconds, eta: eta, done: done, total: total)
-            if result == nil { return true }  // interrupted mid-cell: not recorded, re-runs on resume
-            try record(result!)
-            done += 1
+            // Limits measured beside every repetition (a few ms each), when the run calibrates.
+            let probe = options.calibrate ? try? LimitProbe(pool: session.pool, placement: session.placement.memory) : nil
+            var reachedDepths = Set<Int>()
+            for cell in cells where !closed.contains(cell.index) {
+                if interrupted { return true }
+                if suite.delaySeconds > 0, done > 0 || sessionIndex > 0 { Thread.sleep(forTimeInterval: suite.delaySeconds) }
+                var partial = partials[cell.index] ?? Partial(profiler: OpProfiler(layers: session.model.layerCount))
+                if !reachedDepths.contains(cell.depth) {
+                    progress(cell, done: done, total: total, eta: eta, note: "filling to depth \(cell.depth)")
+                    do {
+                        let seconds = Double(try session.reach(depth: cell.depth, fill: cell.fill)) / 1e9
+                        if sessionIndex == 0 { partial.fillSeconds = seconds }
+                    } catch {
+                        try record(failure(cell, .failed, "could not reach depth \(cell.depth): \(error)"))
+                        closed.insert(cell.index)
+                        done += 1
+                        continue
+                    }
+                    reachedDepths.insert(cell.depth)
+                }
+                let share = suite.repetitions.share(ofSession: sessionIndex, sessions: suite.sessions)
+                switch measure(cell, session: session, probe: probe, into: &partial, repetitions: share, eta: eta, done: done, total: total) {
+                case .interrupted: return true  // not recorded: the cell re-runs on resume
+                case .nonFinite:
+                    try record(failure(cell, .nan, "non-finite logits after the test (NaN or Inf in the forward pass)"))
+                    closed.insert(cell.index)
+                    done += 1
+                case .measured:
+                    if sessionIndex == suite.sessions - 1 {
+                        try record(finish(cell, partial))
+                        done += 1
+                    } else {
+                        partials[cell.index] = partial
+                    }
+                }
+            }
         }
         return false
     }
 
-    /// Warmup and repetitions of one cell; nil when interrupted.
-    func measure(_ cell: Cell, session: EngineSession, fillSeconds: Double, eta: ETA, done: Int, total: Int) -> CellResult? {
+    /// A cell's samples so far, across sessions.
+    struct Partial {
+        var samples: [Double] = []
+        var tokenNs: [Double] = []
+        /// Op times of every timed repetition, all sessions.
+        var profiler: OpProfiler
+        var fillSeconds = 0.0
+        var probeRead: [Double] = []
+        var probeFMA: [Double] = []
+    }
+
+    enum MeasureOutcome { case measured, interrupted, nonFinite }
+
+    /// Warmup, then this session's repetitions of one cell (`repetitions`: a fixed count, or nil
+    /// for the adaptive rule), appended to `partial` and to samples.jsonl as they are produced.
+    func measure(_ cell: Cell, session: EngineSession, probe: LimitProbe?, into partial: inout Partial, repetitions: Int?,
+                 eta: ETA, done: Int, total: Int) -> MeasureOutcome {
         let suite = plan.suite
         let id = cell.id(in: suite)
-        var result = skeleton(cell)
-        result.fillSeconds = fillSeconds
+        // Limits probed before the warmup and after the last repetition: close enough in time to
+        // follow the machine's drift, and never between repetitions, where reading 128 MiB would
+        // evict the caches the test runs from (measured: decode of the mini models 15% slower).
+        func probeLimits() {
+            guard let limits = probe?.measure() else { return }
+            partial.probeRead.append(limits.readGBps)
+            partial.probeFMA.append(limits.fmaGFLOPs)
+        }
+        probeLimits()
         for w in 0..<suite.warmup {
             progress(cell, done: done, total: total, eta: eta, note: "warmup \(w + 1)/\(suite.warmup)")
             session.restore(depth: cell.depth)
             _ = runOnce(cell.test, session: session)
-            if interrupted { return nil }
+            if interrupted { return .interrupted }
         }
         session.context.profiler.reset()
-        var samples: [Double] = [], tokenNs: [Double] = []
         let start = monotonicNanoseconds()
-        var repetition = 0
-        while repetition < suite.repetitions.maximum {
-            progress(cell, done: done, total: total, eta: eta, note: "repetition \(repetition + 1)/\(suite.repetitions.maximum)")
+        let limit = repetitions ?? suite.repetitions.maximum
+        var count = 0
+        while count < limit {
+            let repetition = partial.samples.count
+            progress(cell, done: done, total: total, eta: eta,
+                     note: "repetition \(repetition + 1)/\(suite.sessions > 1 ? suite.repetitions.maximum : limit)")
             session.restore(depth: cell.depth)
             let (ns, perToken) = runOnce(cell.test, session: session)
-            samples.append(ns)
-            tokenNs += perToken
+            partial.samples.append(ns)
+            partial.tokenNs += perToken
             do {
                 try directory.appendSample(.init(cellID: id, repetition: repetition, ns: ns, tokens: cell.test.tokens,
                                                  tokenNs: perToken.isEmpty ? nil : perToken))
             } catch {
                 log("warning: could not append a sample: \(error)\n")
             }
-            repetition += 1
-            if interrupted { return nil }
-            if case let .adaptive(minimum, _, width, budget) = suite.repetitions, repetition >= minimum {
-                let rates = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
-                let stats = SampleStatistics(rates)
+            count += 1
+            if interrupted { return .interrupted }
+            if repetitions == nil, case let .adaptive(minimum, _, width, budget) = suite.repetitions, count >= minimum {
+                let stats = SampleStatistics(partial.samples.map { Double(cell.test.tokens) * 1e9 / $0 })
                 if stats.confidenceHalfWidth95 <= width * stats.mean { break }
                 if Double(monotonicNanoseconds() - start) / 1e9 > budget { break }
             }
         }
-        if !session.lastLogitsAreFinite() {
-            return failure(cell, .nan, "non-finite logits after the test (NaN or Inf in the forward pass)")
-        }
+        partial.profiler.absorb(session.context.profiler)
+        probeLimits()
+        return session.lastLogitsAreFinite() ? .measured : .nonFinite
+    }
+
+    /// The cell's result from all its samples: statistics, latencies, efficiency, ops, projection.
+    func finish(_ cell: Cell, _ partial: Partial) -> CellResult {
+        let suite = plan.suite
+        let id = cell.id(in: suite)
+        var result = skeleton(cell)
+        result.fillSeconds = partial.fillSeconds
+        let samples = partial.samples
         let rates = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
         result.samplesNs = samples
         result.samplesTs = rates
-        let stats = SampleStatistics(rates)
-        result.rate = stats
-        if !tokenNs.isEmpty {
-            result.decodeP50Ms = SampleStatistics.percentile(tokenNs, 50) / 1e6
-            result.decodeP99Ms = SampleStatistics.percentile(tokenNs, 99) / 1e6
+        result.rate = SampleStatistics(rates)
+        if !partial.probeRead.isEmpty {
+            result.probeReadGBps = partial.probeRead
+            result.probeFMAGFLOPs = partial.probeFMA
+        }
+        if !partial.tokenNs.isEmpty {
+            result.decodeP50Ms = SampleStatistics.percentile(partial.tokenNs, 50) / 1e6
+            result.decodeP99Ms = SampleStatistics.percentile(partial.tokenNs, 99) / 1e6
         }
         efficiency(cell, &result, meanNs: samples.reduce(0, +) / Double(samples.count))
-        let profiler = session.context.profiler
+        let profiler = partial.profiler
         let wall = samples.reduce(0, +)
         if suite.profile {
             result.ops = profiler.totalsByOp().map { op, entry in

@@ -11,7 +11,7 @@ import Foundation
 ///                depths: [0, 4096]  or  { start: 512, end: 262144, doubling: true, zero: true }  or  { start, end, step } },
 ///       fill: "synthetic" or ["synthetic", "computed"],  batch: 512,  microBatch: 512,  warmup: 1,
 ///       repetitions: 5  or  { min: 3, max: 20, ciWidth: 0.05, budgetSeconds: 60 },
-///       seed: 1,  delaySeconds: 0,  profile: true,
+///       seed: 1,  delaySeconds: 0,  profile: true,  sessions: 1,
 ///     }
 public struct Suite: Sendable {
     public struct ModelEntry: Sendable {
@@ -55,6 +55,13 @@ public struct Suite: Sendable {
         case adaptive(min: Int, max: Int, ciWidth: Double, budgetSeconds: Double)
 
         public var minimum: Int { switch self { case let .fixed(n): n; case let .adaptive(m, _, _, _): m } }
+
+        /// Repetitions session `index` of `sessions` runs: fixed counts are split as evenly as they
+        /// go; nil means "by the adaptive rule" (adaptive suites have one session).
+        public func share(ofSession index: Int, sessions: Int) -> Int? {
+            guard case let .fixed(n) = self else { return nil }
+            return n / sessions + (index < n % sessions ? 1 : 0)
+        }
         public var maximum: Int { switch self { case let .fixed(n): n; case let .adaptive(_, m, _, _): m } }
     }
 
@@ -77,6 +84,9 @@ public struct Suite: Sendable {
     public var repetitions: Repetitions
     public var seed: UInt64
     public var delaySeconds: Double
+    /// Independent engine sessions per setup (fresh allocations, weights and fill), each running
+    /// its share of the repetitions, so the samples also cover run-to-run placement effects.
+    public var sessions: Int
     public var profile: Bool
     /// The file as parsed, echoed into run metadata.
     public var source: JSONValue
@@ -176,6 +186,15 @@ extension Suite {
         case let value?:
             repetitions = .fixed(try r.integer(value, "repetitions", 1...10_000))
         }
+        let sessions = try top.integer("sessions", 1...100) ?? 1
+        if sessions > 1 {
+            guard case let .fixed(n) = repetitions else {
+                throw r.fail("sessions", "expected 1 with adaptive repetitions (sessions split a fixed count), got \(sessions)")
+            }
+            guard n >= sessions else {
+                throw r.fail("sessions", "expected at most the number of repetitions (\(n)), got \(sessions)")
+            }
+        }
         let suite = Suite(
             name: name, description: description, models: models,
             weightTypes: weightTypes.isEmpty ? [.uniform(.q8_0)] : weightTypes,
@@ -189,6 +208,7 @@ extension Suite {
             repetitions: repetitions,
             seed: UInt64(try top.integer("seed", 0...Int(Int32.max)) ?? 1),
             delaySeconds: try top.number("delaySeconds", 0...3600) ?? 0,
+            sessions: sessions,
             profile: try top.bool("profile") ?? true,
             source: root)
         try top.finish()
