@@ -31,6 +31,26 @@ enum Reference {
 }
 
 @Suite struct QuantFormatTests {
+    /// The word-wise unpacking of q4_K's 12 scale bytes equals the byte-wise reference for every
+    /// sub-block, on random bytes (all 6-bit patterns and the 2-bit high parts get exercised).
+    @Test func q4_KScaleUnpackingMatchesScaleMin() {
+        var random = SeededRandom(seed: 12)
+        for _ in 0..<2000 {
+            var bytes = [UInt8](repeating: 0, count: 12)
+            bytes.withUnsafeMutableBytes { random.fillBytes($0.baseAddress!, count: 12) }
+            let words = bytes.withUnsafeBytes { p in (0..<3).map { p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self) } }
+            let u = Q4_KFormat.unpackScalesAndMins(words[0], words[1], words[2])
+            bytes.withUnsafeBufferPointer { p in
+                for j in 0..<8 {
+                    let (scale, min) = Q4_KFormat.scaleMin(p.baseAddress!, j)
+                    let shift = UInt32((j % 4) * 8)
+                    #expect(Int32((j < 4 ? u.scalesLow : u.scalesHigh) >> shift & 0xFF) == scale)
+                    #expect(Int32((j < 4 ? u.minsLow : u.minsHigh) >> shift & 0xFF) == min)
+                }
+            }
+        }
+    }
+
     @Test func blockSizesMatchGGUF() {
         let expected: [DType: (Int, Int)] = [.f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q8_0: (32, 34), .q4_0: (32, 18),
                                              .q4_K: (256, 144), .q6_K: (256, 210), .q8_K: (256, 292)]

@@ -37,6 +37,9 @@ enum AVX2Lanes {
         int32(ctx_madd_epi16(ctx_maddubs_epi16(ctx_abs_epi8(x), ctx_sign_epi8(y, x)), int16(1)))
     }
 
+    /// Adjacent int16 lanes summed into 8 int32 lanes (vpmaddwd with ones).
+    @inline(__always) static func pairSums16(_ v: V) -> SIMD8<Int32> { int32(ctx_madd_epi16(v, int16(1))) }
+
     /// Σ of unsigned-byte x signed-byte products, each int16 pair sum multiplied by `scale16`.
     @inline(__always) static func dotUnsigned(_ u: V, _ s: V, scale16: V) -> SIMD8<Int32> {
         int32(ctx_madd_epi16(ctx_maddubs_epi16(u, s), scale16))

@@ -16,6 +16,18 @@ public enum Q4_KFormat: TwoPathDotFormat {
     static let scalesOffset = 4
     static let qsOffset = 16
 
+    /// All 8 scales and mins from the 12 packed bytes read as three little-endian words, four
+    /// 6-bit values per result word (byte j of `scalesLow` is scale j, of `scalesHigh` scale 4 + j;
+    /// the same for mins). Equals `scaleMin` for every j (tested).
+    @inline(__always)
+    static func unpackScalesAndMins(_ w0: UInt32, _ w1: UInt32, _ w2: UInt32)
+        -> (scalesLow: UInt32, scalesHigh: UInt32, minsLow: UInt32, minsHigh: UInt32) {
+        (w0 & 0x3F3F_3F3F,
+         (w2 & 0x0F0F_0F0F) | (((w0 >> 6) & 0x0303_0303) << 4),
+         w1 & 0x3F3F_3F3F,
+         ((w2 >> 4) & 0x0F0F_0F0F) | (((w1 >> 6) & 0x0303_0303) << 4))
+    }
+
     /// get_scale_min_k4: sub-block j's 6-bit scale and min. The first four live in the low 6 bits of
     /// bytes j and j+4; the last four split into a low nibble in byte j+4 and 2 high bits on top of
     /// bytes j-4 (scale) and j (min).
@@ -135,33 +147,42 @@ public enum Q4_KFormat: TwoPathDotFormat {
     #if CTXBENCH_AVX2
     /// Per 64 values: one 32-byte load of nibbles split into two byte vectors (low: sub-block 2g,
     /// high: 2g+1), each vpmaddubsw'd with the activations and vpmaddwd'd with its 6-bit scale.
+    /// Per block: the 8 scales and 8 mins unpacked together from their 12 bytes with whole-word
+    /// masks (not 8 `scaleMin` calls), the nibble dots through vpmaddubsw with the sub-block scale in
+    /// vpmaddwd, and the min term Σ_j min_j * (Σ a over sub-block j) as one vpmaddwd of q8_K's 16
+    /// bsums (pairs summed) times the mins, accumulated in float lanes: no scalar loop per sub-block.
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var acc = SIMD8<Float>()
-        var minTerms: Float = 0
+        var minAcc = SIMD8<Float>()
         let mask = AVX2Lanes.bytes(0x0F)
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
-            let scales = (wb + scalesOffset).assumingMemoryBound(to: UInt8.self)
+            let packed = (scales: (wb + scalesOffset).loadUnaligned(as: UInt32.self),
+                          mid: (wb + scalesOffset).loadUnaligned(fromByteOffset: 4, as: UInt32.self),
+                          high: (wb + scalesOffset).loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+            let (scalesLow, scalesHigh, minsLow, minsHigh) = unpackScalesAndMins(packed.scales, packed.mid, packed.high)
             let qa = ab + Q8_KFormat.qsOffset
-            var sum = SIMD8<Int32>()
-            var sumMins: Int32 = 0
-            for g in 0..<4 {
-                let (s0, m0) = scaleMin(scales, 2 &* g)
-                let (s1, m1) = scaleMin(scales, 2 &* g &+ 1)
+            let scales = UInt64(scalesLow) | UInt64(scalesHigh) << 32
+            // Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load.
+            @inline(__always) func group(_ g: Int) -> SIMD8<Int32> {
+                let s0 = AVX2Lanes.int16(Int16(truncatingIfNeeded: (scales >> (16 &* g)) & 0xFF))
+                let s1 = AVX2Lanes.int16(Int16(truncatingIfNeeded: (scales >> (16 &* g &+ 8)) & 0xFF))
                 let q = AVX2Lanes.load(wb + (qsOffset &+ g &* 32))
                 let lo = q & mask
                 let hi = AVX2Lanes.shiftRight16(q, 4) & mask
-                sum &+= AVX2Lanes.dotUnsigned(lo, AVX2Lanes.load(qa + g &* 64), scale16: AVX2Lanes.int16(Int16(s0)))
-                sum &+= AVX2Lanes.dotUnsigned(hi, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: AVX2Lanes.int16(Int16(s1)))
-                sumMins &+= m0 &* (Q8_KFormat.bsum(ab, 4 &* g) &+ Q8_KFormat.bsum(ab, 4 &* g &+ 1))
-                sumMins &+= m1 &* (Q8_KFormat.bsum(ab, 4 &* g &+ 2) &+ Q8_KFormat.bsum(ab, 4 &* g &+ 3))
+                return AVX2Lanes.dotUnsigned(lo, AVX2Lanes.load(qa + g &* 64), scale16: s0)
+                    &+ AVX2Lanes.dotUnsigned(hi, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: s1)
             }
+            let sum = group(0) &+ group(1) &+ group(2) &+ group(3)
+            // Σ a per sub-block of 32: q8_K's 16 bsums (16 values each) summed in pairs.
+            let subBlockSums = AVX2Lanes.pairSums16(AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
+            let mins = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(UInt64(minsLow) | UInt64(minsHigh) << 32, to: SIMD8<UInt8>.self))
             let da = Q8_KFormat.scale(ab)
             acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: AVX2Lanes.half(wb, 0) * da))
-            minTerms += AVX2Lanes.half(wb, 2) * da * Float(sumMins)
+            minAcc.addProduct(AVX2Lanes.float(subBlockSums &* mins), SIMD8<Float>(repeating: AVX2Lanes.half(wb, 2) * da))
         }
-        return acc.sum() - minTerms
+        return acc.sum() - minAcc.sum()
     }
     #endif
 
