@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 typedef float v8f __attribute__((vector_size(32)));
@@ -27,7 +28,9 @@ typedef struct {
     pthread_barrier_t *barrier;
 } job_t;
 
-static const long fma_iterations = 20000000 / 8;
+// About 40 ms per run at 3.5 GHz: long enough that a neighbour's burst of a few ms does not decide
+// the median (at 4 ms per run one CI round measured 2-thread FMA at 130 instead of 200 GFLOP/s).
+static const long fma_iterations = 200000000 / 8;
 
 static void *worker(void *arg) {
     job_t *job = arg;
@@ -93,8 +96,13 @@ int main(int argc, char **argv) {
     size_t mib = argc > 2 ? (size_t)atol(argv[2]) : 1024;
     if (threads < 1 || threads > 256) { fprintf(stderr, "threads must be 1...256\n"); return 2; }
     size_t count = mib * 1024 * 1024 / sizeof(float);
-    float *base = aligned_alloc(64, count * sizeof(float));
+    // 2 MiB aligned and advised for transparent huge pages, as ctxbench allocates its large buffers:
+    // with THP defrag set to "madvise" (Debian's default) only advised memory gets huge pages once
+    // a long-running machine's memory is fragmented, and 4 KiB pages read measurably slower.
+    size_t huge = 2u << 20, bytes = (count * sizeof(float) + huge - 1) / huge * huge;
+    float *base = aligned_alloc(huge, bytes);
     if (!base) { fprintf(stderr, "out of memory\n"); return 1; }
+    madvise(base, bytes, MADV_HUGEPAGE);
     run(threads, 0, base, count);
     double read[5], fma[5];
     for (int r = 0; r < 5; r++) read[r] = (double)count * 4 / run(threads, 1, base, count) / 1e9;
