@@ -42,6 +42,7 @@ func runCLI(_ arguments: [String]) -> (code: Int32, out: String, err: String) {
         (["compare", "a", "b", "--normalize", "speed"], "error: option '--normalize' expects one of none, efficiency, got 'speed'. See 'ctxbench compare --help'."),
         (["import", "llama-perf", "x"], "error: unknown format 'llama-perf': expected llama-bench or batched-bench. See 'ctxbench import --help'."),
         (["report"], "error: missing argument <dir> for 'ctxbench report'. See 'ctxbench report --help'."),
+        (["run", "--resume", "/nonexistent/ctxbench-run"], "error: --resume: '/nonexistent/ctxbench-run' is not a ctxbench run directory (no run.json). See 'ctxbench run --help'."),
         (["run", "--no-calibrate", "--fresh-calibration"], "error: '--fresh-calibration' and '--no-calibrate' contradict each other. See 'ctxbench run --help'."),
     ])
     func badCommandLinesExit64WithOneLine(arguments: [String], expected: String) {

@@ -139,7 +139,12 @@ struct RunCommand: ParsableCommand {
         let directoryPath: String
         if let resume {
             // Resume what the directory says it was running: the same suite file and shard.
-            let metadata = try RunDirectory(path: resume).readMetadata()
+            // Checked before anything is created: a mistyped path must not leave an empty directory.
+            let existing = RunDirectory(existing: resume)
+            guard FileManager.default.fileExists(atPath: existing.file("run.json")) else {
+                throw UsageError("--resume: '\(resume)' is not a ctxbench run directory (no run.json)")
+            }
+            let metadata = try existing.readMetadata()
             suiteFile = try suite.map(resolveSuitePath) ?? metadata.suiteFile
             if shard == nil, let s = metadata.shard {
                 let p = s.split(separator: "/").compactMap { Int($0) }
