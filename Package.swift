@@ -108,6 +108,7 @@ let package = Package(
         .testTarget(
             name: "CtxHarnessTests",
             dependencies: ["CtxHarness", "CtxEngine"],
+            exclude: ["LlamaCppOutputs"],
             swiftSettings: isaSwiftFlags
         ),
         .testTarget(

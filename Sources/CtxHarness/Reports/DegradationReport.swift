@@ -31,7 +31,7 @@ enum DegradationReport {
             }
         }
         curves.notes.append("`S_PP(N)` rows come from llama-batched-bench (prefill of N tokens from an empty context); "
-            + "`ppN @ d` and `tgN @ d` rows from ctxbench's depth ladder (N more tokens into a context of that depth).")
+            + "`ppN @ d` and `tgN @ d` rows from ctxbench's depth ladder or llama-bench's `-d` (N more tokens into a context of that depth).")
         fits.notes.append("Least squares on 1 / rate. R² near 1 means the cost grows linearly with context "
             + "(attention reading the whole cache); a flat b means it does not (KDA's fixed state, a sliding window).")
         return (curves, fits)
