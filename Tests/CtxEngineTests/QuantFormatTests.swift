@@ -38,14 +38,13 @@ enum Reference {
         for _ in 0..<2000 {
             var bytes = [UInt8](repeating: 0, count: 12)
             bytes.withUnsafeMutableBytes { random.fillBytes($0.baseAddress!, count: 12) }
-            let words = bytes.withUnsafeBytes { p in (0..<3).map { p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self) } }
-            let u = Q4_KFormat.unpackScalesAndMins(words[0], words[1], words[2])
+            let u = bytes.withUnsafeBytes { Q4_KFormat.unpackScalesAndMins($0.baseAddress!) }
             bytes.withUnsafeBufferPointer { p in
                 for j in 0..<8 {
                     let (scale, min) = Q4_KFormat.scaleMin(p.baseAddress!, j)
-                    let shift = UInt32((j % 4) * 8)
-                    #expect(Int32((j < 4 ? u.scalesLow : u.scalesHigh) >> shift & 0xFF) == scale)
-                    #expect(Int32((j < 4 ? u.minsLow : u.minsHigh) >> shift & 0xFF) == min)
+                    let shift = UInt64(j * 8)
+                    #expect(Int32(u.scales >> shift & 0xFF) == scale)
+                    #expect(Int32(u.mins >> shift & 0xFF) == min)
                 }
             }
         }

@@ -16,16 +16,18 @@ public enum Q4_KFormat: TwoPathDotFormat {
     static let scalesOffset = 4
     static let qsOffset = 16
 
-    /// All 8 scales and mins from the 12 packed bytes read as three little-endian words, four
-    /// 6-bit values per result word (byte j of `scalesLow` is scale j, of `scalesHigh` scale 4 + j;
-    /// the same for mins). Equals `scaleMin` for every j (tested).
+    /// All 8 scales and mins from the 12 packed bytes at `packed`, read as three little-endian
+    /// words and unpacked with whole-word masks: byte j of `scales` is sub-block j's 6-bit scale,
+    /// byte j of `mins` its min. Equals `scaleMin` for every j (tested).
     @inline(__always)
-    static func unpackScalesAndMins(_ w0: UInt32, _ w1: UInt32, _ w2: UInt32)
-        -> (scalesLow: UInt32, scalesHigh: UInt32, minsLow: UInt32, minsHigh: UInt32) {
-        (w0 & 0x3F3F_3F3F,
-         (w2 & 0x0F0F_0F0F) | (((w0 >> 6) & 0x0303_0303) << 4),
-         w1 & 0x3F3F_3F3F,
-         ((w2 >> 4) & 0x0F0F_0F0F) | (((w1 >> 6) & 0x0303_0303) << 4))
+    static func unpackScalesAndMins(_ packed: UnsafeRawPointer) -> (scales: UInt64, mins: UInt64) {
+        let w0 = packed.loadUnaligned(as: UInt32.self)
+        let w1 = packed.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        let w2 = packed.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+        let scalesHigh = (w2 & 0x0F0F_0F0F) | (((w0 >> 6) & 0x0303_0303) << 4)
+        let minsHigh = ((w2 >> 4) & 0x0F0F_0F0F) | (((w1 >> 6) & 0x0303_0303) << 4)
+        return (UInt64(w0 & 0x3F3F_3F3F) | UInt64(scalesHigh) << 32,
+                UInt64(w1 & 0x3F3F_3F3F) | UInt64(minsHigh) << 32)
     }
 
     /// get_scale_min_k4: sub-block j's 6-bit scale and min. The first four live in the low 6 bits of
@@ -158,12 +160,8 @@ public enum Q4_KFormat: TwoPathDotFormat {
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
-            let packed = (scales: (wb + scalesOffset).loadUnaligned(as: UInt32.self),
-                          mid: (wb + scalesOffset).loadUnaligned(fromByteOffset: 4, as: UInt32.self),
-                          high: (wb + scalesOffset).loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-            let (scalesLow, scalesHigh, minsLow, minsHigh) = unpackScalesAndMins(packed.scales, packed.mid, packed.high)
+            let (scales, minBytes) = unpackScalesAndMins(wb + scalesOffset)
             let qa = ab + Q8_KFormat.qsOffset
-            let scales = UInt64(scalesLow) | UInt64(scalesHigh) << 32
             // Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load.
             @inline(__always) func group(_ g: Int) -> SIMD8<Int32> {
                 let s0 = AVX2Lanes.int16(Int16(truncatingIfNeeded: (scales >> (16 &* g)) & 0xFF))
@@ -177,7 +175,7 @@ public enum Q4_KFormat: TwoPathDotFormat {
             let sum = group(0) &+ group(1) &+ group(2) &+ group(3)
             // Σ a per sub-block of 32: q8_K's 16 bsums (16 values each) summed in pairs.
             let subBlockSums = AVX2Lanes.pairSums16(AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
-            let mins = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(UInt64(minsLow) | UInt64(minsHigh) << 32, to: SIMD8<UInt8>.self))
+            let mins = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(minBytes, to: SIMD8<UInt8>.self))
             let da = Q8_KFormat.scale(ab)
             acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: AVX2Lanes.half(wb, 0) * da))
             minAcc.addProduct(AVX2Lanes.float(subBlockSums &* mins), SIMD8<Float>(repeating: AVX2Lanes.half(wb, 2) * da))
