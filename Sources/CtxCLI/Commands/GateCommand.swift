@@ -49,7 +49,7 @@ struct GateCommand: ParsableCommand {
     }
 
     func run(io: CommandIO) throws -> Int32 {
-        guard FileManager.default.fileExists(atPath: (candidate as NSString).appendingPathComponent("run.json")) else {
+        guard RunDirectory.holdsRun(candidate) else {
             io.err("gate: \(candidate) is not a run directory (no run.json)\n")
             return ExitCode.failure
         }

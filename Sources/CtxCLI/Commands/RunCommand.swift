@@ -140,11 +140,10 @@ struct RunCommand: ParsableCommand {
         if let resume {
             // Resume what the directory says it was running: the same suite file and shard.
             // Checked before anything is created: a mistyped path must not leave an empty directory.
-            let existing = RunDirectory(existing: resume)
-            guard FileManager.default.fileExists(atPath: existing.file("run.json")) else {
+            guard RunDirectory.holdsRun(resume) else {
                 throw UsageError("--resume: '\(resume)' is not a ctxbench run directory (no run.json)")
             }
-            let metadata = try existing.readMetadata()
+            let metadata = try RunDirectory(existing: resume).readMetadata()
             suiteFile = try suite.map(resolveSuitePath) ?? metadata.suiteFile
             if shard == nil, let s = metadata.shard {
                 let p = s.split(separator: "/").compactMap { Int($0) }

@@ -92,7 +92,7 @@ public struct ImportedRun {
 
     /// Writes run.json, cells.jsonl, samples.jsonl and the tables.
     public func write(to path: String) throws {
-        if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("run.json")) {
+        if RunDirectory.holdsRun(path) {
             throw ImportError(path, "already holds a run; choose another --out")
         }
         let directory = try RunDirectory(path: path)

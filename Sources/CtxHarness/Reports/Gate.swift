@@ -61,7 +61,7 @@ public struct Gate: Sendable {
     }
 
     public static func run(baselinePath: String, candidatePath: String, options: Options) throws -> Gate {
-        guard FileManager.default.fileExists(atPath: (baselinePath as NSString).appendingPathComponent("run.json")) else {
+        guard RunDirectory.holdsRun(baselinePath) else {
             return Gate(outcome: .noBaseline, text: "gate: baseline missing: \(baselinePath) is not a run directory (no run.json)\n")
         }
         let base = try LoadedRun.load(baselinePath), candidate = try LoadedRun.load(candidatePath)

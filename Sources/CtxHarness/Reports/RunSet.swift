@@ -9,11 +9,11 @@ public struct LoadedRun: Sendable {
 
     public static func load(_ path: String) throws -> LoadedRun {
         let directory = RunDirectory(existing: path)
-        guard FileManager.default.fileExists(atPath: directory.file("run.json")) else {
+        guard RunDirectory.holdsRun(path) else {
             throw ImportError(path, "not a run directory (no run.json)")
         }
         let metadata: RunMetadata
-        do { metadata = try directory.readMetadata() } catch { throw ImportError(directory.file("run.json"), "unreadable: \(error)") }
+        do { metadata = try directory.readMetadata() } catch { throw ImportError(directory.file(RunDirectory.metadataFile), "unreadable: \(error)") }
         return LoadedRun(path: path, metadata: metadata, cells: directory.finishedCells())
     }
 

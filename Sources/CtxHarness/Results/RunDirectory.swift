@@ -116,12 +116,20 @@ public final class RunDirectory: @unchecked Sendable {
         try handle.synchronize()
     }
 
+    /// The run's metadata file; a directory is a run directory when it holds one.
+    public static let metadataFile = "run.json"
+
+    /// Whether `path` holds a run (its run.json exists); nothing is created.
+    public static func holdsRun(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: RunDirectory(existing: path).file(metadataFile))
+    }
+
     public func writeMetadata(_ metadata: RunMetadata) throws {
-        try AtomicFile.writeJSON(metadata, to: file("run.json"))
+        try AtomicFile.writeJSON(metadata, to: file(Self.metadataFile))
     }
 
     public func readMetadata() throws -> RunMetadata {
-        try JSONFormat.decode(RunMetadata.self, from: Data(contentsOf: URL(fileURLWithPath: file("run.json"))))
+        try JSONFormat.decode(RunMetadata.self, from: Data(contentsOf: URL(fileURLWithPath: file(Self.metadataFile))))
     }
 
     public func writeTables(cells: [CellResult], title: String) throws {
