@@ -1,2 +1,3 @@
 #include "build_features.h"
 #include "current_cpu.h"
+#include "prefetch.h"

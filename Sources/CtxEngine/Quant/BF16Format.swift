@@ -1,3 +1,7 @@
+#if CTXBENCH_AVX2
+import CX86Intrinsics
+#endif
+
 /// ggml GGML_TYPE_BF16: the upper 16 bits of an IEEE single, rounded to nearest even
 /// (ggml_compute_fp32_to_bf16: NaN stays a quiet NaN). Pairs with f32 activations.
 public enum BF16Format: WeightFormat {
@@ -36,17 +40,31 @@ public enum BF16Format: WeightFormat {
     /// 8 bf16 at value index `i` as floats: zero-extend to 32 bits and shift left 16 (vpmovzxwd + vpslld).
     @inline(__always)
     static func widen(_ q: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        #if CTXBENCH_AVX2
+        let h = q.loadUnaligned(fromByteOffset: i &* 2, as: SIMD2<Int64>.self)
+        return unsafeBitCast(unsafeBitCast(ctx_cvtepu16_epi32(h), to: SIMD8<UInt32>.self) &<< 16, to: SIMD8<Float>.self)
+        #else
         let h = q.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)
         return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
+        #endif
     }
 
     public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        @inline(__always) func x(_ i: Int) -> SIMD8<Float> { a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) }
         var i = 0
-        while i + 16 <= count {
-            acc0.addProduct(widen(w, i), a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
-            acc1.addProduct(widen(w, i &+ 8), a.loadUnaligned(fromByteOffset: i &* 4 &+ 32, as: SIMD8<Float>.self))
-            i &+= 16
+        // 32 values (one cache line of weights, one prefetch) per iteration.
+        while i + 32 <= count {
+            Prefetch.ahead(w + i &* 2, bytes: 64)
+            acc0.addProduct(widen(w, i), x(i))
+            acc1.addProduct(widen(w, i &+ 8), x(i &+ 8))
+            acc0.addProduct(widen(w, i &+ 16), x(i &+ 16))
+            acc1.addProduct(widen(w, i &+ 24), x(i &+ 24))
+            i &+= 32
+        }
+        while i + 8 <= count {
+            acc0.addProduct(widen(w, i), x(i))
+            i &+= 8
         }
         var total = (acc0 + acc1).sum()
         let x = a.assumingMemoryBound(to: Float.self)

@@ -90,6 +90,7 @@ public enum Q4_0Format: TwoPathDotFormat {
         for b in 0..<(count / 32) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_0Format.blockBytes
+            Prefetch.ahead(wb, bytes: blockBytes)
             let sums = Int8Lanes.dot32(levels(wb + qsOffset), Int8Lanes.evenOdd(ab + Q8_0Format.qsOffset))
             acc.addProduct(SIMD8<Float>(sums), SIMD8<Float>(repeating: wb.f16(at: 0) * ab.f16(at: 0)))
         }

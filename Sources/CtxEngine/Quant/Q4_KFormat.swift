@@ -160,6 +160,7 @@ public enum Q4_KFormat: TwoPathDotFormat {
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
+            Prefetch.ahead(wb, bytes: blockBytes)
             let (scales, minBytes) = unpackScalesAndMins(wb + scalesOffset)
             let qa = ab + Q8_KFormat.qsOffset
             // Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load.
@@ -191,6 +192,7 @@ public enum Q4_KFormat: TwoPathDotFormat {
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
+            Prefetch.ahead(wb, bytes: blockBytes)
             let scales = (wb + scalesOffset).assumingMemoryBound(to: UInt8.self)
             let qs = (wb + qsOffset).assumingMemoryBound(to: UInt8.self)
             let qa = (ab + Q8_KFormat.qsOffset).assumingMemoryBound(to: Int8.self)

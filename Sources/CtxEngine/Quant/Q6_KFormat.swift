@@ -143,6 +143,7 @@ public enum Q6_KFormat: TwoPathDotFormat {
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
+            Prefetch.ahead(wb, bytes: blockBytes)
             let sc = (wb + scalesOffset).assumingMemoryBound(to: Int8.self)
             var sum = SIMD8<Int32>()
             for half in 0..<2 {
@@ -176,6 +177,7 @@ public enum Q6_KFormat: TwoPathDotFormat {
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
+            Prefetch.ahead(wb, bytes: blockBytes)
             let qa = (ab + Q8_KFormat.qsOffset).assumingMemoryBound(to: Int8.self)
             let sc = (wb + scalesOffset).assumingMemoryBound(to: Int8.self)
             var sum: Int32 = 0

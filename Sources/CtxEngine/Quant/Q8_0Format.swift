@@ -70,6 +70,7 @@ public enum Q8_0Format: TwoPathDotFormat {
         var b = 0
         while b &+ 8 <= blocks {
             let wg = w + b &* weightBlockBytes, ag = a + b &* blockBytes
+            Prefetch.ahead(wg, bytes: 8 &* weightBlockBytes)
             let scales = AVX2Lanes.halves8(wg, stride: weightBlockBytes) * AVX2Lanes.halves8(ag, stride: blockBytes)
             for j in stride(from: 0, to: 8, by: 2) {
                 let w0 = wg + j &* weightBlockBytes, a0 = ag + j &* blockBytes
@@ -99,6 +100,7 @@ public enum Q8_0Format: TwoPathDotFormat {
         for b in 0..<(count / 32) {
             let wb = w + b &* blockBytes
             let ab = a + b &* blockBytes
+            Prefetch.ahead(wb, bytes: blockBytes)
             let sums = Int8Lanes.dot32(Int8Lanes.evenOdd(wb + qsOffset), Int8Lanes.evenOdd(ab + qsOffset))
             acc.addProduct(SIMD8<Float>(sums), SIMD8<Float>(repeating: wb.f16(at: 0) * ab.f16(at: 0)))
         }
