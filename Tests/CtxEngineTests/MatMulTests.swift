@@ -37,7 +37,14 @@ import Testing
     func gemvMatchesPerRowDots(type: DType) throws {
         let pool = ThreadPool(threads: 2)
         let scratch = MatMulScratch(threads: 2)
-        let rows = 37, cols = 512
+        // 352 and 32 columns: 11 and 1 blocks of 32, tails for the 8-block loops (q8_0, q4_0's pairs).
+        for cols in type.blockValues == 32 ? [512, 352, 32] : [512] { try gemvMatchesPerRowDots(type: type, cols: cols) }
+    }
+
+    func gemvMatchesPerRowDots(type: DType, cols: Int) throws {
+        let pool = ThreadPool(threads: 2)
+        let scratch = MatMulScratch(threads: 2)
+        let rows = 37
         let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 5, scale: 0.2), rows: rows, cols: cols, as: type)
         let x = Reference.random(cols, seed: 6)
         var y = [Float](repeating: .nan, count: rows)
@@ -63,7 +70,8 @@ import Testing
         // Mixed types and shapes, two jobs sharing an input, one job with a different input.
         let pool = ThreadPool(threads: 2)
         let scratch = MatMulScratch(threads: 2)
-        let shapes: [(DType, Int, Int)] = [(.q8_0, 37, 256), (.q4_K, 5, 256), (.f16, 64, 256), (.q6_K, 300, 512)]
+        let shapes: [(DType, Int, Int)] = [(.q8_0, 37, 256), (.q4_K, 5, 256), (.f16, 64, 256), (.q6_K, 300, 512),
+                                           (.q4_0, 9, 256), (.q4_0, 11, 512)]
         let tensors = try shapes.enumerated().map { i, s in
             try Tensor.quantizing(Reference.random(s.1 * s.2, seed: UInt64(40 + i), scale: 0.1), rows: s.1, cols: s.2, as: s.0)
         }

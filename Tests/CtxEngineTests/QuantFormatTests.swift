@@ -22,8 +22,9 @@ enum Reference {
     }
 
     /// Σ dequant(w) * dequant(a) in Double: what any dot product over these bytes must compute.
-    static func dot(_ w: [UInt8], _ type: DType, _ a: [UInt8], _ aType: DType, count: Int) -> Double {
+    static func dot(_ w: [UInt8], _ type: DType, _ a: [UInt8], _ aType: DType, count: Int, absolute: Bool = false) -> Double {
         let wf = dequantize(w, type, count: count), af = dequantize(a, aType, count: count)
+        if absolute { return zip(wf, af).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) } }
         return zip(wf, af).reduce(0) { $0 + Double($1.0) * Double($1.1) }
     }
 
@@ -182,6 +183,40 @@ enum Reference {
             twoPath.dotPortable(wp.baseAddress!, ap.baseAddress!, count: n)
         } }
         #expect(abs(Double(portable) - expected) <= 1e-4 * max(1, abs(expected)))
+    }
+
+    /// GEMV's prepared-activation kernels (q4_0 against `Q8_0PairedActivation`) equal the
+    /// reference dot on the same bytes, for every block count around the 8-block loop and the pair
+    /// tail, and at the extremes (nibbles all 15 or all 0 against activations of ±127).
+    @Test(arguments: DType.weightTypes)
+    func preparedDotsMatchReference(type: DType) throws {
+        let format = try #require(type.weightFormat)
+        guard format.preparedActivationBytes(count: 32 * type.blockValues) > 0 else { return }
+        for blocks in [1, 2, 3, 7, 8, 9, 10, 15, 16, 17, 24, 33] {
+            let n = blocks * type.blockValues
+            var cases: [([Float], [Float])] = [(Reference.random(n, seed: UInt64(blocks), scale: 0.1), Reference.random(n, seed: 99))]
+            cases.append(((0..<n).map { $0 % 32 == 0 ? -1 : 0.99 }, [Float](repeating: 1, count: n)))   // nibbles 0 and 15
+            cases.append(((0..<n).map { $0 % 32 == 0 ? 1 : -0.99 }, (0..<n).map { $0 % 2 == 0 ? 5 : -5 }))
+            cases.append(([Float](repeating: 0, count: n), Reference.random(n, seed: 7)))
+            for (w, x) in cases {
+                let wq = Reference.quantize(w, type)
+                let aq = Reference.quantize(x, format.activationType)
+                var prepared = [UInt8](repeating: 0xAB, count: format.preparedActivationBytes(count: n) + 64)
+                aq.withUnsafeBytes { ap in prepared.withUnsafeMutableBytes { pp in
+                    let out = UnsafeMutableRawPointer(mutating: pp.baseAddress!.alignedUp(toMultipleOf: 64))
+                    // Two halves, as GEMV's block-parallel conversion may build them.
+                    let half = (n / format.activationType.blockValues) / 2
+                    format.prepareActivation(ap.baseAddress!, out, count: n, blocks: 0..<half)
+                    format.prepareActivation(ap.baseAddress!, out, count: n, blocks: half..<(n / format.activationType.blockValues))
+                } }
+                let ours = wq.withUnsafeBytes { wp in prepared.withUnsafeBytes { pp in
+                    format.dotPrepared(wp.baseAddress!, pp.baseAddress!.alignedUp(toMultipleOf: 64), count: n)
+                } }
+                let expected = Reference.dot(wq, type, aq, format.activationType, count: n)
+                let magnitude = Reference.dot(wq, type, aq, format.activationType, count: n, absolute: true)
+                #expect(abs(Double(ours) - expected) <= 1e-5 * max(1, magnitude), "\(type) \(blocks) blocks: \(ours) vs \(expected)")
+            }
+        }
     }
 
     @Test(arguments: DType.allCases)

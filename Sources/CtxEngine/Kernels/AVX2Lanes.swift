@@ -37,6 +37,15 @@ enum AVX2Lanes {
         int32(ctx_madd_epi16(ctx_maddubs_epi16(ctx_abs_epi8(x), ctx_sign_epi8(y, x)), int16(1)))
     }
 
+    /// vpmaddubsw: unsigned bytes of `u` times signed bytes of `s`, adjacent products summed into
+    /// 16 int16 lanes (saturating; callers keep |u * s| pairs below 32768).
+    @inline(__always) static func maddubs(_ u: V, _ s: V) -> V { ctx_maddubs_epi16(u, s) }
+
+    /// 16 int16 lanes added (vpaddw), wrapping.
+    @inline(__always) static func add16(_ a: V, _ b: V) -> V {
+        unsafeBitCast(unsafeBitCast(a, to: SIMD16<Int16>.self) &+ unsafeBitCast(b, to: SIMD16<Int16>.self), to: V.self)
+    }
+
     /// Adjacent int16 lanes summed into 8 int32 lanes (vpmaddwd with ones).
     @inline(__always) static func pairSums16(_ v: V) -> SIMD8<Int32> { int32(ctx_madd_epi16(v, int16(1))) }
 

@@ -3,7 +3,8 @@
 /// Memory-bound: every weight byte is read once, so speed is DRAM bandwidth times the format's
 /// bytes per value. Rows are split statically over the pool, so each thread streams one contiguous
 /// range of the matrix. x is first converted to the weight type's activation format (q8_0 or q8_K
-/// for the integer dot products), once per call.
+/// for the integer dot products), once per call, and, for formats with a prepared layout
+/// (`WeightFormat.preparedActivationBytes`, q4_0 on AVX2), rearranged into it, also once per call.
 public enum GEMV {
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 pool: ThreadPool, scratch: MatMulScratch) {
@@ -42,21 +43,43 @@ public enum GEMV {
                 if type != .f32 { bytes += (type.rowBytes(job.w.cols) + 63) / 64 * 64 }
             }
         }
-        let buffer = scratch.activationBuffer(bytes: bytes)
-        let quantized = keys.filter { $0.type != .f32 }
-        if quantized.count == 1, let k = quantized.first {
-            // One activation (the common case): quantize it block-parallel.
-            let values = k.type.blockValues, blockBytes = k.type.blockBytes
-            pool.parallelFor(k.count / values) { range, _ in
-                k.type.format.quantize(k.x + range.lowerBound * values, buffer + k.offset + range.lowerBound * blockBytes,
-                                       count: range.count * values)
+        // Prepared layouts: one per (activation, weight type) that has one.
+        var prepared: [(key: Int, format: any WeightFormat.Type, offset: Int)] = []
+        var preparedOf = [Int?](repeating: nil, count: jobs.count)
+        for (j, job) in jobs.enumerated() {
+            let format = job.w.type.weightFormat!
+            let size = format.preparedActivationBytes(count: job.w.cols)
+            guard size > 0 else { continue }
+            if let p = prepared.firstIndex(where: { $0.key == activationOf[j] && $0.format.type == format.type }) {
+                preparedOf[j] = p
+            } else {
+                preparedOf[j] = prepared.count
+                prepared.append((activationOf[j], format, bytes))
+                bytes += (size + 63) / 64 * 64
             }
+        }
+        let buffer = scratch.activationBuffer(bytes: bytes)
+        let quantized = keys.indices.filter { keys[$0].type != .f32 }
+        // Quantizes blocks `blocks` of activation k, then builds the same blocks of its prepared layouts.
+        func convert(_ k: Int, blocks: Range<Int>) {
+            let key = keys[k], values = key.type.blockValues
+            key.type.format.quantize(key.x + blocks.lowerBound * values,
+                                     buffer + key.offset + blocks.lowerBound * key.type.blockBytes,
+                                     count: blocks.count * values)
+            for p in prepared where p.key == k {
+                p.format.prepareActivation(buffer + key.offset, buffer + p.offset, count: key.count, blocks: blocks)
+            }
+        }
+        if quantized.count == 1, let k = quantized.first {
+            // One activation (the common case): converted block-parallel.
+            pool.parallelFor(keys[k].count / keys[k].type.blockValues) { range, _ in convert(k, blocks: range) }
         } else if quantized.count > 1 {
             pool.parallelFor(quantized.count) { range, _ in
-                for k in quantized[range] { k.type.format.quantize(k.x, buffer + k.offset, count: k.count) }
+                for k in quantized[range] { convert(k, blocks: 0..<(keys[k].count / keys[k].type.blockValues)) }
             }
         }
         let activations = keys.map { $0.type == .f32 ? UnsafeRawPointer($0.x) : UnsafeRawPointer(buffer + $0.offset) }
+        let preparedActivations = prepared.map { UnsafeRawPointer(buffer + $0.offset) }
         // Byte prefix over jobs; thread t takes bytes [t*total/n, (t+1)*total/n), rounded to rows.
         var starts = [0]
         for job in jobs { starts.append(starts.last! + job.w.byteCount) }
@@ -70,15 +93,25 @@ public enum GEMV {
                 // Rows whose first byte falls in [lo, hi).
                 let first = max(0, (lo - starts[j] + rowBytes - 1) / rowBytes)
                 let last = min(job.w.rows, (hi - starts[j] + rowBytes - 1) / rowBytes)
-                if first < last { rows(job.w, activations[activationOf[j]], job.y, first..<last) }
+                guard first < last else { continue }
+                if let p = preparedOf[j] {
+                    rows(job.w, preparedActivations[p], prepared: true, job.y, first..<last)
+                } else {
+                    rows(job.w, activations[activationOf[j]], prepared: false, job.y, first..<last)
+                }
             }
         }
     }
 
-    static func rows(_ w: Tensor, _ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+    /// y[r] for r in `range`; `a` is the activation in `activationType`, or its prepared layout.
+    static func rows(_ w: Tensor, _ a: UnsafeRawPointer, prepared: Bool, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
         func body<F: WeightFormat>(_ format: F.Type) {
             let cols = w.cols
-            for r in range { y[r] = F.dot(w.row(r), a, count: cols) }
+            if prepared {
+                for r in range { y[r] = F.dotPrepared(w.row(r), a, count: cols) }
+            } else {
+                for r in range { y[r] = F.dot(w.row(r), a, count: cols) }
+            }
         }
         body(w.type.weightFormat!)
     }

@@ -41,6 +41,27 @@ public protocol WeightFormat: QuantFormat {
     static var activationType: DType { get }
     /// Σ w[i] * a[i] over `count` values: `w` in this format, `a` in `activationType`.
     static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float
+
+    /// GEMV's fast path, for formats whose rows are faster to dot against the activation in a
+    /// layout of their own: bytes of that layout for a row of `count` values, or 0 (the default)
+    /// when `dot` on the `activationType` blocks is the fast path. GEMV builds the layout once per
+    /// call (it is shared by every row) and then calls `dotPrepared` per row.
+    static func preparedActivationBytes(count: Int) -> Int
+    /// Builds blocks `blocks` of the prepared layout from `activation` (`count` values in
+    /// `activationType`); disjoint block ranges may be built in parallel.
+    static func prepareActivation(_ activation: UnsafeRawPointer, _ out: UnsafeMutableRawPointer, count: Int, blocks: Range<Int>)
+    /// Σ w[i] * a[i], `a` prepared by `prepareActivation`; equals `dot` on the same values.
+    static func dotPrepared(_ w: UnsafeRawPointer, _ prepared: UnsafeRawPointer, count: Int) -> Float
+}
+
+extension WeightFormat {
+    public static func preparedActivationBytes(count: Int) -> Int { 0 }
+    public static func prepareActivation(_ activation: UnsafeRawPointer, _ out: UnsafeMutableRawPointer, count: Int, blocks: Range<Int>) {
+        preconditionFailure("\(type) has no prepared activation layout")
+    }
+    public static func dotPrepared(_ w: UnsafeRawPointer, _ prepared: UnsafeRawPointer, count: Int) -> Float {
+        preconditionFailure("\(type) has no prepared activation layout")
+    }
 }
 
 /// A weight format with two implementations of its dot product: AVX2 (through CX86Intrinsics, when
