@@ -42,6 +42,14 @@ static inline __attribute__((always_inline)) __m256 ctx_cvtph_ps(__m128i a) {
 static inline __attribute__((always_inline)) __m256i ctx_cvtepu16_epi32(__m128i a) {
     return _mm256_cvtepu16_epi32(a);
 }
+// 16 int8 -> 16 int16, sign-extended (vpmovsxbw).
+static inline __attribute__((always_inline)) __m256i ctx_cvtepi8_epi16(__m128i a) {
+    return _mm256_cvtepi8_epi16(a);
+}
+// Bytes of a picked by the indices in control, within each 128-bit lane (vpshufb).
+static inline __attribute__((always_inline)) __m256i ctx_shuffle_epi8(__m256i a, __m256i control) {
+    return _mm256_shuffle_epi8(a, control);
+}
 // One IEEE half to float via vcvtph2ps on a zero-extended register (no false dependency).
 static inline __attribute__((always_inline)) float ctx_half_to_float(uint16_t h) {
     return _cvtsh_ss(h);

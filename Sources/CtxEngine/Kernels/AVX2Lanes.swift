@@ -46,6 +46,27 @@ enum AVX2Lanes {
         unsafeBitCast(unsafeBitCast(a, to: SIMD16<Int16>.self) &+ unsafeBitCast(b, to: SIMD16<Int16>.self), to: V.self)
     }
 
+    /// The 16 int8 at `p` sign-extended to 16 int16 lanes (vpmovsxbw).
+    @inline(__always) static func int16FromInt8(_ p: UnsafeRawPointer) -> V {
+        ctx_cvtepi8_epi16(p.loadUnaligned(as: SIMD2<Int64>.self))
+    }
+
+    /// A vpshufb control that fills the low 128-bit lane with copies of int16 lane `low` and the
+    /// high lane with copies of int16 lane `high` (indices within the lane, 0..<8).
+    @inline(__always) static func wordSplatControl(_ low: Int, _ high: Int) -> V {
+        var c = SIMD32<UInt8>()
+        for i in 0..<8 {
+            c[2 &* i] = UInt8(2 &* low); c[2 &* i &+ 1] = UInt8(2 &* low &+ 1)
+            c[16 &+ 2 &* i] = UInt8(2 &* high); c[17 &+ 2 &* i] = UInt8(2 &* high &+ 1)
+        }
+        return unsafeBitCast(c, to: V.self)
+    }
+
+    @inline(__always) static func shuffleBytes(_ v: V, _ control: V) -> V { ctx_shuffle_epi8(v, control) }
+
+    /// int16 products of a and b, adjacent pairs summed into 8 int32 lanes (vpmaddwd).
+    @inline(__always) static func madd(_ a: V, _ b: V) -> SIMD8<Int32> { int32(ctx_madd_epi16(a, b)) }
+
     /// Adjacent int16 lanes summed into 8 int32 lanes (vpmaddwd with ones).
     @inline(__always) static func pairSums16(_ v: V) -> SIMD8<Int32> { int32(ctx_madd_epi16(v, int16(1))) }
 

@@ -132,41 +132,44 @@ public enum Q6_KFormat: TwoPathDotFormat {
     }
 
     #if CTXBENCH_AVX2
-    /// The 6-bit levels (0...63) rebuilt as bytes with 16-bit shifts and masks, vpmaddubsw'd with the
-    /// activations and vpmaddwd'd with per-16 scales; the -32 offset is applied once per block as
-    /// 32 * Σ_j scale_j * bsum_j (q8_K's sums of 16).
+    /// The 6-bit levels (0...63) rebuilt as bytes with 16-bit shifts and one mask per part (bits that
+    /// a 16-bit shift carries across bytes land outside the mask), vpmaddubsw'd with the activations
+    /// and vpmaddwd'd with the sub-block scales. The 16 scales are sign-extended once per block;
+    /// each [scale j x 8 | scale j+1 x 8] multiplier is one vpshufb of them (not two scalar
+    /// loads and broadcasts). The -32 offset is 32 * Σ_j scale_j * bsum_j: one vpmaddwd of the
+    /// same scales with q8_K's 16 sums, accumulated in float lanes.
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var offsets: Float = 0
-        let m4 = AVX2Lanes.bytes(0x0F)
-        let m03 = AVX2Lanes.bytes(0x03), m0C = AVX2Lanes.bytes(0x0C), m30 = AVX2Lanes.bytes(0x30), mC0 = AVX2Lanes.bytes(0xC0)
+        var acc = SIMD8<Float>(), offsetAcc = SIMD8<Float>()
+        let m4 = AVX2Lanes.bytes(0x0F), m30 = AVX2Lanes.bytes(0x30)
+        let split = (AVX2Lanes.wordSplatControl(0, 1), AVX2Lanes.wordSplatControl(2, 3),
+                     AVX2Lanes.wordSplatControl(4, 5), AVX2Lanes.wordSplatControl(6, 7))
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
             Prefetch.ahead(wb, bytes: blockBytes)
-            let sc = (wb + scalesOffset).assumingMemoryBound(to: Int8.self)
+            let scales = AVX2Lanes.int16FromInt8(wb + scalesOffset)   // [s0..s7 | s8..s15]
             var sum = SIMD8<Int32>()
-            for half in 0..<2 {
-                let ql0 = AVX2Lanes.load(wb + half &* 64), ql1 = AVX2Lanes.load(wb + (half &* 64 &+ 32))
-                let qh = AVX2Lanes.load(wb + (qhOffset &+ half &* 32))
-                let q1 = (ql0 & m4) | AVX2Lanes.shiftLeft16(qh & m03, 4)
-                let q2 = (ql1 & m4) | AVX2Lanes.shiftLeft16(qh & m0C, 2)
+            @inline(__always) func half(_ h: Int, _ scalesOfHalf: AVX2Lanes.V) {
+                let ql0 = AVX2Lanes.load(wb + h &* 64), ql1 = AVX2Lanes.load(wb + (h &* 64 &+ 32))
+                let qh = AVX2Lanes.load(wb + (qhOffset &+ h &* 32))
+                let q1 = (ql0 & m4) | (AVX2Lanes.shiftLeft16(qh, 4) & m30)
+                let q2 = (ql1 & m4) | (AVX2Lanes.shiftLeft16(qh, 2) & m30)
                 let q3 = (AVX2Lanes.shiftRight16(ql0, 4) & m4) | (qh & m30)
-                let q4 = (AVX2Lanes.shiftRight16(ql1, 4) & m4) | AVX2Lanes.shiftRight16(qh & mC0, 2)
-                let s = sc + half &* 8
-                let qa = ab + (Q8_KFormat.qsOffset &+ half &* 128)
-                sum &+= AVX2Lanes.dotUnsigned(q1, AVX2Lanes.load(qa), scale16: AVX2Lanes.int16Halves(Int16(s[0]), Int16(s[1])))
-                sum &+= AVX2Lanes.dotUnsigned(q2, AVX2Lanes.load(qa + 32), scale16: AVX2Lanes.int16Halves(Int16(s[2]), Int16(s[3])))
-                sum &+= AVX2Lanes.dotUnsigned(q3, AVX2Lanes.load(qa + 64), scale16: AVX2Lanes.int16Halves(Int16(s[4]), Int16(s[5])))
-                sum &+= AVX2Lanes.dotUnsigned(q4, AVX2Lanes.load(qa + 96), scale16: AVX2Lanes.int16Halves(Int16(s[6]), Int16(s[7])))
+                let q4 = (AVX2Lanes.shiftRight16(ql1, 4) & m4) | (AVX2Lanes.shiftRight16(qh, 2) & m30)
+                let qa = ab + (Q8_KFormat.qsOffset &+ h &* 128)
+                sum &+= AVX2Lanes.dotUnsigned(q1, AVX2Lanes.load(qa), scale16: AVX2Lanes.shuffleBytes(scalesOfHalf, split.0))
+                sum &+= AVX2Lanes.dotUnsigned(q2, AVX2Lanes.load(qa + 32), scale16: AVX2Lanes.shuffleBytes(scalesOfHalf, split.1))
+                sum &+= AVX2Lanes.dotUnsigned(q3, AVX2Lanes.load(qa + 64), scale16: AVX2Lanes.shuffleBytes(scalesOfHalf, split.2))
+                sum &+= AVX2Lanes.dotUnsigned(q4, AVX2Lanes.load(qa + 96), scale16: AVX2Lanes.shuffleBytes(scalesOfHalf, split.3))
             }
-            var offset: Int32 = 0
-            for j in 0..<16 { offset &+= Int32(sc[j]) &* Q8_KFormat.bsum(ab, j) }
-            let scale = AVX2Lanes.half(wb, dOffset) * Q8_KFormat.scale(ab)
-            acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: scale))
-            offsets += scale * Float(32 &* offset)
+            half(0, AVX2Lanes.V(lowHalf: scales.lowHalf, highHalf: scales.lowHalf))
+            half(1, AVX2Lanes.V(lowHalf: scales.highHalf, highHalf: scales.highHalf))
+            let offsets = AVX2Lanes.madd(scales, AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
+            let scale = SIMD8<Float>(repeating: AVX2Lanes.half(wb, dOffset) * Q8_KFormat.scale(ab))
+            acc.addProduct(AVX2Lanes.float(sum), scale)
+            offsetAcc.addProduct(AVX2Lanes.float(offsets), scale)
         }
-        return acc.sum() - offsets
+        return acc.sum() - 32 * offsetAcc.sum()
     }
     #endif
 
