@@ -62,6 +62,20 @@ enum AVX2Lanes {
         return unsafeBitCast(c, to: V.self)
     }
 
+    /// A vpshufb control that turns a vector holding 8 bytes (in both 128-bit lanes) into 16 int16
+    /// lanes: byte `low` zero-extended across the low lane, byte `high` across the high lane.
+    @inline(__always) static func byteSplatControl(_ low: Int, _ high: Int) -> V {
+        var c = SIMD32<UInt8>(repeating: 0x80)   // 0x80: a zero byte
+        for i in 0..<8 { c[2 &* i] = UInt8(low); c[16 &+ 2 &* i] = UInt8(high) }
+        return unsafeBitCast(c, to: V.self)
+    }
+
+    /// The 8 bytes of `bytes` in both 128-bit lanes (for `byteSplatControl`).
+    @inline(__always) static func bothLanes(_ bytes: UInt64) -> V {
+        let x = SIMD2<Int64>(Int64(bitPattern: bytes), 0)
+        return V(lowHalf: x, highHalf: x)
+    }
+
     @inline(__always) static func shuffleBytes(_ v: V, _ control: V) -> V { ctx_shuffle_epi8(v, control) }
 
     /// int16 products of a and b, adjacent pairs summed into 8 int32 lanes (vpmaddwd).
@@ -90,6 +104,13 @@ enum AVX2Lanes {
             h.replace(with: words, where: lane)
         }
         return ctx_cvtph_ps(unsafeBitCast(h, to: SIMD2<Int64>.self))
+    }
+
+    /// The two consecutive f16 fields at `p` as floats: one 32-bit load into a fresh register
+    /// (vmovd zeroes the rest, so no false dependency) and one vcvtph2ps.
+    @inline(__always) static func halves2(_ p: UnsafeRawPointer) -> (Float, Float) {
+        let v = ctx_cvtph_ps(SIMD2<Int64>(Int64(p.loadUnaligned(as: UInt32.self)), 0))
+        return (v[0], v[1])
     }
 
     /// An f16 field as a float, converted in integer registers (`halfToFloat`). Not vcvtph2ps: LLVM

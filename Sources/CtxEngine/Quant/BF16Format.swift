@@ -55,7 +55,7 @@ public enum BF16Format: WeightFormat {
         var i = 0
         // 32 values (one cache line of weights, one prefetch) per iteration.
         while i + 32 <= count {
-            Prefetch.ahead(w + i &* 2, bytes: 64)
+            Prefetch.ahead(w + i &* 2, bytes: 64, distance: Prefetch.floatDistance)
             acc0.addProduct(widen(w, i), x(i))
             acc1.addProduct(widen(w, i &+ 8), x(i &+ 8))
             acc0.addProduct(widen(w, i &+ 16), x(i &+ 16))

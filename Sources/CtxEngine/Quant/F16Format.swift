@@ -35,7 +35,7 @@ public enum F16Format: WeightFormat {
         @inline(__always) func x(_ i: Int) -> SIMD8<Float> { a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) }
         var i = 0
         while i + 32 <= count {
-            Prefetch.ahead(w + i &* 2, bytes: 64)
+            Prefetch.ahead(w + i &* 2, bytes: 64, distance: Prefetch.floatDistance)
             acc0.addProduct(widen(i), x(i))
             acc1.addProduct(widen(i &+ 8), x(i &+ 8))
             acc0.addProduct(widen(i &+ 16), x(i &+ 16))

@@ -157,29 +157,36 @@ public enum Q4_KFormat: TwoPathDotFormat {
         var acc = SIMD8<Float>()
         var minAcc = SIMD8<Float>()
         let mask = AVX2Lanes.bytes(0x0F)
+        // vpshufb controls that spread scale byte j over 16 int16 lanes, j = 0..<8.
+        let splat = (AVX2Lanes.byteSplatControl(0, 0), AVX2Lanes.byteSplatControl(1, 1),
+                     AVX2Lanes.byteSplatControl(2, 2), AVX2Lanes.byteSplatControl(3, 3),
+                     AVX2Lanes.byteSplatControl(4, 4), AVX2Lanes.byteSplatControl(5, 5),
+                     AVX2Lanes.byteSplatControl(6, 6), AVX2Lanes.byteSplatControl(7, 7))
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
             Prefetch.ahead(wb, bytes: blockBytes)
             let (scales, minBytes) = unpackScalesAndMins(wb + scalesOffset)
             let qa = ab + Q8_KFormat.qsOffset
-            // Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load.
-            @inline(__always) func group(_ g: Int) -> SIMD8<Int32> {
-                let s0 = AVX2Lanes.int16(Int16(truncatingIfNeeded: (scales >> (16 &* g)) & 0xFF))
-                let s1 = AVX2Lanes.int16(Int16(truncatingIfNeeded: (scales >> (16 &* g &+ 8)) & 0xFF))
+            let scaleBytes = AVX2Lanes.bothLanes(scales)
+            // Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load, each
+            // sub-block's scale spread over 16 int16 lanes by one vpshufb of the scale bytes.
+            @inline(__always) func group(_ g: Int, _ c0: AVX2Lanes.V, _ c1: AVX2Lanes.V) -> SIMD8<Int32> {
                 let q = AVX2Lanes.load(wb + (qsOffset &+ g &* 32))
                 let lo = q & mask
                 let hi = AVX2Lanes.shiftRight16(q, 4) & mask
-                return AVX2Lanes.dotUnsigned(lo, AVX2Lanes.load(qa + g &* 64), scale16: s0)
-                    &+ AVX2Lanes.dotUnsigned(hi, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: s1)
+                return AVX2Lanes.dotUnsigned(lo, AVX2Lanes.load(qa + g &* 64), scale16: AVX2Lanes.shuffleBytes(scaleBytes, c0))
+                    &+ AVX2Lanes.dotUnsigned(hi, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: AVX2Lanes.shuffleBytes(scaleBytes, c1))
             }
-            let sum = group(0) &+ group(1) &+ group(2) &+ group(3)
+            let sum = group(0, splat.0, splat.1) &+ group(1, splat.2, splat.3)
+                &+ group(2, splat.4, splat.5) &+ group(3, splat.6, splat.7)
             // Σ a per sub-block of 32: q8_K's 16 bsums (16 values each) summed in pairs.
             let subBlockSums = AVX2Lanes.pairSums16(AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
             let mins = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(minBytes, to: SIMD8<UInt8>.self))
             let da = Q8_KFormat.scale(ab)
-            acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: AVX2Lanes.half(wb, 0) * da))
-            minAcc.addProduct(AVX2Lanes.float(subBlockSums &* mins), SIMD8<Float>(repeating: AVX2Lanes.half(wb, 2) * da))
+            let (d, dmin) = AVX2Lanes.halves2(wb)
+            acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: d * da))
+            minAcc.addProduct(AVX2Lanes.float(subBlockSums &* mins), SIMD8<Float>(repeating: dmin * da))
         }
         return acc.sum() - minAcc.sum()
     }
