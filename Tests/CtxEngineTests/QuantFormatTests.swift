@@ -219,6 +219,34 @@ enum Reference {
         }
     }
 
+    /// The q8_0 quantizer GEMV uses (vectorized on AVX2) writes the same bytes as the reference
+    /// quantizer: random rows, exact ties (x / d = k + 0.5), NaN and infinities, denormals (1 / d
+    /// overflows to inf), zeros, and a mix of huge and tiny values.
+    @Test func q8_0QuantizerMatchesReference() {
+        let n = 32 * 12
+        var cases: [[Float]] = [Reference.random(n, seed: 21), Reference.random(n, seed: 22, scale: 1e-3)]
+        cases.append((0..<n).map { i -> Float in i % 32 == 0 ? 127 : Float(i % 32) - 16.5 })   // ties at .5
+        cases.append((0..<n).map { i -> Float in i % 32 == 0 ? -127 : -(Float(i % 32) + 0.5) })
+        cases.append((0..<n).map { i -> Float in [Float.nan, .infinity, -.infinity, 1, -2][i % 5] })
+        cases.append((0..<n).map { i -> Float in i % 7 == 0 ? .nan : Float(i % 32) })
+        cases.append((0..<n).map { i -> Float in
+            let denormal = Float(bitPattern: UInt32(1 + i % 5))
+            return i % 2 == 0 ? denormal : -denormal
+        })
+        cases.append([Float](repeating: 0, count: n))
+        cases.append((0..<n).map { i -> Float in i % 3 == 0 ? 3e38 : -1e-30 })
+        for (index, x) in cases.enumerated() {
+            var ours = [UInt8](repeating: 0xAA, count: DType.q8_0.rowBytes(n))
+            var reference = [UInt8](repeating: 0x55, count: ours.count)
+            x.withUnsafeBufferPointer { xp in
+                ours.withUnsafeMutableBytes { Q8_0Format.quantize(xp.baseAddress!, $0.baseAddress!, count: n) }
+                reference.withUnsafeMutableBytes { Q8_0Format.quantizeReference(xp.baseAddress!, $0.baseAddress!, count: n) }
+            }
+            let firstDifference = ours.indices.first { ours[$0] != reference[$0] } ?? -1
+            #expect(ours == reference, "case \(index): first difference at byte \(firstDifference)")
+        }
+    }
+
     @Test(arguments: DType.allCases)
     func adversarialInputsStayFinite(type: DType) {
         let n = 512

@@ -50,6 +50,34 @@ static inline __attribute__((always_inline)) __m256i ctx_cvtepi8_epi16(__m128i a
 static inline __attribute__((always_inline)) __m256i ctx_shuffle_epi8(__m256i a, __m256i control) {
     return _mm256_shuffle_epi8(a, control);
 }
+// 8 float -> 8 int32, truncating toward zero (vcvttps2dq).
+static inline __attribute__((always_inline)) __m256i ctx_cvttps_epi32(__m256 a) {
+    return _mm256_cvttps_epi32(a);
+}
+// int32 -> int16 with signed saturation, a's and b's lanes interleaved per 128-bit lane (vpackssdw).
+static inline __attribute__((always_inline)) __m256i ctx_packs_epi32(__m256i a, __m256i b) {
+    return _mm256_packs_epi32(a, b);
+}
+// int16 -> int8 with signed saturation, interleaved per 128-bit lane (vpacksswb).
+static inline __attribute__((always_inline)) __m256i ctx_packs_epi16(__m256i a, __m256i b) {
+    return _mm256_packs_epi16(a, b);
+}
+// int32 lanes of a picked by the lane indices in index, across the register (vpermd).
+static inline __attribute__((always_inline)) __m256i ctx_permutevar8x32_epi32(__m256i a, __m256i index) {
+    return _mm256_permutevar8x32_epi32(a, index);
+}
+// Lane-wise max / min (vmaxps / vminps; the second operand where either is NaN). Swift's
+// replacing(with:where:) chains for these stayed outlined calls in the q8_0 quantizer.
+static inline __attribute__((always_inline)) __m256 ctx_max_ps(__m256 a, __m256 b) {
+    return _mm256_max_ps(a, b);
+}
+static inline __attribute__((always_inline)) __m256 ctx_min_ps(__m256 a, __m256 b) {
+    return _mm256_min_ps(a, b);
+}
+// All-ones lanes where a is not NaN, zero where it is (vcmpps ordered).
+static inline __attribute__((always_inline)) __m256 ctx_ordered_ps(__m256 a) {
+    return _mm256_cmp_ps(a, a, _CMP_ORD_Q);
+}
 // One IEEE half to float via vcvtph2ps on a zero-extended register (no false dependency).
 static inline __attribute__((always_inline)) float ctx_half_to_float(uint16_t h) {
     return _cvtsh_ss(h);

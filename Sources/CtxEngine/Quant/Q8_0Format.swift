@@ -1,3 +1,7 @@
+#if CTXBENCH_AVX2
+import CX86Intrinsics
+#endif
+
 /// ggml GGML_TYPE_Q8_0: blocks of 32 values.
 ///
 ///     offset 0   f16   d        scale: max|x| / 127
@@ -12,8 +16,18 @@ public enum Q8_0Format: TwoPathDotFormat {
     public static let activationType = DType.q8_0
     static let qsOffset = 2
 
-    /// quantize_row_q8_0_ref: d = amax / 127, q = round-half-away(x / d).
+    /// quantize_row_q8_0_ref: d = amax / 127, q = round-half-away(x / d). Every GEMV quantizes its
+    /// input with this, so the AVX2 build uses `quantizeAVX2` (identical bytes, tested).
     public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        #if CTXBENCH_AVX2
+        quantizeAVX2(x, out, count: count)
+        #else
+        quantizeReference(x, out, count: count)
+        #endif
+    }
+
+    /// The reference quantizer, value by value (NaN ignored by the max and stored as 0).
+    static func quantizeReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         for b in 0..<(count / 32) {
             let src = x + b &* 32
             let block = out + b &* blockBytes
@@ -48,6 +62,57 @@ public enum Q8_0Format: TwoPathDotFormat {
     }
 
     #if CTXBENCH_AVX2
+    /// `quantizeReference`, 8 lanes at a time, byte for byte the same: NaN lanes are zeroed before
+    /// the max (the reference's max skips them) and after scaling (the reference stores 0), scaled
+    /// values are clamped to [-128, 127] before conversion (1/d overflows to inf for tiny d), and
+    /// rounding is LLVM's own lowering of `rounded()`: add copysign(0.49999997, v), truncate.
+    /// 32 int32 are packed to bytes with vpackssdw/vpacksswb and put back in order with one vpermd.
+    static func quantizeAVX2(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        let signBit = SIMD8<UInt32>(repeating: 0x8000_0000)
+        let order = unsafeBitCast(SIMD8<Int32>(0, 4, 1, 5, 2, 6, 3, 7), to: AVX2Lanes.V.self)
+        // NaN-free inputs here, so vmaxps is the reference's max.
+        @inline(__always) func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { ctx_max_ps(a, b) }
+        for b in 0..<(count / 32) {
+            let src = UnsafeRawPointer(x + b &* 32)
+            let v = (src.loadUnaligned(as: SIMD8<Float>.self), src.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
+                     src.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), src.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            @inline(__always) func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
+                zeroingNaN(unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & ~signBit, to: SIMD8<Float>.self))
+            }
+            let m = larger(larger(magnitude(v.0), magnitude(v.1)), larger(magnitude(v.2), magnitude(v.3)))
+            var amax: Float = 0
+            for i in 0..<8 where m[i] > amax { amax = m[i] }
+            let d = amax / 127
+            let id: Float = d != 0 ? 1 / d : 0
+            let block = out + b &* blockBytes
+            block.storeF16(d, at: 0)
+            let t = (v.0 * id, v.1 * id, v.2 * id, v.3 * id)
+            let q = (ctx_cvttps_epi32(int8Range(roundHalfAway(t.0))), ctx_cvttps_epi32(int8Range(roundHalfAway(t.1))),
+                     ctx_cvttps_epi32(int8Range(roundHalfAway(t.2))), ctx_cvttps_epi32(int8Range(roundHalfAway(t.3))))
+            let bytes = ctx_packs_epi16(ctx_packs_epi32(q.0, q.1), ctx_packs_epi32(q.2, q.3))
+            (block + qsOffset).storeBytes(of: ctx_permutevar8x32_epi32(bytes, order), as: AVX2Lanes.V.self)
+        }
+    }
+
+    /// r + copysign(0.49999997, r): truncated, this is LLVM's lowering of `rounded()` (half away).
+    @inline(__always)
+    static func roundHalfAway(_ r: SIMD8<Float>) -> SIMD8<Float> {
+        let bits = unsafeBitCast(r, to: SIMD8<UInt32>.self) & 0x8000_0000 | Float(0.49999997).bitPattern
+        return r + unsafeBitCast(bits, to: SIMD8<Float>.self)
+    }
+
+    /// NaN -> 0, then clamped to [-128, 127] (what `saturatingInt8` does lane by lane).
+    @inline(__always)
+    static func int8Range(_ t: SIMD8<Float>) -> SIMD8<Float> {
+        ctx_min_ps(ctx_max_ps(zeroingNaN(t), SIMD8(repeating: -128)), SIMD8(repeating: 127))
+    }
+
+    /// NaN lanes -> 0 (vcmpps ordered + vandps).
+    @inline(__always)
+    static func zeroingNaN(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        unsafeBitCast(unsafeBitCast(ctx_ordered_ps(v), to: SIMD8<UInt32>.self) & unsafeBitCast(v, to: SIMD8<UInt32>.self), to: SIMD8<Float>.self)
+    }
+
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         dotAgainstQ8_0AVX2(Q8_0Format.self, w, a, count: count)
     }
