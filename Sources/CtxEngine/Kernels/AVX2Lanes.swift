@@ -12,11 +12,6 @@ enum AVX2Lanes {
 
     @inline(__always) static func int16(_ v: Int16) -> V { unsafeBitCast(SIMD16<Int16>(repeating: v), to: V.self) }
 
-    /// Two int16 values: the first for bytes 0..<16, the second for bytes 16..<32.
-    @inline(__always) static func int16Halves(_ a: Int16, _ b: Int16) -> V {
-        unsafeBitCast(SIMD16<Int16>(lowHalf: SIMD8(repeating: a), highHalf: SIMD8(repeating: b)), to: V.self)
-    }
-
     /// Logical shift of each 16-bit lane (byte-wise shifts do not exist; callers mask afterwards).
     @inline(__always) static func shiftRight16(_ v: V, _ n: UInt16) -> V {
         unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt16>.self) &>> n, to: V.self)
@@ -34,7 +29,7 @@ enum AVX2Lanes {
     /// Σ of 32 signed-byte products as 8 int32 lanes: |x| * sign(y, x) makes the first operand
     /// unsigned for vpmaddubsw (|x| <= 127 and y != -128, so no int16 pair saturates).
     @inline(__always) static func dotSigned(_ x: V, _ y: V) -> SIMD8<Int32> {
-        int32(ctx_madd_epi16(ctx_maddubs_epi16(ctx_abs_epi8(x), ctx_sign_epi8(y, x)), int16(1)))
+        pairSums16(maddubs(ctx_abs_epi8(x), ctx_sign_epi8(y, x)))
     }
 
     /// vpmaddubsw: unsigned bytes of `u` times signed bytes of `s`, adjacent products summed into
@@ -82,11 +77,11 @@ enum AVX2Lanes {
     @inline(__always) static func madd(_ a: V, _ b: V) -> SIMD8<Int32> { int32(ctx_madd_epi16(a, b)) }
 
     /// Adjacent int16 lanes summed into 8 int32 lanes (vpmaddwd with ones).
-    @inline(__always) static func pairSums16(_ v: V) -> SIMD8<Int32> { int32(ctx_madd_epi16(v, int16(1))) }
+    @inline(__always) static func pairSums16(_ v: V) -> SIMD8<Int32> { madd(v, int16(1)) }
 
     /// Σ of unsigned-byte x signed-byte products, each int16 pair sum multiplied by `scale16`.
     @inline(__always) static func dotUnsigned(_ u: V, _ s: V, scale16: V) -> SIMD8<Int32> {
-        int32(ctx_madd_epi16(ctx_maddubs_epi16(u, s), scale16))
+        madd(maddubs(u, s), scale16)
     }
 
     /// The f16 fields at `base`, `base + stride`, ... (8 blocks) as floats, for block formats that
