@@ -19,6 +19,11 @@ static inline __attribute__((always_inline)) __m256i ctx_maddubs_epi16(__m256i u
 static inline __attribute__((always_inline)) __m256i ctx_madd_epi16(__m256i a, __m256i b) {
     return _mm256_madd_epi16(a, b);
 }
+// Adjacent int16 pairs of a and b summed, wrapping, within each 128-bit lane: [a's 4 sums, b's 4
+// sums] per lane (vphaddw).
+static inline __attribute__((always_inline)) __m256i ctx_hadd_epi16(__m256i a, __m256i b) {
+    return _mm256_hadd_epi16(a, b);
+}
 // a with the sign of b applied per byte (zero where b is zero).
 static inline __attribute__((always_inline)) __m256i ctx_sign_epi8(__m256i a, __m256i b) {
     return _mm256_sign_epi8(a, b);

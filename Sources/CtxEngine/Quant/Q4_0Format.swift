@@ -95,53 +95,57 @@ public enum Q4_0Format: TwoPathDotFormat {
     /// prepared block sums, one FMA per 8 blocks, so the vpabsb/vpsignb/subtract of `dotAVX2` are
     /// gone. Two blocks share each vector: [block b's 16 nibble bytes | block b+1's] masked gives
     /// both blocks' values 0..<16, shifted and masked their values 16..<32, matching the pair
-    /// layout; one vpmaddwd, vcvtdq2ps and FMA then serve two blocks, with the scales of b and b+1
-    /// in the low and high four lanes.
+    /// layout. Four pairs' int16 partials reduce to eight block sums in one vector
+    /// (`AVX2Lanes.blockSums16`), so one vcvtdq2ps and one FMA with the eight scales serve 8
+    /// blocks. Range: a partial lane holds 2 products of at most 15 * 128, lo + hi 4, and the two
+    /// vphaddw rounds 16 of them: 30720 < 32768, so the int16 sums cannot wrap.
     public static func dotPrepared(_ w: UnsafeRawPointer, _ prepared: UnsafeRawPointer, count: Int) -> Float {
         let blocks = count / 32
         let aScale = Q8_0PairedActivation.scales(prepared)
         let aSum = Q8_0PairedActivation.sums(prepared, count: count)
         let pairs = Q8_0PairedActivation.pairs(prepared, count: count)
         let mask = AVX2Lanes.bytes(0x0F)
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), offsets = SIMD8<Float>()
-        // Σ n * a of blocks b and b + 1 as 8 floats (4 lanes each); `second` is block b + 1's nibbles.
-        @inline(__always) func pairDot(_ b: Int, _ second: UnsafeRawPointer) -> SIMD8<Float> {
+        var acc = SIMD8<Float>(), offsets = SIMD8<Float>()
+        // Σ n * a of blocks b and b + 1 as 16 int16 (8 each); `second` is block b + 1's nibbles.
+        @inline(__always) func pairPartials(_ b: Int, _ second: UnsafeRawPointer) -> AVX2Lanes.V {
             let first = (w + (b &* blockBytes &+ qsOffset)).loadUnaligned(as: SIMD2<Int64>.self)
             let q = AVX2Lanes.V(lowHalf: first, highHalf: second.loadUnaligned(as: SIMD2<Int64>.self))
             let a = pairs + b &* 32
             let lo = AVX2Lanes.maddubs(q & mask, AVX2Lanes.load(a))
             let hi = AVX2Lanes.maddubs(AVX2Lanes.shiftRight16(q, 4) & mask, AVX2Lanes.load(a + 32))
-            return AVX2Lanes.float(AVX2Lanes.pairSums16(AVX2Lanes.add16(lo, hi)))
-        }
-        @inline(__always) func halves(_ x: Float, _ y: Float) -> SIMD8<Float> {
-            SIMD8(lowHalf: SIMD4(repeating: x), highHalf: SIMD4(repeating: y))
+            return AVX2Lanes.add16(lo, hi)
         }
         var b = 0
         while b &+ 8 <= blocks {
             let wg = w + b &* blockBytes
             Prefetch.ahead(wg, bytes: 8 &* blockBytes)
-            let ws = AVX2Lanes.halves8(wg, stride: blockBytes)
-            let s = ws * UnsafeRawPointer(aScale + b).load(as: SIMD8<Float>.self)
+            // Both in EvensThenOdds order: the weight scales gathered that way, the activation's stored so.
+            let ws = AVX2Lanes.halves8(wg, stride: blockBytes, evensThenOdds: true)
+            let sums = AVX2Lanes.blockSums16(pairPartials(b, wg + (blockBytes &+ qsOffset)),
+                                             pairPartials(b &+ 2, wg + (3 &* blockBytes &+ qsOffset)),
+                                             pairPartials(b &+ 4, wg + (5 &* blockBytes &+ qsOffset)),
+                                             pairPartials(b &+ 6, wg + (7 &* blockBytes &+ qsOffset)))
+            acc.addProduct(AVX2Lanes.float(sums), ws * UnsafeRawPointer(aScale + b).load(as: SIMD8<Float>.self))
             offsets.addProduct(ws, UnsafeRawPointer(aSum + b).load(as: SIMD8<Float>.self))
-            acc0.addProduct(pairDot(b, wg + (blockBytes &+ qsOffset)), halves(s[0], s[1]))
-            acc1.addProduct(pairDot(b &+ 2, wg + (3 &* blockBytes &+ qsOffset)), halves(s[2], s[3]))
-            acc0.addProduct(pairDot(b &+ 4, wg + (5 &* blockBytes &+ qsOffset)), halves(s[4], s[5]))
-            acc1.addProduct(pairDot(b &+ 6, wg + (7 &* blockBytes &+ qsOffset)), halves(s[6], s[7]))
             b &+= 8
         }
-        var tailOffset: Float = 0
+        var tail: Float = 0
         while b < blocks {
-            // The last pair of an odd row has no block b + 1: its activation and scale are zero
-            // padding, and block b's nibbles stand in for the missing ones (read, multiplied by 0).
+            // The last pair of an odd row has no block b + 1: its activation is zero padding, and
+            // block b's nibbles stand in for the missing ones (read, multiplied by 0).
             let w0 = w + b &* blockBytes
             let hasSecond = b &+ 1 < blocks
-            let ws0 = AVX2Lanes.half(w0, 0), ws1 = hasSecond ? AVX2Lanes.half(w0 + blockBytes, 0) : 0
             let second = hasSecond ? w0 + (blockBytes &+ qsOffset) : w0 + qsOffset
-            acc0.addProduct(pairDot(b, second), halves(ws0 * aScale[b], ws1 * aScale[b &+ 1]))
-            tailOffset += ws0 * aSum[b] + ws1 * aSum[b &+ 1]
+            let sums = AVX2Lanes.pairSums16(pairPartials(b, second))
+            let s0 = (sums[0] &+ sums[1]) &+ (sums[2] &+ sums[3])
+            let s1 = (sums[4] &+ sums[5]) &+ (sums[6] &+ sums[7])
+            let i0 = Q8_0PairedActivation.slot(of: b), i1 = Q8_0PairedActivation.slot(of: b &+ 1)
+            let ws0 = AVX2Lanes.half(w0, 0), ws1 = hasSecond ? AVX2Lanes.half(w0 + blockBytes, 0) : 0
+            tail += ws0 * (aScale[i0] * Float(s0) - 8 * aSum[i0])
+            if hasSecond { tail += ws1 * (aScale[i1] * Float(s1) - 8 * aSum[i1]) }
             b &+= 2
         }
-        return (acc0 + acc1).sum() - 8 * (offsets.sum() + tailOffset)
+        return acc.sum() - 8 * offsets.sum() + tail
     }
     #endif
 

@@ -7,6 +7,10 @@
 ///     offset 4*B8     f32  sum[B8]     d * Σ q over block j (the nibble formats' -8 offset term)
 ///     offset 8*B8     i8   pairs[P][64]
 ///
+/// Within each group of 8 blocks, scale and sum are stored in `EvensThenOdds` order (slot
+/// `slot(of:)`: blocks 0, 2, 4, 6, 1, 3, 5, 7), the order in which the kernel's `blockSums16`
+/// reduction leaves eight blocks' integer sums, so one vector multiply applies all eight scales.
+///
 /// Pair p holds blocks 2p and 2p+1 as [q_2p[0..<16], q_2p+1[0..<16], q_2p[16..<32], q_2p+1[16..<32]]:
 /// a q4_0 pair loaded as [block 2p's 16 nibble bytes | block 2p+1's] splits with one mask into the
 /// low nibbles (values 0..<16 of each block) and with a shift and mask into the high ones (values
@@ -32,6 +36,9 @@ enum Q8_0PairedActivation {
         p + 8 * roundedBlocks(count: count)
     }
 
+    /// Where block b's scale and sum are stored.
+    @inline(__always) static func slot(of b: Int) -> Int { (b & ~7) | EvensThenOdds.lane(ofBlock: b & 7) }
+
     /// Writes blocks `blocks` (and, from the range that holds the last block, the zero padding).
     static func build(_ q8: UnsafeRawPointer, _ out: UnsafeMutableRawPointer, count: Int, blocks: Range<Int>) {
         let total = count / 32, rounded = roundedBlocks(count: count)
@@ -49,11 +56,11 @@ enum Q8_0PairedActivation {
                 dst[j + 32] = qs[j + 16]
                 s &+= Int32(qs[j]) &+ Int32(qs[j + 16])
             }
-            scale[b] = d
-            sum[b] = d * Float(s)
+            scale[slot(of: b)] = d
+            sum[slot(of: b)] = d * Float(s)
         }
         if blocks.upperBound == total {
-            for b in total..<rounded { scale[b] = 0; sum[b] = 0 }
+            for b in total..<rounded { scale[slot(of: b)] = 0; sum[slot(of: b)] = 0 }
             if total % 2 == 1 {
                 let dst = pairs + (total / 2) * 64 + 16
                 for j in 0..<16 { dst[j] = 0; dst[j + 32] = 0 }
