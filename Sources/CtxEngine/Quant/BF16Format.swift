@@ -4,7 +4,7 @@ import CX86Intrinsics
 
 /// ggml GGML_TYPE_BF16: the upper 16 bits of an IEEE single, rounded to nearest even
 /// (ggml_compute_fp32_to_bf16: NaN stays a quiet NaN). Pairs with f32 activations.
-public enum BF16Format: WeightFormat {
+public enum BF16Format: WeightFormat, SixteenBitFloatFormat {
     public static let type = DType.bf16
     public static let blockValues = 1
     public static let blockBytes = 2
@@ -50,28 +50,10 @@ public enum BF16Format: WeightFormat {
     }
 
     public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        @inline(__always) func x(_ i: Int) -> SIMD8<Float> { a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) }
-        var i = 0
-        // 32 values (one cache line of weights, one prefetch) per iteration.
-        while i + 32 <= count {
-            Prefetch.ahead(w + i &* 2, bytes: 64, distance: Prefetch.floatDistance)
-            acc0.addProduct(widen(w, i), x(i))
-            acc1.addProduct(widen(w, i &+ 8), x(i &+ 8))
-            acc0.addProduct(widen(w, i &+ 16), x(i &+ 16))
-            acc1.addProduct(widen(w, i &+ 24), x(i &+ 24))
-            i &+= 32
-        }
-        while i + 8 <= count {
-            acc0.addProduct(widen(w, i), x(i))
-            i &+= 8
-        }
-        var total = (acc0 + acc1).sum()
-        let x = a.assumingMemoryBound(to: Float.self)
-        while i < count {
-            total += decode(w.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) * x[i]
-            i &+= 1
-        }
-        return total
+        SixteenBitFloatDot.dot(BF16Format.self, w, a, count: count)
+    }
+
+    static func value(_ w: UnsafeRawPointer, at i: Int) -> Float {
+        decode(w.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
     }
 }
