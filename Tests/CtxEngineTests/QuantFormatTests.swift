@@ -219,14 +219,17 @@ enum Reference {
         }
     }
 
-    /// The q8_0 quantizer GEMV uses (vectorized on AVX2) writes the same bytes as the reference
-    /// quantizer: random rows, exact ties (x / d = k + 0.5), NaN and infinities, denormals (1 / d
-    /// overflows to inf), zeros, and a mix of huge and tiny values.
-    @Test func q8_0QuantizerMatchesReference() {
-        let n = 32 * 12
+    /// The activation quantizers GEMV uses (q8_0 and q8_K, vectorized on AVX2) write the same bytes
+    /// as the reference quantizers: random rows, exact ties (x / d = k + 0.5), NaN and infinities,
+    /// denormals (1 / d overflows to inf), zeros, a mix of huge and tiny values, and (q8_K, whose
+    /// scale takes the sign of the first value of largest magnitude) both signs of the largest
+    /// magnitude in either order, first found late in the block.
+    @Test(arguments: [DType.q8_0, .q8_K])
+    func activationQuantizerMatchesReference(type: DType) {
+        let n = 256 * 3, block = type.blockValues
         var cases: [[Float]] = [Reference.random(n, seed: 21), Reference.random(n, seed: 22, scale: 1e-3)]
-        cases.append((0..<n).map { i -> Float in i % 32 == 0 ? 127 : Float(i % 32) - 16.5 })   // ties at .5
-        cases.append((0..<n).map { i -> Float in i % 32 == 0 ? -127 : -(Float(i % 32) + 0.5) })
+        cases.append((0..<n).map { i -> Float in i % block == 0 ? 127 : Float(i % 32) - 16.5 })   // ties at .5
+        cases.append((0..<n).map { i -> Float in i % block == 0 ? -127 : -(Float(i % 32) + 0.5) })
         cases.append((0..<n).map { i -> Float in [Float.nan, .infinity, -.infinity, 1, -2][i % 5] })
         cases.append((0..<n).map { i -> Float in i % 7 == 0 ? .nan : Float(i % 32) })
         cases.append((0..<n).map { i -> Float in
@@ -235,15 +238,22 @@ enum Reference {
         })
         cases.append([Float](repeating: 0, count: n))
         cases.append((0..<n).map { i -> Float in i % 3 == 0 ? 3e38 : -1e-30 })
+        cases.append((0..<n).map { i -> Float in i % block == block - 1 ? -9 : (i % block == block - 3 ? 9 : 0.25) })
+        cases.append((0..<n).map { i -> Float in i % block == 200 % block ? 9 : (i % block == 201 % block ? -9 : -0.5) })
         for (index, x) in cases.enumerated() {
-            var ours = [UInt8](repeating: 0xAA, count: DType.q8_0.rowBytes(n))
+            var ours = [UInt8](repeating: 0xAA, count: type.rowBytes(n))
             var reference = [UInt8](repeating: 0x55, count: ours.count)
             x.withUnsafeBufferPointer { xp in
-                ours.withUnsafeMutableBytes { Q8_0Format.quantize(xp.baseAddress!, $0.baseAddress!, count: n) }
-                reference.withUnsafeMutableBytes { Q8_0Format.quantizeReference(xp.baseAddress!, $0.baseAddress!, count: n) }
+                ours.withUnsafeMutableBytes { type.format.quantize(xp.baseAddress!, $0.baseAddress!, count: n) }
+                reference.withUnsafeMutableBytes { out in
+                    switch type {
+                    case .q8_K: Q8_KFormat.quantizeReference(xp.baseAddress!, out.baseAddress!, count: n)
+                    default: Q8_0Format.quantizeReference(xp.baseAddress!, out.baseAddress!, count: n)
+                    }
+                }
             }
-            let firstDifference = ours.indices.first { ours[$0] != reference[$0] } ?? -1
-            #expect(ours == reference, "case \(index): first difference at byte \(firstDifference)")
+            let firstDifference = ours.indices.first { ours[$0] != reference[$0] }
+            #expect(firstDifference == nil, "\(type) case \(index): first difference at byte \(firstDifference ?? -1)")
         }
     }
 

@@ -79,6 +79,18 @@ static inline __attribute__((always_inline)) __m256 ctx_max_ps(__m256 a, __m256 
 static inline __attribute__((always_inline)) __m256 ctx_min_ps(__m256 a, __m256 b) {
     return _mm256_min_ps(a, b);
 }
+// All-ones lanes where a == b (ordered, so never where either is NaN; vcmpps eq_oq).
+static inline __attribute__((always_inline)) __m256 ctx_equal_ps(__m256 a, __m256 b) {
+    return _mm256_cmp_ps(a, b, _CMP_EQ_OQ);
+}
+// The sign bits of the 8 lanes as an 8-bit mask (vmovmskps).
+static inline __attribute__((always_inline)) int ctx_movemask_ps(__m256 a) {
+    return _mm256_movemask_ps(a);
+}
+// Each lane rounded to the nearest integer, ties to even, whatever MXCSR says (vroundps $8).
+static inline __attribute__((always_inline)) __m256 ctx_round_even_ps(__m256 a) {
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 // All-ones lanes where a is not NaN, zero where it is (vcmpps ordered).
 static inline __attribute__((always_inline)) __m256 ctx_ordered_ps(__m256 a) {
     return _mm256_cmp_ps(a, a, _CMP_ORD_Q);

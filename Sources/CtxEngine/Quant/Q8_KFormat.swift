@@ -1,3 +1,7 @@
+#if CTXBENCH_AVX2
+import CX86Intrinsics
+#endif
+
 /// ggml GGML_TYPE_Q8_K: the activation format K-quant weights are dotted with. Blocks of 256.
 ///
 ///     offset 0    f32   d           scale (1 / iscale)
@@ -12,7 +16,19 @@ public enum Q8_KFormat: QuantFormat {
     static let bsumsOffset = 260
 
     /// quantize_row_q8_K_ref: iscale = -127 / (signed extreme), q = min(127, round-half-even(x * iscale)).
+    /// Every K-quant GEMV quantizes its input with this, so the AVX2 build uses `quantizeAVX2`
+    /// (identical bytes, tested).
     public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        #if CTXBENCH_AVX2
+        quantizeAVX2(x, out, count: count)
+        #else
+        quantizeReference(x, out, count: count)
+        #endif
+    }
+
+    /// The reference quantizer, value by value. The extreme is the first value of largest magnitude
+    /// (NaN skipped); a NaN value is stored as 127 (Swift's `min(127, NaN)` is 127).
+    static func quantizeReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         for b in 0..<(count / 256) {
             let src = x + b &* 256
             let block = out + b &* blockBytes
@@ -36,6 +52,60 @@ public enum Q8_KFormat: QuantFormat {
             block.storeBytes(of: 1 / iscale, toByteOffset: 0, as: Float.self)
         }
     }
+
+    #if CTXBENCH_AVX2
+    /// `quantizeReference`, 8 lanes at a time, byte for byte the same. Per block of 256: one pass for
+    /// the largest magnitude (vmaxps with the running max as second operand skips NaN lanes, as the
+    /// reference's `>` does), one compare-and-movemask pass that stops at the first lane equal to it
+    /// (the extreme's sign picks the scale's), then per 32 values: scale, clamp to [-128, 127]
+    /// (vminps with 127 second turns NaN into 127 like the reference's `min`), round half to even,
+    /// pack to bytes in order (vpackssdw, vpacksswb, vpermd), and the two 16-value sums.
+    /// Clamping before rounding gives the reference's round-then-saturate: the bounds are integers.
+    static func quantizeAVX2(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        let magnitudeBits = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        let order = unsafeBitCast(SIMD8<Int32>(0, 4, 1, 5, 2, 6, 3, 7), to: AVX2Lanes.V.self)
+        @inline(__always) func values(_ src: UnsafePointer<Float>, _ k: Int) -> SIMD8<Float> {
+            UnsafeRawPointer(src + k &* 8).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        @inline(__always) func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
+            unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & magnitudeBits, to: SIMD8<Float>.self)
+        }
+        for b in 0..<(count / 256) {
+            let src = x + b &* 256
+            let block = out + b &* blockBytes
+            var largest = SIMD8<Float>()
+            for k in 0..<32 { largest = ctx_max_ps(magnitude(values(src, k)), largest) }
+            var amax: Float = 0
+            for i in 0..<8 where largest[i] > amax { amax = largest[i] }
+            if amax == 0 {
+                block.initializeMemory(as: UInt8.self, repeating: 0, count: blockBytes)
+                continue
+            }
+            var first = 0
+            let target = SIMD8<Float>(repeating: amax)
+            for k in 0..<32 {
+                let hits = ctx_movemask_ps(ctx_equal_ps(magnitude(values(src, k)), target))
+                if hits != 0 { first = k &* 8 &+ hits.trailingZeroBitCount; break }
+            }
+            let iscale = -127 / src[first]
+            let scale = SIMD8<Float>(repeating: iscale)
+            @inline(__always) func levels(_ k: Int) -> SIMD8<Int32> {
+                let clamped = ctx_max_ps(ctx_min_ps(values(src, k) * scale, SIMD8(repeating: 127)), SIMD8(repeating: -128))
+                return unsafeBitCast(ctx_cvttps_epi32(ctx_round_even_ps(clamped)), to: SIMD8<Int32>.self)
+            }
+            for c in 0..<8 {
+                let q = (levels(4 &* c), levels(4 &* c &+ 1), levels(4 &* c &+ 2), levels(4 &* c &+ 3))
+                @inline(__always) func v(_ l: SIMD8<Int32>) -> AVX2Lanes.V { unsafeBitCast(l, to: AVX2Lanes.V.self) }
+                let bytes = ctx_packs_epi16(ctx_packs_epi32(v(q.0), v(q.1)), ctx_packs_epi32(v(q.2), v(q.3)))
+                (block + qsOffset + c &* 32).storeBytes(of: ctx_permutevar8x32_epi32(bytes, order), as: AVX2Lanes.V.self)
+                let sums = (q.0 &+ q.1, q.2 &+ q.3)
+                block.storeBytes(of: Int16(truncatingIfNeeded: sums.0.wrappedSum()), toByteOffset: bsumsOffset + c &* 4, as: Int16.self)
+                block.storeBytes(of: Int16(truncatingIfNeeded: sums.1.wrappedSum()), toByteOffset: bsumsOffset + c &* 4 &+ 2, as: Int16.self)
+            }
+            block.storeBytes(of: 1 / iscale, toByteOffset: 0, as: Float.self)
+        }
+    }
+    #endif
 
     public static func dequantize(_ q: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, count: Int) {
         for b in 0..<(count / 256) {
