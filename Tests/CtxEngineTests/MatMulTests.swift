@@ -38,12 +38,12 @@ import Testing
         let pool = ThreadPool(threads: 2)
         let scratch = MatMulScratch(threads: 2)
         // 352 and 32 columns: 11 and 1 blocks of 32, tails for the 8-block loops (q8_0, q4_0's pairs).
-        for cols in type.blockValues == 32 ? [512, 352, 32] : [512] { try gemvMatchesPerRowDots(type: type, cols: cols) }
+        for cols in type.blockValues == 32 ? [512, 352, 32] : [512] {
+            try gemvMatchesPerRowDots(type: type, cols: cols, pool: pool, scratch: scratch)
+        }
     }
 
-    func gemvMatchesPerRowDots(type: DType, cols: Int) throws {
-        let pool = ThreadPool(threads: 2)
-        let scratch = MatMulScratch(threads: 2)
+    func gemvMatchesPerRowDots(type: DType, cols: Int, pool: ThreadPool, scratch: MatMulScratch) throws {
         let rows = 37
         let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 5, scale: 0.2), rows: rows, cols: cols, as: type)
         let x = Reference.random(cols, seed: 6)

@@ -225,7 +225,8 @@ enum Reference {
     /// scale takes the sign of the first value of largest magnitude) both signs of the largest
     /// magnitude in either order, first found late in the block.
     @Test(arguments: [DType.q8_0, .q8_K])
-    func activationQuantizerMatchesReference(type: DType) {
+    func activationQuantizerMatchesReference(type: DType) throws {
+        let quantizer = try #require(type.format as? any TwoPathQuantizer.Type)
         let n = 256 * 3, block = type.blockValues
         var cases: [[Float]] = [Reference.random(n, seed: 21), Reference.random(n, seed: 22, scale: 1e-3)]
         cases.append((0..<n).map { i -> Float in i % block == 0 ? 127 : Float(i % 32) - 16.5 })   // ties at .5
@@ -244,13 +245,8 @@ enum Reference {
             var ours = [UInt8](repeating: 0xAA, count: type.rowBytes(n))
             var reference = [UInt8](repeating: 0x55, count: ours.count)
             x.withUnsafeBufferPointer { xp in
-                ours.withUnsafeMutableBytes { type.format.quantize(xp.baseAddress!, $0.baseAddress!, count: n) }
-                reference.withUnsafeMutableBytes { out in
-                    switch type {
-                    case .q8_K: Q8_KFormat.quantizeReference(xp.baseAddress!, out.baseAddress!, count: n)
-                    default: Q8_0Format.quantizeReference(xp.baseAddress!, out.baseAddress!, count: n)
-                    }
-                }
+                ours.withUnsafeMutableBytes { quantizer.quantize(xp.baseAddress!, $0.baseAddress!, count: n) }
+                reference.withUnsafeMutableBytes { quantizer.quantizeReference(xp.baseAddress!, $0.baseAddress!, count: n) }
             }
             let firstDifference = ours.indices.first { ours[$0] != reference[$0] }
             #expect(firstDifference == nil, "\(type) case \(index): first difference at byte \(firstDifference ?? -1)")

@@ -121,6 +121,11 @@ enum AVX2Lanes {
         return ctx_cvtph_ps(unsafeBitCast(h, to: SIMD2<Int64>.self))
     }
 
+    /// |v| lane by lane: the sign bit cleared (vandps); NaN stays NaN.
+    @inline(__always) static func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+    }
+
     /// The two consecutive f16 fields at `p` as floats: one 32-bit load into a fresh register
     /// (vmovd zeroes the rest, so no false dependency) and one vcvtph2ps.
     @inline(__always) static func halves2(_ p: UnsafeRawPointer) -> (Float, Float) {

@@ -9,25 +9,16 @@ import CX86Intrinsics
 ///     34 bytes (8.5 bits per value)
 ///
 /// Also the activation format q8_0 and q4_0 weights are dotted with.
-public enum Q8_0Format: TwoPathDotFormat {
+public enum Q8_0Format: TwoPathDotFormat, TwoPathQuantizer {
     public static let type = DType.q8_0
     public static let blockValues = 32
     public static let blockBytes = 34
     public static let activationType = DType.q8_0
     static let qsOffset = 2
 
-    /// quantize_row_q8_0_ref: d = amax / 127, q = round-half-away(x / d). Every GEMV quantizes its
-    /// input with this, so the AVX2 build uses `quantizeAVX2` (identical bytes, tested).
-    public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
-        #if CTXBENCH_AVX2
-        quantizeAVX2(x, out, count: count)
-        #else
-        quantizeReference(x, out, count: count)
-        #endif
-    }
-
-    /// The reference quantizer, value by value (NaN ignored by the max and stored as 0).
-    static func quantizeReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+    /// quantize_row_q8_0_ref: d = amax / 127, q = round-half-away(x / d), value by value (NaN
+    /// ignored by the max and stored as 0). `quantize` (TwoPathQuantizer) uses `quantizeAVX2` on AVX2.
+    public static func quantizeReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         for b in 0..<(count / 32) {
             let src = x + b &* 32
             let block = out + b &* blockBytes
@@ -67,8 +58,7 @@ public enum Q8_0Format: TwoPathDotFormat {
     /// values are clamped to [-128, 127] before conversion (1/d overflows to inf for tiny d), and
     /// rounding is LLVM's own lowering of `rounded()`: add copysign(0.49999997, v), truncate.
     /// 32 int32 are packed to bytes with vpackssdw/vpacksswb and put back in order with one vpermd.
-    static func quantizeAVX2(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
-        let signBit = SIMD8<UInt32>(repeating: 0x8000_0000)
+    public static func quantizeAVX2(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         let order = unsafeBitCast(SIMD8<Int32>(0, 4, 1, 5, 2, 6, 3, 7), to: AVX2Lanes.V.self)
         // NaN-free inputs here, so vmaxps is the reference's max.
         @inline(__always) func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { ctx_max_ps(a, b) }
@@ -76,9 +66,7 @@ public enum Q8_0Format: TwoPathDotFormat {
             let src = UnsafeRawPointer(x + b &* 32)
             let v = (src.loadUnaligned(as: SIMD8<Float>.self), src.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
                      src.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), src.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-            @inline(__always) func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
-                zeroingNaN(unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & ~signBit, to: SIMD8<Float>.self))
-            }
+            @inline(__always) func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> { zeroingNaN(AVX2Lanes.magnitude(v)) }
             let m = larger(larger(magnitude(v.0), magnitude(v.1)), larger(magnitude(v.2), magnitude(v.3)))
             var amax: Float = 0
             for i in 0..<8 where m[i] > amax { amax = m[i] }

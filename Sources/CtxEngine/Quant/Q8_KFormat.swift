@@ -8,27 +8,18 @@ import CX86Intrinsics
 ///     offset 4    i8    qs[256]
 ///     offset 260  i16   bsums[16]   sums of each 16 consecutive qs (the K-quant min terms use them)
 ///     292 bytes
-public enum Q8_KFormat: QuantFormat {
+public enum Q8_KFormat: TwoPathQuantizer {
     public static let type = DType.q8_K
     public static let blockValues = 256
     public static let blockBytes = 292
     static let qsOffset = 4
     static let bsumsOffset = 260
 
-    /// quantize_row_q8_K_ref: iscale = -127 / (signed extreme), q = min(127, round-half-even(x * iscale)).
-    /// Every K-quant GEMV quantizes its input with this, so the AVX2 build uses `quantizeAVX2`
-    /// (identical bytes, tested).
-    public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
-        #if CTXBENCH_AVX2
-        quantizeAVX2(x, out, count: count)
-        #else
-        quantizeReference(x, out, count: count)
-        #endif
-    }
-
-    /// The reference quantizer, value by value. The extreme is the first value of largest magnitude
-    /// (NaN skipped); a NaN value is stored as 127 (Swift's `min(127, NaN)` is 127).
-    static func quantizeReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+    /// quantize_row_q8_K_ref: iscale = -127 / (signed extreme), q = min(127, round-half-even(x * iscale)),
+    /// value by value. The extreme is the first value of largest magnitude (NaN skipped); a NaN value
+    /// is stored as 127 (Swift's `min(127, NaN)` is 127). `quantize` (TwoPathQuantizer) uses
+    /// `quantizeAVX2` on AVX2.
+    public static func quantizeReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         for b in 0..<(count / 256) {
             let src = x + b &* 256
             let block = out + b &* blockBytes
@@ -61,20 +52,16 @@ public enum Q8_KFormat: QuantFormat {
     /// (vminps with 127 second turns NaN into 127 like the reference's `min`), round half to even,
     /// pack to bytes in order (vpackssdw, vpacksswb, vpermd), and the two 16-value sums.
     /// Clamping before rounding gives the reference's round-then-saturate: the bounds are integers.
-    static func quantizeAVX2(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
-        let magnitudeBits = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+    public static func quantizeAVX2(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         let order = unsafeBitCast(SIMD8<Int32>(0, 4, 1, 5, 2, 6, 3, 7), to: AVX2Lanes.V.self)
         @inline(__always) func values(_ src: UnsafePointer<Float>, _ k: Int) -> SIMD8<Float> {
             UnsafeRawPointer(src + k &* 8).loadUnaligned(as: SIMD8<Float>.self)
-        }
-        @inline(__always) func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
-            unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & magnitudeBits, to: SIMD8<Float>.self)
         }
         for b in 0..<(count / 256) {
             let src = x + b &* 256
             let block = out + b &* blockBytes
             var largest = SIMD8<Float>()
-            for k in 0..<32 { largest = ctx_max_ps(magnitude(values(src, k)), largest) }
+            for k in 0..<32 { largest = ctx_max_ps(AVX2Lanes.magnitude(values(src, k)), largest) }
             var amax: Float = 0
             for i in 0..<8 where largest[i] > amax { amax = largest[i] }
             if amax == 0 {
@@ -84,7 +71,7 @@ public enum Q8_KFormat: QuantFormat {
             var first = 0
             let target = SIMD8<Float>(repeating: amax)
             for k in 0..<32 {
-                let hits = ctx_movemask_ps(ctx_equal_ps(magnitude(values(src, k)), target))
+                let hits = ctx_movemask_ps(ctx_equal_ps(AVX2Lanes.magnitude(values(src, k)), target))
                 if hits != 0 { first = k &* 8 &+ hits.trailingZeroBitCount; break }
             }
             let iscale = -127 / src[first]

@@ -85,6 +85,26 @@ extension TwoPathDotFormat {
     }
 }
 
+/// An activation format with two quantizers: the reference, value by value, and AVX2 (when the build
+/// enables it), which writes the same bytes. Every GEMV quantizes its input, so `quantize` picks the
+/// AVX2 one here, once for all such formats; the tests compare the two byte for byte.
+public protocol TwoPathQuantizer: QuantFormat {
+    static func quantizeReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int)
+    #if CTXBENCH_AVX2
+    static func quantizeAVX2(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int)
+    #endif
+}
+
+extension TwoPathQuantizer {
+    public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        #if CTXBENCH_AVX2
+        quantizeAVX2(x, out, count: count)
+        #else
+        quantizeReference(x, out, count: count)
+        #endif
+    }
+}
+
 /// Raw little-endian field access. Blocks are packed with no padding (a q8_0 block is 34 bytes), so
 /// fields are generally unaligned.
 extension UnsafeRawPointer {
