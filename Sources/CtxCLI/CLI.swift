@@ -67,9 +67,17 @@ public enum CLI {
         } catch let error as UsageError {
             return usageFailure(error, io: io, command: type.configuration.name)
         } catch {
-            io.err("error: \(error)\n")
+            io.err("error: \(describe(error))\n")
             return ExitCode.failure
         }
+    }
+
+    /// One line for an error: ctxbench's own errors say what they are; a system error is reduced
+    /// to the system's reason, never a raw NSError dump.
+    static func describe(_ error: Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain { return FileError.reason(error) }
+        return "\(error)"
     }
 
     static func unknownCommand(_ name: String) -> UsageError {

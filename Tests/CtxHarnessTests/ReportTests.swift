@@ -99,6 +99,30 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let run = try #require(ImportedRun.make(m, source: "llama-bench", file: "b.csv", platformName: nil, commandLine: []).first)
         #expect(run.metadata.platformName == "AMD EPYC 7B13")
         #expect(run.cells.map(\.status) == [.ok, .failed])
+        // The printed standard deviation is kept; what needs the samples stays unknown.
+        let rate = try #require(run.cells[0].rate)
+        #expect(rate.mean == 256 && rate.standardDeviation == 0.5 && rate.n == 0 && rate.median.isNaN && rate.confidenceHalfWidth95.isNaN)
+        #expect(abs(rate.coefficientOfVariation - 0.5 / 256) < 1e-12)
+    }
+
+    /// Rows that differ only in a setting (n_ubatch, flash_attn, type_v...) are different cells,
+    /// named by that setting, not "X" and "X#2".
+    @Test func settingsThatDifferAreInTheCellIdentity() throws {
+        let header = #""model_type","n_batch","n_ubatch","flash_attn","n_threads","type_k","type_v","n_prompt","n_gen","n_depth","avg_ts","stddev_ts""#
+        let csv = [header,
+                   #""llama 8B Q8_0","2048","512","0","8","f16","f16","512","0","0","100","1""#,
+                   #""llama 8B Q8_0","2048","256","0","8","f16","f16","512","0","0","90","1""#,
+                   #""llama 8B Q8_0","2048","512","1","8","f16","q8_0","512","0","0","110","1""#,
+                   #""llama 8B Q8_0","2048","512","1","8","f16","q8_0","512","0","0","111","1""#].joined(separator: "\n") + "\n"
+        let run = try #require(ImportedRun.make(try LlamaBenchImport.parse(csv, file: "s.csv"), source: "llama-bench", file: "s.csv",
+                                                platformName: "p", commandLine: []).first)
+        #expect(run.cells.map(\.cellID) == [
+            "llama 8B/Q8_0/f16/t8/-/computed/pp512@d0/flash_attn=0,n_ubatch=512,type_v=f16",
+            "llama 8B/Q8_0/f16/t8/-/computed/pp512@d0/flash_attn=0,n_ubatch=256,type_v=f16",
+            "llama 8B/Q8_0/f16/t8/-/computed/pp512@d0/flash_attn=1,n_ubatch=512,type_v=q8_0",
+            // The same test with the same settings twice (an invocation repeated): numbered.
+            "llama 8B/Q8_0/f16/t8/-/computed/pp512@d0/flash_attn=1,n_ubatch=512,type_v=q8_0#2",
+        ])
     }
 
     @Test func llamaBenchJSONAndJSONLCarrySamples() throws {
@@ -133,6 +157,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         |-------|--------|------|--------|----------|----------|----------|----------|----------|----------|
         |   128 |    128 |    1 |    256 |    0.108 |  1186.64 |    3.079 |    41.57 |    3.187 |    80.32 |
         |   512 |    128 |    1 |    640 |    0.400 |  1280.00 |    3.200 |    40.00 |    3.600 |   177.78 |
+
+
         """
         let m = try BatchedBenchImport.parse(md, file: "bb.md")
         #expect(m.map(\.testLabel) == ["pp128", "tg128 @ d128", "pp512", "tg128 @ d512"])
@@ -146,9 +172,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         ("", "empty file"),
         ("hello world\n", "not CSV, JSON, JSONL or a Markdown table"),
         ("a,b\n1,2\n", "not llama-bench output: no field 'n_prompt'"),
-        ("{\"n_prompt\": 1\n", "not a JSON object"),
+        ("{\"n_prompt\": 1\n", "line 2: the JSON ends inside an object (a truncated file?)"),
         ("| x | y |\n|---|---|\n| 1 | 2 |\n", "not llama-bench Markdown"),
-        ("\"n_prompt\",\"n_gen\",\"avg_ts\"\n\"lots\",\"0\",\"1\"\n", "field 'n_prompt': expected an integer, got 'lots'"),
+        ("\"n_prompt\",\"n_gen\",\"avg_ts\"\n\"lots\",\"0\",\"1\"\n", "line 2: field 'n_prompt': expected an integer 0...1073741824, got 'lots'"),
     ])
     func malformedLlamaBenchInputIsRejectedClearly(text: String, message: String) {
         #expect {
@@ -232,7 +258,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         defer { try? FileManager.default.removeItem(at: work) }
         try write(base, cpu: baseCPU, limit: baseLimit, probe: baseProbe, to: work.appendingPathComponent("base"))
         try write(candidate, cpu: candidateCPU, limit: candidateLimit, probe: candidateProbe, to: work.appendingPathComponent("candidate"))
-        return try Gate.run(baselinePath: work.appendingPathComponent("base").path,
+        return Gate.run(baselinePath: work.appendingPathComponent("base").path,
                             candidatePath: work.appendingPathComponent("candidate").path, options: options)
     }
 
@@ -255,14 +281,66 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 
     @Test func missingBaselineAndHardware() throws {
         let runs = ["pp@d0": Self.samples(100, cv: 0.01)]
-        let missing = try Gate.run(baselinePath: "/nonexistent/run", candidatePath: "/nonexistent/other", options: Gate.Options())
+        let missing = Gate.run(baselinePath: "/nonexistent/run", candidatePath: "/nonexistent/other", options: Gate.Options())
         #expect(missing.outcome == .noBaseline)
-        #expect(try Self.gate(runs, ["tg@d0": Self.samples(100, cv: 0.01)]).outcome == .noBaseline)
+        // The candidate lacks the baseline's cell (and has one the baseline lacks): it fails closed.
+        #expect(try Self.gate(runs, ["tg@d0": Self.samples(100, cv: 0.01)]).outcome == .candidateFailed)
         #expect(try Self.gate(runs, runs, candidateCPU: "Other CPU").outcome == .hardwareMismatch)
         var allow = Gate.Options()
         allow.allowHardwareMismatch = true
         let allowed = try Self.gate(runs, runs, options: allow, candidateCPU: "Other CPU")
         #expect(allowed.outcome == .pass && allowed.text.contains("warning: hardware differs"))
+    }
+
+    /// A candidate that did not produce what the baseline has fails the gate with exit 7 and the
+    /// list of cells: failed, non-finite, missing, an interrupted run, a missing or empty run.
+    @Test func incompleteCandidatesFailClosed() throws {
+        let base = ["pp@d0": Self.samples(100, cv: 0.01), "tg@d0": Self.samples(50, cv: 0.01), "tg@d512": Self.samples(40, cv: 0.01)]
+        let good = ["pp@d0": Self.samples(100, cv: 0.01, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2),
+                    "tg@d512": Self.samples(40, cv: 0.01, seed: 2)]
+        #expect(try Self.gate(base, good).outcome == .pass)
+        var nan = good
+        nan["tg@d0"] = [.nan, .nan, .nan]
+        let nanGate = try Self.gate(base, nan)
+        #expect(nanGate.outcome == .candidateFailed && nanGate.outcome.rawValue == 7)
+        #expect(nanGate.text.contains("m/q8_0/f16/t2/-/computed/tg16@d0: no finite sample in the candidate"))
+        var missing = good
+        missing["tg@d512"] = nil
+        let missingGate = try Self.gate(base, missing)
+        #expect(missingGate.outcome == .candidateFailed && missingGate.text.contains("tg16@d512: missing from the candidate"))
+        // Seven of eight cells failed (the case that once passed as "1 unchanged"): fails, listing all seven.
+        let eight = Dictionary(uniqueKeysWithValues: (0..<8).map { ("tg@d\($0 * 64)", Self.samples(50, cv: 0.01)) })
+        var broken = eight
+        for key in eight.keys where key != "tg@d0" { broken[key] = [.nan] }
+        let brokenGate = try Self.gate(eight, broken)
+        #expect(brokenGate.outcome == .candidateFailed && brokenGate.text.contains("did not produce 7 cell(s)"))
+        // A failed cell of the baseline cannot vouch for the candidate: inconclusive, not pass.
+        var baseFailed = base
+        baseFailed["tg@d512"] = [.nan]
+        #expect(try Self.gate(baseFailed, good).outcome == .inconclusive)
+    }
+
+    @Test func missingEmptyOrCorruptRunsGetTheirCodes() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-gate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let runs = ["pp@d0": Self.samples(100, cv: 0.01)]
+        let base = work.appendingPathComponent("base"), empty = work.appendingPathComponent("empty")
+        try Self.write(runs, to: base)
+        try Self.write(runs, to: empty)
+        try Data().write(to: empty.appendingPathComponent("cells.jsonl"))
+        let options = Gate.Options()
+        #expect(Gate.run(baselinePath: base.path, candidatePath: work.appendingPathComponent("absent").path, options: options).outcome == .candidateFailed)
+        let emptyGate = Gate.run(baselinePath: base.path, candidatePath: empty.path, options: options)
+        #expect(emptyGate.outcome == .candidateFailed && emptyGate.text.contains("has no finished cells"))
+        // An interrupted candidate that finished none of the baseline's cells.
+        var metadata = try RunDirectory(existing: empty.path).readMetadata()
+        metadata.status = "interrupted"
+        try RunDirectory(existing: empty.path).writeMetadata(metadata)
+        #expect(Gate.run(baselinePath: base.path, candidatePath: empty.path, options: options).text.contains("status interrupted"))
+        // A corrupt baseline run.json: the baseline cannot be used (5), with the file and the problem.
+        try Data("{ \"schemaVersion\": 1, ".utf8).write(to: base.appendingPathComponent("run.json"))
+        let corrupt = Gate.run(baselinePath: base.path, candidatePath: empty.path, options: options)
+        #expect(corrupt.outcome == .noBaseline && corrupt.text.contains("run.json: not a ctxbench run.json"))
     }
 
     @Test func efficiencyNormalizationComparesFractionsOfEachRunsLimits() throws {
@@ -272,7 +350,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         var options = Gate.Options()
         options.normalize = .efficiency
         #expect(try Self.gate(base, candidate, options: options, baseLimit: 200, candidateLimit: 160).outcome == .pass)
-        #expect(throws: Comparison.Failure.self) { try Self.gate(base, candidate, options: options) }
+        // Without limits there is nothing to normalize by: the baseline cannot be used.
+        #expect(try Self.gate(base, candidate, options: options).outcome == .noBaseline)
         // Probes taken beside each sample take precedence over the run's calibration.
         #expect(try Self.gate(base, candidate, options: options, baseLimit: 200, candidateLimit: 200,
                               baseProbe: 200, candidateProbe: 160).outcome == .pass)

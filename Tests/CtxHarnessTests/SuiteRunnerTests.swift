@@ -21,7 +21,7 @@ import Testing
         var options = SuiteRunner.Options()
         options.calibrate = false
         options.quiet = true
-        let directory = try RunDirectory(path: work.path)
+        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
         let outcome = try SuiteRunner(plan: plan, suiteFile: "runner-test.json5", directory: directory,
                                       options: options, log: { _ in }).run(resuming: false)
         #expect(outcome == .complete(failedCells: 0))

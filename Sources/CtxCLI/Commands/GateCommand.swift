@@ -12,12 +12,16 @@ struct GateCommand: ParsableCommand {
         few or too noisy to show a change of that size is inconclusive, and the gate prints the
         smallest change the data could detect. --normalize efficiency compares each run's rates as
         fractions of its own calibrated limits (FMA peak for prefill, DRAM bandwidth for generation).
-        Exit status: 0 pass, 2 regression, 3 inconclusive, 4 improvements only, 5 baseline missing or
-        no matching cells, 6 hardware fingerprint differs (unless --allow-hardware-mismatch).
+        A cell of the baseline that the candidate is missing, failed or produced without a finite
+        sample fails the gate (exit 7, with the list of cells); a cell the baseline could not produce
+        is inconclusive.
+        Exit status: 0 pass, 2 regression, 3 inconclusive, 4 improvements only, 5 baseline missing,
+        unreadable or without matching cells, 6 hardware fingerprint differs (unless
+        --allow-hardware-mismatch), 7 candidate missing, empty, or with failed or missing cells.
         """,
         options: [
-            .value("--baseline", "dir", help: "Baseline run directory."),
-            .value("--candidate", "dir", help: "Candidate run directory."),
+            .value("--baseline", "dir", help: "Baseline run directory (required)."),
+            .value("--candidate", "dir", help: "Candidate run directory (required)."),
             .value("--max-regression", "pct", help: "Largest slowdown that passes.", default: "5%"),
             .value("--alpha", "p", help: "Significance level.", default: "0.05"),
             .value("--metric", "rate|decode-latency", help: "What to gate on.", default: "rate"),
@@ -49,11 +53,7 @@ struct GateCommand: ParsableCommand {
     }
 
     func run(io: CommandIO) throws -> Int32 {
-        guard RunDirectory.holdsRun(candidate) else {
-            io.err("gate: \(candidate) is not a run directory (no run.json)\n")
-            return ExitCode.failure
-        }
-        let gate = try Gate.run(baselinePath: baseline, candidatePath: candidate, options: options)
+        let gate = Gate.run(baselinePath: baseline, candidatePath: candidate, options: options)
         io.out(gate.text)
         return gate.outcome.rawValue
     }

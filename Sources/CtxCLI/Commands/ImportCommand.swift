@@ -48,17 +48,27 @@ struct ImportCommand: ParsableCommand {
     }
 
     func run(io: CommandIO) throws -> Int32 {
-        guard let data = FileManager.default.contents(atPath: file) else { throw ImportError(file, "cannot read the file") }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try FileError.readText(file, what: "\(tool.rawValue) output")
         let measurements = tool == .llamaBench ? try LlamaBenchImport.parse(text, file: file)
             : try BatchedBenchImport.parse(text, file: file, defaults: defaults)
         let runs = ImportedRun.make(measurements, source: tool == .llamaBench ? "llama-bench" : "llama-batched-bench",
                                     file: file, platformName: platform, commandLine: arguments)
-        let stamp = RunCommand.defaultDirectory(suite: "x").split(separator: "-").last.map(String.init) ?? "now"
-        for run in runs {
-            let slug = ImportedRun.slug(run.metadata.platformName ?? "unknown")
-            let path = out.map { runs.count == 1 ? $0 : ($0 as NSString).appendingPathComponent(slug) }
+        // Every target decided and checked before anything is written: platforms whose names
+        // reduce to the same directory name get -2, -3...; an existing target refuses the import.
+        let stamp = RunDirectory.timestampForNames()
+        var used: [String: Int] = [:]
+        let paths = runs.map { run -> String in
+            var slug = ImportedRun.slug(run.metadata.platformName ?? "unknown")
+            if slug.isEmpty { slug = "platform" }
+            used[slug, default: 0] += 1
+            if used[slug]! > 1 { slug += "-\(used[slug]!)" }
+            return out.map { runs.count == 1 ? $0 : ($0 as NSString).appendingPathComponent(slug) }
                 ?? "results/runs/import-\(tool.rawValue)-\(slug)-\(stamp)"
+        }
+        for path in paths where FileError.kind(of: path) != nil {
+            throw ImportError(path, "already exists; choose another --out (nothing was imported)")
+        }
+        for (run, path) in zip(runs, paths) {
             try run.write(to: path)
             let failed = run.cells.filter { $0.status != .ok }.count
             io.out("\(path): \(run.metadata.platformName ?? "?"), \(run.cells.count) cells" + (failed > 0 ? " (\(failed) without a rate)" : "") + "\n")

@@ -10,7 +10,8 @@ struct ReportCommand: ParsableCommand {
         Any number of run directories, from `ctxbench run` or `ctxbench import`. Without --out the
         Markdown report goes to stdout (no charts). With --out DIR: report.md (or one CSV per table
         with --format csv) and SVG charts (rate against context on a log2 axis; per-op share against
-        depth). Platform table columns: prompt rate at --prompt-tokens, generation rate, and prefill
+        depth). --out never writes into a run directory, and replaces files of an earlier report
+        only with --force. Platform table columns: prompt rate at --prompt-tokens, generation rate, and prefill
         and generation at --context; the cost model predicts the rate at --context where it was not
         measured, and says so.
         """,
@@ -20,12 +21,14 @@ struct ReportCommand: ParsableCommand {
             .value("--format", "md|csv", help: "Output format.", default: "md"),
             .value("--prompt-tokens", "n", help: "Prompt size of the platform table's first column.", default: "16384"),
             .value("--context", "n", help: "Extended context of the platform table and the cost model.", default: "262144"),
+            .flag("--force", help: "Replace report files an earlier report wrote in --out."),
         ]
     )
 
     let directories: [String]
     let out: String?
     let csv: Bool
+    let force: Bool
     var options = Report.Options()
 
     init(parsed: ParsedArguments) throws {
@@ -39,6 +42,7 @@ struct ReportCommand: ParsableCommand {
         }
         options.promptTokens = try parsed.int("--prompt-tokens", in: 1...1_048_576) ?? 16384
         options.context = try parsed.int("--context", in: 1...1_048_576) ?? 262144
+        force = parsed.flag("--force")
     }
 
     func run(io: CommandIO) throws -> Int32 {
@@ -49,7 +53,7 @@ struct ReportCommand: ParsableCommand {
             return ExitCode.failure
         }
         if let out {
-            try report.write(to: out, csv: csv)
+            try report.write(to: out, csv: csv, replacing: force)
             io.out("wrote \(csv ? report.tables.map { "\($0.name).csv" }.joined(separator: ", ") : "report.md")"
                    + (report.charts.isEmpty ? "" : " and \(report.charts.count) chart(s)") + " to \(out)\n")
         } else {

@@ -26,7 +26,7 @@ func describePlan(_ plan: SuitePlan, file: String, platform: PlatformInfo) -> (t
     let available = Double(platform.memoryAvailableBytes)
     func gib(_ b: Double) -> String { String(format: "%.2f GiB", b / 1_073_741_824) }
     for setup in plan.setups {
-        let cells = plan.cells.filter { $0.setup == setup }
+        let cells = plan.cells(of: setup)
         let m = plan.memory(of: setup)
         let fits = available <= 0 || m.total <= 0.9 * available
         if !fits { refused += cells.count }
@@ -75,18 +75,22 @@ struct RunCommand: ParsableCommand {
         name: "run",
         abstract: "Run a suite: every cell of its grid, results appended as they are produced.",
         discussion: """
-        Results go to results/runs/<suite>-<host>-<UTC time>/ (or --out): run.json, samples.jsonl and
-        cells.jsonl (appended and flushed per sample and per cell), cells.csv, ops.csv, ladder.csv and
-        summary.md (rewritten atomically after every cell). A failed or refused cell is a row with
-        its status and error; the sweep goes on. Ctrl-C finishes the current sample, writes, and exits
-        (status 130); --resume DIR continues a killed or interrupted run without losing or repeating a
-        cell. --shard i/n runs every n-th cell starting at i, so n machines can share a grid.
-        Exit status: 0 all cells ok, 1 some cells failed or were refused, 130 interrupted.
+        Results go to results/runs/<suite>-<host>-<UTC time>-p<pid>/ (or --out, which must be new or
+        empty; --force moves a non-empty one aside): run.json, samples.jsonl and cells.jsonl (appended
+        and flushed per sample and per cell), cells.csv, ops.csv, ladder.csv and summary.md (rewritten
+        atomically after every cell). A failed or refused cell is a row with its status and error; the
+        sweep goes on. A run holds a lock on its directory: a second run into it is refused. Ctrl-C or
+        SIGTERM finishes the current sample, writes, and exits (130 or 143; a second one exits at once);
+        --resume DIR continues a killed or interrupted run with the suite and shard it recorded,
+        without losing or repeating a cell. --shard i/n runs every n-th cell starting at i, so n
+        machines can share a grid.
+        Exit status: 0 all cells ok, 1 some cells failed or were refused, 130/143 interrupted.
         """,
         arguments: [ArgumentSpec("suite", help: "A suite file, or a name in suites/.", optional: true)],
         options: [
-            .value("--out", "dir", help: "Run directory.", default: "results/runs/<suite>-<host>-<UTC time>"),
+            .value("--out", "dir", help: "Run directory (new or empty).", default: "results/runs/<suite>-<host>-<UTC time>-p<pid>"),
             .value("--resume", "dir", help: "Continue the run in this directory."),
+            .flag("--force", help: "Move a non-empty --out directory aside (renamed, never deleted) and start there."),
             .value("--shard", "i/n", help: "Run only cells i, i+n, i+2n... of the grid."),
             .flag("--dry-run", help: "Print the plan and exit."),
             .flag("--progress", help: "Progress on stderr even when it is not a terminal."),
@@ -106,6 +110,7 @@ struct RunCommand: ParsableCommand {
     var quiet: Bool
     var calibrate: Bool
     var freshCalibration: Bool
+    var force: Bool
     let arguments: [String]
 
     init(parsed: ParsedArguments) throws {
@@ -113,12 +118,12 @@ struct RunCommand: ParsableCommand {
         out = parsed.string("--out")
         resume = parsed.string("--resume")
         if let text = parsed.string("--shard") {
-            let parts = text.split(separator: "/").compactMap { Int($0) }
-            guard parts.count == 2, parts[1] >= 1, (0..<parts[1]).contains(parts[0]) else {
+            guard let parsedShard = Self.parseShard(text) else {
                 throw UsageError("option '--shard' expects i/n with 0 <= i < n, got '\(text)'")
             }
-            shard = (parts[0], parts[1])
+            shard = parsedShard
         }
+        force = parsed.flag("--force")
         dryRun = parsed.flag("--dry-run")
         quiet = parsed.flag("--quiet")
         progress = parsed.flag("--progress")
@@ -130,34 +135,61 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if out != nil && resume != nil { throw UsageError("--out and --resume cannot be used together") }
         if freshCalibration && !calibrate { throw UsageError("'--fresh-calibration' and '--no-calibrate' contradict each other") }
+        if force && resume != nil { throw UsageError("--force and --resume cannot be used together: --resume continues the run in place") }
     }
 
     func run(io: CommandIO) throws -> Int32 {
-        var suiteFile = ""
-        var shard = self.shard
-        var resuming = false
-        let directoryPath: String
+        let platform = PlatformInfo.probe()
+        let plan: SuitePlan, suiteFile: String
+        var directory: RunDirectory? = nil
         if let resume {
-            // Resume what the directory says it was running: the same suite file and shard.
+            // Resume what the directory says it was running: the suite as recorded in run.json (so
+            // it works from any working directory, and an edited suite file changes nothing) and
+            // the same shard. A suite or shard given here must be that one.
             // Checked before anything is created: a mistyped path must not leave an empty directory.
             guard RunDirectory.holdsRun(resume) else {
                 throw UsageError("--resume: '\(resume)' is not a ctxbench run directory (no run.json)")
             }
-            let metadata = try RunDirectory(existing: resume).readMetadata()
-            suiteFile = try suite.map(resolveSuitePath) ?? metadata.suiteFile
-            if shard == nil, let s = metadata.shard {
-                let p = s.split(separator: "/").compactMap { Int($0) }
-                if p.count == 2 { shard = (p[0], p[1]) }
+            let run = try RunDirectory.resume(path: resume)
+            directory = run
+            let metadata = try run.readMetadata()
+            let recorded: Suite
+            do { recorded = try Suite.parse(metadata.suite, file: metadata.suiteFile) } catch {
+                throw RunDirectory.Refusal(message: "--resume: \(run.file(RunDirectory.metadataFile)) holds a suite this version cannot read (\(error))")
             }
-            directoryPath = resume
-            resuming = true
+            let recordedHash = metadata.suiteHash ?? recorded.contentHash
+            if let suite {
+                let path = try resolveSuitePath(suite)
+                let given = try Suite.load(path: path)
+                if given.contentHash != recordedHash {
+                    throw RunDirectory.Refusal(message: "--resume: \(path) (suite hash \(given.contentHash.prefix(12))) is not the suite this run started with "
+                        + "(\(metadata.suiteFile), hash \(recordedHash.prefix(12))); resuming it would mix two plans. "
+                        + "Resume without a suite argument to finish the recorded plan, or start a new run with --out")
+                }
+            } else if let current = try? Suite.load(path: metadata.suiteFile), current.contentHash != recordedHash, !quiet {
+                io.err("note: \(metadata.suiteFile) changed since this run started; resuming the suite as recorded in run.json\n")
+            }
+            let recordedShard = metadata.shard.flatMap(Self.parseShard)
+            if let shard, metadata.shard != "\(shard.index)/\(shard.count)" {
+                throw RunDirectory.Refusal(message: "--resume: this run is " + (metadata.shard.map { "shard \($0)" } ?? "not sharded")
+                    + ", not shard \(shard.index)/\(shard.count); resume it without --shard")
+            }
+            if metadata.platform.hardwareKey != platform.hardwareKey {
+                throw RunDirectory.Refusal(message: "--resume: this run started on other hardware (\(metadata.platform.hardwareKey)); "
+                    + "this machine is \(platform.hardwareKey). Its results would mix two machines; start a new run")
+            }
+            plan = SuitePlan(suite: recorded, shard: recordedShard)
+            let planned = Set(plan.cells.map { $0.id(in: recorded) })
+            let strays = run.finishedCells().map(\.cellID).filter { !planned.contains($0) }
+            if !strays.isEmpty {
+                throw RunDirectory.Refusal(message: "--resume: \(strays.count) finished cell(s) of \(resume) are not in its recorded plan "
+                    + "(first: \(strays[0])); it was written by another version or edited. Nothing was changed")
+            }
+            suiteFile = metadata.suiteFile
         } else {
             suiteFile = try resolveSuitePath(suite ?? "quickstart")
-            directoryPath = out ?? Self.defaultDirectory(suite: (suiteFile as NSString).lastPathComponent)
+            plan = SuitePlan(suite: try Suite.load(path: suiteFile), shard: shard)
         }
-        let suite = try Suite.load(path: suiteFile)
-        let plan = SuitePlan(suite: suite, shard: shard)
-        let platform = PlatformInfo.probe()
         if dryRun {
             io.out(describePlan(plan, file: suiteFile, platform: platform).text)
             return ExitCode.success
@@ -174,30 +206,42 @@ struct RunCommand: ParsableCommand {
             options.testSlowdown = value
         }
         options.commandLine = arguments
+        if directory == nil {
+            let path = out ?? Self.defaultDirectory(suite: plan.suite.name, shard: shard)
+            let (created, movedAside) = try RunDirectory.create(path: path, force: force)
+            if let movedAside { io.err("moved the earlier contents of \(path) to \(movedAside)\n") }
+            directory = created
+        }
+        let run = directory!
         SuiteRunner.installInterruptHandler()
-        let directory = try RunDirectory(path: directoryPath)
-        if !quiet { io.err("run directory: \(directoryPath)\n") }
-        let runner = SuiteRunner(plan: plan, suiteFile: suiteFile, directory: directory, options: options, log: io.err)
-        let outcome = try runner.run(resuming: resuming)
-        if !quiet, let summary = try? String(contentsOfFile: directory.file("summary.md"), encoding: .utf8) {
+        if !quiet { io.err("run directory: \(run.path)\n") }
+        let runner = SuiteRunner(plan: plan, suiteFile: suiteFile, directory: run, options: options, log: io.err)
+        let outcome = try runner.run(resuming: resume != nil)
+        if !quiet, let summary = try? String(contentsOfFile: run.file("summary.md"), encoding: .utf8) {
             io.out(summary)
         }
         switch outcome {
         case .interrupted:
-            io.err("interrupted; continue with: ctxbench run --resume \(directoryPath)\n")
-            return 130
+            io.err("interrupted; continue with: ctxbench run --resume \(run.path)\n")
+            return SuiteRunner.interruptExitStatus
         case let .complete(failed):
             if failed > 0 { io.err("\(failed) cell(s) did not succeed; see cells.csv\n") }
             return failed > 0 ? ExitCode.failure : ExitCode.success
         }
     }
 
-    static func defaultDirectory(suite: String) -> String {
-        let name = suite.hasSuffix(".json5") ? String(suite.dropLast(6)) : suite
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.locale = Locale(identifier: "en_US_POSIX")
-        return "results/runs/\(name)-\(PlatformInfo.probe().hostname)-\(f.string(from: Date()))"
+    /// "1/4" -> (1, 4).
+    static func parseShard(_ text: String) -> (index: Int, count: Int)? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, (0..<n).contains(i) else { return nil }
+        return (i, n)
+    }
+
+    /// results/runs/<suite>-<host>-<UTC time to the millisecond>-p<pid>[-shard<i>of<n>]: unique per
+    /// process, so shards started together never share a directory.
+    static func defaultDirectory(suite: String, shard: (index: Int, count: Int)?) -> String {
+        let host = PlatformInfo.probe().hostname
+        let shardPart = shard.map { "-shard\($0.index)of\($0.count)" } ?? ""
+        return "results/runs/\(suite)-\(host)-\(RunDirectory.timestampForNames())-p\(getpid())\(shardPart)"
     }
 }

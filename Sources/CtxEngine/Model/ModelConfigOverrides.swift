@@ -37,19 +37,45 @@ extension ModelConfig {
             config = try JSONDecoder().decode(ModelConfig.self, from: data)
         } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ModelConfigError(field: field, message: "expected \(type == Int.self ? "an integer" : "\(type)")")
+            let expected = type == Int.self ? "an integer" : type == String.self ? "a string" : "a number"
+            throw ModelConfigError(field: field, message: "expected \(expected), got \(Self.describe(values[field]))")
         } catch let DecodingError.dataCorrupted(context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ModelConfigError(field: field, message: context.debugDescription)
+            let message = field == "family"
+                ? "expected one of \(Family.allCases.map(\.rawValue).joined(separator: ", ")), got \(Self.describe(values[field]))"
+                : "expected a valid value, got \(Self.describe(values[field]))"
+            throw ModelConfigError(field: field, message: message)
         }
         try config.validate()
         return config
     }
 
+    /// An override's value for a message.
+    static func describe(_ value: Any?) -> String {
+        switch value {
+        case let s as String: return "\"\(s.count > 40 ? String(s.prefix(40)) + "…" : s)\""
+        case let n as Int: return "\(n)"
+        case let d as Double: return "\(d)"
+        case is NSNull: return "null"
+        default: return "nothing"
+        }
+    }
+
+    /// The largest value of any width, count or head dimension.
+    public static let largestDimension = 1 << 22
+
     /// Checks that the configuration can be built and run.
     public func validate() throws {
+        // Bounded so that no product of shapes overflows: a dimension above 2^22 (4M) is no model's.
         func positive(_ name: String, _ value: Int) throws {
-            if value < 1 { throw ModelConfigError(field: name, message: "expected a positive integer, got \(value)") }
+            if value < 1 || value > Self.largestDimension {
+                throw ModelConfigError(field: name, message: "expected an integer 1...\(Self.largestDimension), got \(value)")
+            }
+        }
+        for (name, value) in [("denseLayers", denseLayers), ("sharedExperts", sharedExperts), ("maxContext", maxContext),
+                              ("slidingWindow", slidingWindow), ("kdaConvKernel", kdaConvKernel)]
+            where value < 0 || value > Self.largestDimension {
+            throw ModelConfigError(field: name, message: "expected an integer 0...\(Self.largestDimension), got \(value)")
         }
         try positive("hiddenSize", hiddenSize)
         try positive("layerCount", layerCount)
@@ -65,6 +91,7 @@ extension ModelConfig {
         }
         if denseLayers > 0 { try positive("denseIntermediate", denseIntermediate) }
         if sharedExperts > 0 { try positive("sharedIntermediate", sharedIntermediate) }
+        if layerCount > 4096 { throw ModelConfigError(field: "layerCount", message: "expected at most 4096, got \(layerCount)") }
         switch family {
         case .kimiLinear:
             for (name, value) in [("kdaHeads", kdaHeads), ("kdaHeadDim", kdaHeadDim), ("kdaGateRank", kdaGateRank),
@@ -84,11 +111,17 @@ extension ModelConfig {
                 throw ModelConfigError(field: name, message: "expected an even number 2...\(headDim), got \(dims)")
             }
         }
+        let parameters = tensorSpecs().reduce(0.0) { $0 + Double($1.rows) * Double($1.cols) }
+        if parameters > 1e13 {
+            throw ModelConfigError(field: "", message: String(format: "%.3g parameters: no model this engine could hold", parameters))
+        }
     }
 }
 
 /// The candidate with the smallest edit distance, if it is close enough to be a likely typo.
 public func closestName(to name: String, in candidates: [String]) -> String? {
+    // A name far longer than every candidate is no typo of one (and would cost its length squared).
+    guard name.count <= 2 * (candidates.map(\.count).max() ?? 0) + 8 else { return nil }
     func distance(_ a: [Character], _ b: [Character]) -> Int {
         var previous = Array(0...b.count)
         for (i, ca) in a.enumerated() {

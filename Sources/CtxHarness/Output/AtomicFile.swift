@@ -5,8 +5,11 @@ import Foundation
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: url, options: .atomic)
+        let folder = url.deletingLastPathComponent()
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw FileError("create the directory", folder.path, error)
+        }
+        do { try data.write(to: url, options: .atomic) } catch { throw FileError("write", path, error) }
     }
 
     public static func write(_ text: String, to path: String) throws {

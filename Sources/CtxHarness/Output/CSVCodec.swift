@@ -59,7 +59,8 @@ public enum CSVCodec {
         }
         if consumed != bytes.count || csv_fini(&parser, onField, onRow, context) != 0 {
             let reason = String(cString: csv_strerror(csv_error(&parser)))
-            throw ParseError(message: "malformed CSV near byte \(consumed): \(reason)")
+            let line = 1 + bytes.prefix(consumed).reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+            throw ParseError(message: "line \(line): malformed CSV (\(reason))")
         }
         return collector.rows
     }

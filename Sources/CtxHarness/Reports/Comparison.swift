@@ -38,23 +38,48 @@ public struct Comparison: Sendable {
     public var rows: [Row]
     public var baseOnly: Int
     public var candidateOnly: Int
+    /// Cells the baseline has a result for that the candidate cannot be compared on, with why:
+    /// missing, failed (its status and error), or without a finite sample.
+    public var candidateProblems: [(cellID: String, reason: String)]
+    /// Cells the candidate ran that the baseline has no usable result for (failed there).
+    public var baseProblems: [(cellID: String, reason: String)]
 
     public struct Failure: Error, CustomStringConvertible {
         public let message: String
+        /// True when the baseline is what cannot be used (else the candidate).
+        public let inBaseline: Bool
         public var description: String { message }
     }
 
     public init(base: LoadedRun, candidate: LoadedRun, metric: Metric = .rate, normalize: Normalization = .none,
                 alpha: Double = 0.05) throws {
-        let baseCells = Dictionary(base.cells.filter { $0.status == .ok }.map { ($0.cellID, $0) }, uniquingKeysWith: { a, _ in a })
-        let candidateCells = Dictionary(candidate.cells.filter { $0.status == .ok }.map { ($0.cellID, $0) }, uniquingKeysWith: { a, _ in a })
+        let baseCells = Dictionary(base.cells.map { ($0.cellID, $0) }, uniquingKeysWith: { a, _ in a })
+        let candidateCells = Dictionary(candidate.cells.map { ($0.cellID, $0) }, uniquingKeysWith: { a, _ in a })
         var rows: [Row] = []
-        for cell in base.cells where cell.status == .ok {
-            guard let other = candidateCells[cell.cellID] else { continue }
-            guard var a = try Self.samples(cell, run: base, metric: metric, normalize: normalize),
-                  var b = try Self.samples(other, run: candidate, metric: metric, normalize: normalize) else { continue }
-            a = a.filter(\.isFinite); b = b.filter(\.isFinite)
-            guard !a.isEmpty, !b.isEmpty else { continue }
+        var candidateProblems: [(String, String)] = [], baseProblems: [(String, String)] = []
+        func finiteSamples(_ cell: CellResult, _ run: LoadedRun) throws -> [Double]? {
+            do { return try Self.samples(cell, run: run, metric: metric, normalize: normalize)?.filter(\.isFinite) } catch let e as Failure {
+                throw Failure(message: e.message, inBaseline: run.path == base.path)
+            }
+        }
+        for cell in base.cells {
+            guard let other = candidateCells[cell.cellID] else {
+                if cell.status == .ok { candidateProblems.append((cell.cellID, "missing from the candidate")) }
+                continue
+            }
+            if other.status != .ok {
+                candidateProblems.append((cell.cellID, "\(other.status.rawValue) in the candidate" + (other.error.map { ": \($0)" } ?? "")))
+                continue
+            }
+            if cell.status != .ok {
+                baseProblems.append((cell.cellID, "\(cell.status.rawValue) in the baseline" + (cell.error.map { ": \($0)" } ?? "")))
+                continue
+            }
+            // nil: the metric does not apply to this cell (decode latency of a prefill test).
+            guard let a = try finiteSamples(cell, base) else { continue }
+            guard let b = try finiteSamples(other, candidate) else { continue }
+            if b.isEmpty { candidateProblems.append((cell.cellID, "no finite sample in the candidate")); continue }
+            if a.isEmpty { baseProblems.append((cell.cellID, "no finite sample in the baseline")); continue }
             let ma = SampleStatistics.median(a), mb = SampleStatistics.median(b)
             let ratio = metric == .rate ? mb / ma : ma / mb
             rows.append(Row(cellID: cell.cellID, test: cell.test, base: a, candidate: b, baseMedian: ma, candidateMedian: mb,
@@ -62,6 +87,8 @@ public struct Comparison: Sendable {
                             detectable: Self.detectableChange(a, b, alpha: alpha)))
         }
         self.rows = rows
+        self.candidateProblems = candidateProblems
+        self.baseProblems = baseProblems
         baseOnly = baseCells.keys.filter { candidateCells[$0] == nil }.count
         candidateOnly = candidateCells.keys.filter { baseCells[$0] == nil }.count
     }
@@ -84,7 +111,8 @@ public struct Comparison: Sendable {
         } else if let limits = run.limits(threads: cell.threads) {
             limit = cell.nPrompt > 0 ? limits.fmaGFLOPs.median : limits.dramReadGBps.median
         } else {
-            throw Failure(message: "\(run.path): no calibrated limits at \(cell.threads) threads, so it cannot be normalized by efficiency (run without --no-calibrate)")
+            throw Failure(message: "\(run.path): no calibrated limits at \(cell.threads) threads, so it cannot be normalized by efficiency (run without --no-calibrate)",
+                          inBaseline: false)
         }
         return metric == .rate ? values.map { $0 / limit } : values.map { $0 * limit }
     }

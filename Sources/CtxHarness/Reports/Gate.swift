@@ -20,6 +20,9 @@ public struct Gate: Sendable {
         case improvementsOnly = 4
         case noBaseline = 5
         case hardwareMismatch = 6
+        /// The candidate is missing, unreadable or empty, or a cell the baseline has is missing,
+        /// failed or non-finite in it.
+        case candidateFailed = 7
     }
 
     public struct Options: Sendable {
@@ -60,11 +63,30 @@ public struct Gate: Sendable {
         return (.unchanged, "")
     }
 
-    public static func run(baselinePath: String, candidatePath: String, options: Options) throws -> Gate {
+    /// Every way a gate can end maps to an outcome (and so to a documented exit code); nothing
+    /// throws. Fails closed: a cell the baseline has that the candidate did not produce, produced
+    /// as failed or non-finite, fails the gate (`candidateFailed`) with the list of cells.
+    public static func run(baselinePath: String, candidatePath: String, options: Options) -> Gate {
         guard RunDirectory.holdsRun(baselinePath) else {
             return Gate(outcome: .noBaseline, text: "gate: baseline missing: \(baselinePath) is not a run directory (no run.json)\n")
         }
-        let base = try LoadedRun.load(baselinePath), candidate = try LoadedRun.load(candidatePath)
+        let base: LoadedRun
+        do { base = try LoadedRun.load(baselinePath) } catch {
+            return Gate(outcome: .noBaseline, text: "gate: baseline unreadable: \(error)\n")
+        }
+        guard RunDirectory.holdsRun(candidatePath) else {
+            return Gate(outcome: .candidateFailed, text: "gate: candidate missing: \(candidatePath) is not a run directory (no run.json)\n")
+        }
+        let candidate: LoadedRun
+        do { candidate = try LoadedRun.load(candidatePath) } catch {
+            return Gate(outcome: .candidateFailed, text: "gate: candidate unreadable: \(error)\n")
+        }
+        guard !base.cells.isEmpty else {
+            return Gate(outcome: .noBaseline, text: "gate: the baseline \(baselinePath) has no finished cells\n")
+        }
+        guard !candidate.cells.isEmpty else {
+            return Gate(outcome: .candidateFailed, text: "gate: the candidate \(candidatePath) has no finished cells (status \(candidate.metadata.status))\n")
+        }
         var lines: [String] = []
         let keyA = base.metadata.platform.hardwareKey, keyB = candidate.metadata.platform.hardwareKey
         if keyA != keyB {
@@ -78,9 +100,24 @@ public struct Gate: Sendable {
             }
             lines.append("warning: hardware differs (allowed): baseline \(keyA); candidate \(keyB)")
         }
-        let comparison = try Comparison(base: base, candidate: candidate, metric: options.metric,
+        let comparison: Comparison
+        do {
+            comparison = try Comparison(base: base, candidate: candidate, metric: options.metric,
                                         normalize: options.normalize, alpha: options.alpha)
-        guard !comparison.rows.isEmpty else {
+        } catch let e as Comparison.Failure {
+            return Gate(outcome: e.inBaseline ? .noBaseline : .candidateFailed, text: "gate: \(e.message)\n")
+        } catch {
+            return Gate(outcome: .candidateFailed, text: "gate: \(error)\n")
+        }
+        if !comparison.candidateProblems.isEmpty {
+            var text = lines.map { $0 + "\n" }.joined()
+            text += "gate: the candidate did not produce \(comparison.candidateProblems.count) cell(s) the baseline has:\n"
+            for p in comparison.candidateProblems { text += "  \(p.cellID): \(p.reason)\n" }
+            if candidate.metadata.status != "complete" { text += "  (the candidate run's status is \(candidate.metadata.status))\n" }
+            text += "gate: \(Outcome.candidateFailed.name) (exit \(Outcome.candidateFailed.rawValue))\n"
+            return Gate(outcome: .candidateFailed, text: text)
+        }
+        guard !comparison.rows.isEmpty || !comparison.baseProblems.isEmpty else {
             return Gate(outcome: .noBaseline, text: "gate: no cell of the candidate matches a cell of the baseline\n")
         }
         var table = ReportTable(name: "gate", title: "Gate", header: ["cell", "baseline", "candidate", "change", "p", "detectable", "verdict"],
@@ -93,6 +130,11 @@ public struct Gate: Sendable {
                                Format.percent(row.ratio - 1), row.p.map { Format.number($0, 4) } ?? "-",
                                row.detectable.isFinite ? Format.percent(row.detectable, signed: false) : "-",
                                why.isEmpty ? v.rawValue : "\(v.rawValue): \(why)"])
+        }
+        // A cell the baseline cannot vouch for is not passed: inconclusive.
+        for p in comparison.baseProblems {
+            counts[.inconclusive, default: 0] += 1
+            table.rows.append([p.cellID, "-", "-", "-", "-", "-", "inconclusive: \(p.reason)"])
         }
         let outcome: Outcome = counts[.regression, default: 0] > 0 ? .regression
             : counts[.inconclusive, default: 0] > 0 ? .inconclusive
@@ -123,6 +165,7 @@ extension Gate.Outcome {
         case .improvementsOnly: "IMPROVEMENTS ONLY"
         case .noBaseline: "NO BASELINE"
         case .hardwareMismatch: "HARDWARE MISMATCH"
+        case .candidateFailed: "CANDIDATE FAILED"
         }
     }
 }

@@ -56,15 +56,28 @@ public struct Report: Sendable {
         return parts.joined(separator: "\n")
     }
 
-    /// Writes report.md (or one CSV per table) and the charts into `directory`, each file atomically.
-    public func write(to directory: String, csv: Bool) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        if csv {
-            for t in tables { try AtomicFile.write(t.csv, to: path("\(t.name).csv")) }
-        } else {
-            try AtomicFile.write(markdown, to: path("report.md"))
+    /// The files `write` puts in its directory, name -> contents.
+    public func files(csv: Bool) -> [(name: String, contents: String)] {
+        (csv ? tables.map { ("\($0.name).csv", $0.csv) } : [("report.md", markdown)]) + charts.map { ($0.name, $0.svg) }
+    }
+
+    /// Writes report.md (or one CSV per table) and the charts into `directory`, each file
+    /// atomically. Never into a run directory (its cells.csv and ops.csv are the run's own); a file
+    /// that exists is replaced only when `replacing` (an earlier report), else nothing is written.
+    public func write(to directory: String, csv: Bool, replacing: Bool) throws {
+        if RunDirectory.holdsRun(directory) {
+            throw RunDirectory.Refusal(message: "\(directory) is a run directory; a report never writes over a run's files. Choose another --out")
         }
-        for chart in charts { try AtomicFile.write(chart.svg, to: path(chart.name)) }
+        if FileError.kind(of: directory).map({ $0 != .directory }) == true {
+            throw RunDirectory.Refusal(message: "\(directory) exists and is not a directory; choose another --out")
+        }
+        let files = files(csv: csv)
+        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        let existing = files.map(\.name).filter { FileError.kind(of: path($0)) != nil }
+        if !existing.isEmpty && !replacing {
+            throw RunDirectory.Refusal(message: "\(directory) already holds \(existing.joined(separator: ", ")); "
+                + "add --force to replace an earlier report's files, or choose another --out (nothing was written)")
+        }
+        for file in files { try AtomicFile.write(file.contents, to: path(file.name)) }
     }
 }

@@ -1,6 +1,12 @@
 import CtxEngine
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What a run directory says about itself (run.json).
 public struct RunMetadata: Codable, Sendable {
     public var schemaVersion: Int = ResultSchema.version
@@ -19,6 +25,8 @@ public struct RunMetadata: Codable, Sendable {
     public var finishedAt: String?
     /// running, complete, interrupted.
     public var status: String
+    /// SHA-256 of the suite as parsed (`suite`): resume and merge compare plans by it.
+    public var suiteHash: String? = nil
     public var cellsPlanned: Int
     /// Where the results came from: nil for ctxbench's own runs, "llama-bench" or
     /// "llama-batched-bench" for imports (`ctxbench import`).
@@ -44,43 +52,177 @@ public struct RunMetadata: Codable, Sendable {
 ///   cells.jsonl     one line per finished cell (the record `--resume` trusts)
 ///   ladder.csv      computed-fill extension segments (llama-batched-bench's S_PP curve)
 ///   cells.csv, ops.csv, summary.md   regenerated atomically after every cell
+///   run.lock        held (flock) by the process writing the run: a second writer is refused
+///   discarded-samples.jsonl   samples of cells a killed run did not finish, moved here on resume
+///
+/// A directory is written only by the process holding its lock, and never emptied: a new run goes
+/// into a new or empty directory (or one moved aside, never deleted, with `force`).
 public final class RunDirectory: @unchecked Sendable {
     public let path: String
     private var samples: FileHandle?
     private var cellLog: FileHandle?
+    private var lockDescriptor: Int32 = -1
 
-    public init(path: String) throws {
-        self.path = path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    /// A directory to read (nothing is created).
+    /// A directory to read (nothing is created, no lock taken).
     public init(existing path: String) { self.path = path }
 
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
-    /// Opens the append-only logs. On resume, lines of cells that did not finish are dropped first
-    /// (and a torn last line from a kill), so a re-run cell's samples are not duplicated.
+    public static let lockFile = "run.lock"
+
+    /// Why a directory cannot be written: it holds another run, or another process writes it.
+    public struct Refusal: Error, CustomStringConvertible, Equatable {
+        public let message: String
+        public init(message: String) { self.message = message }
+        public var description: String { message }
+    }
+
+    /// A new run directory at `path`, locked. `path` must not exist or be empty; with `force`, a
+    /// non-empty one (not in use) is renamed to `<path>.moved-<UTC time>` first, never deleted.
+    /// Returns where an old directory was moved.
+    public static func create(path: String, force: Bool) throws -> (RunDirectory, movedAside: String?) {
+        var moved: String? = nil
+        switch FileError.kind(of: path) {
+        case nil: break
+        case .directory:
+            if try !isEmpty(path) {
+                let old = RunDirectory(existing: path)
+                try old.lock(onlyIfPresent: true)  // refuses a directory another run is writing
+                old.unlock()
+                guard force else {
+                    let what = holdsRun(path) ? "holds a run" + old.summary() : "is not empty"
+                    throw Refusal(message: "\(path) \(what); continue it with --resume \(path), choose another --out, "
+                                  + "or add --force to move it aside (it is renamed, never deleted)")
+                }
+                let target = path.hasSuffix("/") ? String(path.dropLast()) : path
+                let aside = "\(target).moved-\(timestampForNames())"
+                guard rename(target, aside) == 0 else { throw FileError("move aside", path, reason: String(cString: strerror(errno))) }
+                moved = aside
+            }
+        case .regular, .other:
+            throw Refusal(message: "\(path) exists and is not a directory; choose another --out")
+        }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw FileError("create the directory", path, error)
+        }
+        let directory = RunDirectory(existing: path)
+        try directory.lock()
+        // Another process may have written here between the check and the lock.
+        if try !isEmpty(path, ignoring: [lockFile]) {
+            directory.unlock()
+            throw Refusal(message: "\(path) was written by another process while this run started; choose another --out")
+        }
+        return (directory, moved)
+    }
+
+    /// An existing run directory to continue, locked.
+    public static func resume(path: String) throws -> RunDirectory {
+        guard holdsRun(path) else { throw Refusal(message: "--resume: '\(path)' is not a ctxbench run directory (no run.json)") }
+        let directory = RunDirectory(existing: path)
+        try directory.lock()
+        return directory
+    }
+
+    /// Takes the directory's lock (flock on run.lock, released when the process ends however it
+    /// ends), writing who holds it; refuses with the holder's pid and host when it is taken.
+    /// `onlyIfPresent`: only test a lock that exists (nothing is created in a directory that is
+    /// not a run).
+    func lock(onlyIfPresent: Bool = false) throws {
+        let lockPath = file(Self.lockFile)
+        let fd = open(lockPath, O_RDWR | O_CLOEXEC | (onlyIfPresent ? 0 : O_CREAT), 0o644)
+        guard fd >= 0 else {
+            if onlyIfPresent && errno == ENOENT { return }
+            throw FileError("open", lockPath, reason: String(cString: strerror(errno)))
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            closeDescriptor(fd)
+            throw Refusal(message: "\(path) is in use by another ctxbench run (\(holder.map { $0.isEmpty ? "holder unknown" : $0 } ?? "holder unknown")); "
+                          + "wait for it to finish, or stop it first")
+        }
+        lockDescriptor = fd
+        if onlyIfPresent { return }
+        let me = "pid \(getpid()) on host \(ProcessInfo.processInfo.hostName) since \(SuiteRunner.timestamp())\n"
+        _ = ftruncate(fd, 0)
+        _ = me.withCString { write(fd, $0, strlen($0)) }
+    }
+
+    func unlock() {
+        guard lockDescriptor >= 0 else { return }
+        flock(lockDescriptor, LOCK_UN)
+        closeDescriptor(lockDescriptor)
+        lockDescriptor = -1
+    }
+
+    deinit { unlock() }
+
+    static func isEmpty(_ path: String, ignoring: Set<String> = []) throws -> Bool {
+        do { return try FileManager.default.contentsOfDirectory(atPath: path).allSatisfy { ignoring.contains($0) } } catch {
+            throw FileError("list", path, error)
+        }
+    }
+
+    /// " (status complete, 12 cells)" for messages about an existing run.
+    func summary() -> String {
+        guard let m = try? readMetadata() else { return "" }
+        return " (status \(m.status), \(finishedCells().count) of \(m.cellsPlanned) cells)"
+    }
+
+    /// A UTC time with milliseconds for directory names: 20261130T014218.123Z.
+    public static func timestampForNames(_ date: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return f.string(from: date)
+    }
+
+    /// Opens the append-only logs (the lock must be held). On resume, sample lines of cells that
+    /// did not finish (and a torn last line from a kill) are moved to discarded-samples.jsonl, so a
+    /// re-run cell's samples are not counted twice and nothing is deleted; every finished cell's
+    /// lines stay.
     public func openLogs(keepingSamplesOf finished: Set<String>) throws {
+        precondition(lockDescriptor >= 0, "openLogs without the run's lock")
         for name in ["samples.jsonl", "cells.jsonl"] {
             let url = file(name)
             if !FileManager.default.fileExists(atPath: url) {
-                _ = FileManager.default.createFile(atPath: url, contents: nil)
+                guard FileManager.default.createFile(atPath: url, contents: nil) else {
+                    throw FileError("create", url, reason: String(cString: strerror(errno)))
+                }
                 continue
             }
-            let text = try String(contentsOfFile: url, encoding: .utf8)
-            var kept: [Substring] = []
+            let text: String
+            do { text = try String(contentsOfFile: url, encoding: .utf8) } catch { throw FileError("read", url, error) }
+            var kept: [Substring] = [], dropped: [Substring] = []
             for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let cell = object["cellID"] as? String else { continue }  // torn line
-                if finished.contains(cell) { kept.append(line) }
+                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                   let cell = object["cellID"] as? String, finished.contains(cell) {
+                    kept.append(line)
+                } else {
+                    dropped.append(line)
+                }
             }
+            guard !dropped.isEmpty else { continue }
+            let aside = file(name == "samples.jsonl" ? "discarded-samples.jsonl" : "discarded-cells.jsonl")
+            try appendText(dropped.map { $0 + "\n" }.joined(), to: aside)
             try AtomicFile.write(kept.map { $0 + "\n" }.joined(), to: url)
         }
         samples = FileHandle(forWritingAtPath: file("samples.jsonl"))
         cellLog = FileHandle(forWritingAtPath: file("cells.jsonl"))
+        guard samples != nil, cellLog != nil else { throw FileError("open", path, reason: "the run's logs cannot be opened for writing") }
         samples?.seekToEndOfFile()
         cellLog?.seekToEndOfFile()
+    }
+
+    private func appendText(_ text: String, to path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw FileError("open", path, reason: "cannot open for appending") }
+        defer { try? handle.close() }
+        do {
+            handle.seekToEndOfFile()
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.synchronize()
+        } catch { throw FileError("write", path, error) }
     }
 
     /// Finished cells recorded in cells.jsonl (complete lines only).
@@ -112,8 +254,10 @@ public final class RunDirectory: @unchecked Sendable {
 
     private func append(_ data: Data, to handle: FileHandle?) throws {
         guard let handle else { return }
-        try handle.write(contentsOf: data + Data("\n".utf8))
-        try handle.synchronize()
+        do {
+            try handle.write(contentsOf: data + Data("\n".utf8))
+            try handle.synchronize()
+        } catch { throw FileError("append to", path, error) }
     }
 
     /// The run's metadata file; a directory is a run directory when it holds one.
@@ -128,8 +272,26 @@ public final class RunDirectory: @unchecked Sendable {
         try AtomicFile.writeJSON(metadata, to: file(Self.metadataFile))
     }
 
+    /// run.json, or an error naming it and what is wrong with it.
     public func readMetadata() throws -> RunMetadata {
-        try JSONFormat.decode(RunMetadata.self, from: Data(contentsOf: URL(fileURLWithPath: file(Self.metadataFile))))
+        let url = file(Self.metadataFile)
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: url)) } catch { throw FileError("read", url, error) }
+        do { return try JSONFormat.decode(RunMetadata.self, from: data) } catch {
+            throw FileError("read", url, reason: "not a ctxbench run.json (\(Self.decodingProblem(error)))")
+        }
+    }
+
+    /// A decoding error as a short phrase: the field path and what was wrong.
+    static func decodingProblem(_ error: Error) -> String {
+        func path(_ keys: [CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
+        switch error as? DecodingError {
+        case let .keyNotFound(key, c)?: return "missing field '\(path(c.codingPath + [key]))'"
+        case let .typeMismatch(_, c)?: return "field '\(path(c.codingPath))': \(c.debugDescription)"
+        case let .valueNotFound(_, c)?: return "field '\(path(c.codingPath))' is null"
+        case let .dataCorrupted(c)?: return c.codingPath.isEmpty ? "not valid JSON" : "field '\(path(c.codingPath))': \(c.debugDescription)"
+        default: return "\(error)"
+        }
     }
 
     public func writeTables(cells: [CellResult], title: String) throws {
@@ -168,5 +330,17 @@ public final class RunDirectory: @unchecked Sendable {
     public func close() {
         try? samples?.close()
         try? cellLog?.close()
+        samples = nil
+        cellLog = nil
+        unlock()
     }
+}
+
+/// close(2), named apart from FileHandle's and RunDirectory's own `close`.
+private func closeDescriptor(_ fd: Int32) {
+    #if canImport(Glibc)
+    _ = Glibc.close(fd)
+    #else
+    _ = Darwin.close(fd)
+    #endif
 }

@@ -7,8 +7,9 @@ import Glibc
 import Darwin
 #endif
 
-/// Set by SIGINT: the runner finishes the sample in progress, writes everything and stops.
-nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
+/// The signal that asked the run to stop (SIGINT or SIGTERM), 0 while none has: the runner
+/// finishes the sample in progress, writes everything and stops. A second signal exits at once.
+nonisolated(unsafe) private var interruptSignal: sig_atomic_t = 0
 
 /// Runs a suite's plan: one engine session per setup, the depth ladder within it, warmup and
 /// repetitions per cell, every sample appended as it is produced, tables rewritten after every cell.
@@ -51,22 +52,34 @@ public final class SuiteRunner {
         self.log = log
     }
 
-    /// Catches SIGINT (and unblocks it: a parent such as a test harness or CI runner may have
-    /// started us with it blocked, and then Ctrl-C would never arrive).
+    /// Catches SIGINT and SIGTERM (and unblocks them: a parent such as a test harness or CI runner
+    /// may have started us with them blocked, and then Ctrl-C would never arrive). The first stops
+    /// the run at the end of the sample in progress; a second exits at once (128 + signal), leaving
+    /// what the logs already hold for --resume.
     public static func installInterruptHandler() {
-        signal(SIGINT) { _ in interruptRequested = 1 }
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            if interruptSignal != 0 { _exit(128 + sig) }
+            interruptSignal = sig
+        }
         var set = sigset_t()
         sigemptyset(&set)
-        sigaddset(&set, SIGINT)
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, handler)
+            sigaddset(&set, sig)
+        }
         sigprocmask(SIG_UNBLOCK, &set, nil)
     }
 
-    var interrupted: Bool { interruptRequested != 0 }
+    var interrupted: Bool { interruptSignal != 0 }
+
+    /// The exit status of an interrupted run: 130 for SIGINT, 143 for SIGTERM.
+    public static var interruptExitStatus: Int32 { 128 + (interruptSignal == 0 ? SIGINT : interruptSignal) }
 
     public func run(resuming: Bool) throws -> Outcome {
         let suite = plan.suite
-        // Resume: cells already recorded stay; everything else (re-)runs.
-        results = resuming ? directory.finishedCells().filter { r in plan.cells.contains { $0.id(in: suite) == r.cellID } } : []
+        // Resume: cells already recorded stay (the caller checked that the plan is the one the run
+        // started with); everything else (re-)runs.
+        results = resuming ? directory.finishedCells() : []
         let finished = Set(results.map(\.cellID))
         try directory.openLogs(keepingSamplesOf: finished)
         defer { directory.close() }
@@ -76,6 +89,7 @@ public final class SuiteRunner {
             limits: limits.values.sorted { $0.threads < $1.threads }, gitCommit: platform.gitCommit,
             commandLine: options.commandLine, shard: plan.shard.map { "\($0.index)/\($0.count)" },
             startedAt: Self.timestamp(), finishedAt: nil, status: "running", cellsPlanned: plan.cells.count)
+        metadata.suiteHash = suite.contentHash
         if options.testSlowdown > 0 {
             metadata.testSlowdown = options.testSlowdown
             log(String(format: "warning: CTXBENCH_TEST_SLOWDOWN: every repetition made %.0f%% slower on purpose\n",
@@ -85,11 +99,12 @@ public final class SuiteRunner {
         try directory.writeMetadata(metadata)
 
         let todo = plan.cells.filter { !finished.contains($0.id(in: suite)) }
+        let todoIndices = Set(todo.map(\.index))
         let etaModel = ETA(plan: plan, cells: todo, limits: limits)
         var done = 0
         var stopped = false
         for setup in plan.setups {
-            let cells = todo.filter { $0.setup == setup }
+            let cells = plan.cells(of: setup).filter { todoIndices.contains($0.index) }
             if cells.isEmpty { continue }
             if interrupted { stopped = true; break }
             stopped = try runSetup(setup, cells: cells, eta: etaModel, done: &done, total: todo.count)

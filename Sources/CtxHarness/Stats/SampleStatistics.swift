@@ -41,6 +41,17 @@ public struct SampleStatistics: Codable, Sendable, Equatable {
         outliers = deviation > 0 ? samples.filter { abs(0.6745 * ($0 - center) / deviation) > 3.5 }.count : 0
     }
 
+    /// The figures a source printed without its samples (llama-bench's CSV and Markdown: mean and
+    /// standard deviation): n is 0 (the samples are unknown) and what needs them is NaN (blank in
+    /// tables), never computed from the one rounded mean.
+    public init(reportedMean: Double, standardDeviation: Double) {
+        n = 0
+        mean = reportedMean
+        self.standardDeviation = standardDeviation
+        median = .nan; min = .nan; max = .nan; mad = .nan; confidenceHalfWidth95 = .nan; outliers = 0
+        coefficientOfVariation = reportedMean != 0 ? standardDeviation / reportedMean : .nan
+    }
+
     public static func median(_ xs: [Double]) -> Double {
         guard !xs.isEmpty else { return .nan }
         let s = xs.sorted()

@@ -90,6 +90,10 @@ public struct Suite: Sendable {
     public var profile: Bool
     /// The file as parsed, echoed into run metadata.
     public var source: JSONValue
+
+    /// SHA-256 of the suite as parsed (comments, spacing and key quoting do not count): two runs
+    /// with the same hash ran the same plan.
+    public var contentHash: String { SHA256.hex(source.jsonText) }
 }
 
 /// A suite error: file, field path and what was expected.
@@ -102,12 +106,31 @@ public struct SuiteError: Error, CustomStringConvertible, Equatable {
 
 extension Suite {
     public static let maximumDepth = 1_048_576
+    /// Suites are hand-written: anything larger is not one.
+    public static let maximumFileBytes = 1 << 20
+    /// Bounds on a grid, checked before anything is planned.
+    public static let maximumCells = 100_000
+    public static let maximumDepths = 10_000
+
+    /// A value listed twice is an error naming both places.
+    static func rejectRepeats(_ r: SuiteReader, _ values: [String], path: (Int) -> String, hint: String = "") throws {
+        var first: [String: Int] = [:]
+        for (i, v) in values.enumerated() {
+            let key = v.lowercased()
+            if let earlier = first[key] {
+                let p = path(i), q = path(earlier)
+                let (at, before) = p == q ? ("\(p)", "") : (p, " (\(q))")
+                throw r.fail(at, "\"\(clipped(v, 40))\" is listed twice\(before): each value once, or two cells would share an id\(hint)")
+            }
+            first[key] = i
+        }
+    }
 
     /// Reads and validates a suite file.
     public static func load(path: String) throws -> Suite {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw SuiteError(file: path, path: "", message: "cannot read the file (\(error.localizedDescription))")
+        do { text = try FileError.readText(path, what: "a suite file (JSON5)", limit: maximumFileBytes) } catch let e as FileError {
+            throw SuiteError(file: path, path: "", message: e.reason)
         }
         return try parse(text, file: path)
     }
@@ -127,23 +150,31 @@ extension Suite {
         let weightTypes = try (top.optionalReader("weightTypes")?.nonEmptyArray() ?? []).enumerated().map { i, v -> WeightRecipe in
             let s = try r.string(v, "weightTypes[\(i)]")
             guard let recipe = WeightRecipe(name: s) else {
-                throw r.fail("weightTypes[\(i)]", "expected one of \(WeightRecipe.names.joined(separator: ", ")), got \"\(s)\"")
+                throw r.fail("weightTypes[\(i)]", "expected one of \(WeightRecipe.names.joined(separator: ", ")), got \"\(clipped(s, 40))\"")
             }
             return recipe
         }
         let cacheTypes = try (top.optionalReader("cacheTypes")?.nonEmptyArray() ?? []).enumerated().map { i, v -> DType in
             let s = try r.string(v, "cacheTypes[\(i)]")
             guard let t = DType(name: s), KVCache.types.contains(t) else {
-                throw r.fail("cacheTypes[\(i)]", "expected f32, f16 or q8_0, got \"\(s)\"")
+                throw r.fail("cacheTypes[\(i)]", "expected f32, f16 or q8_0, got \"\(clipped(s, 40))\"")
             }
             return t
         }
         let threads = try (top.optionalReader("threads")?.nonEmptyArray() ?? []).enumerated().map { i, v in
             try r.integer(v, "threads[\(i)]", 1...4096)
         }
+        // More threads than logical CPUs only on request: they would time-share cores and measure
+        // the scheduler (1,000 threads hang a 2-core machine).
+        let oversubscribe = try top.bool("oversubscribe") ?? false
+        let cpus = ProcessInfo.processInfo.activeProcessorCount
+        if !oversubscribe, let i = threads.firstIndex(where: { $0 > cpus }) {
+            throw r.fail("threads[\(i)]", "\(threads[i]) threads on a machine with \(cpus) logical CPUs; "
+                         + "set oversubscribe: true to run more threads than CPUs")
+        }
         let numa = try top.stringOrList("numa").enumerated().map { i, s -> NumaPolicy in
             guard let p = NumaPolicy(rawValue: s) else {
-                throw r.fail("numa[\(i)]", "expected none, distribute or isolate, got \"\(s)\"")
+                throw r.fail("numa[\(i)]", "expected none, distribute or isolate, got \"\(clipped(s, 40))\"")
             }
             return p
         }
@@ -165,12 +196,37 @@ extension Suite {
         if tests.isEmpty { throw r.fail("tests", "expected at least one of pp, tg or pg") }
         let depths = try depthList(r, testsObject.optional("depths") ?? .array([.number(0)]), path: "tests.depths")
         try testsObject.finish()
+        // A repeated value makes two cells with one id, which resume and reports would confuse.
+        try rejectRepeats(r, tests.map(\.label), path: { i in
+            let kind: String
+            switch tests[i] { case .pp: kind = "pp"; case .tg: kind = "tg"; case .pg: kind = "pg" }
+            let position = tests[..<i].filter { $0.label.prefix(2) == tests[i].label.prefix(2) && ($0.label.contains("+") == tests[i].label.contains("+")) }.count
+            return "tests.\(kind)[\(position)]"
+        })
+        try rejectRepeats(r, weightTypes.map(\.description), path: { "weightTypes[\($0)]" })
+        try rejectRepeats(r, cacheTypes.map(\.rawValue), path: { "cacheTypes[\($0)]" })
+        try rejectRepeats(r, threads.map(String.init), path: { "threads[\($0)]" })
+        try rejectRepeats(r, models.map(\.label), path: { "models[\($0)]" },
+                          hint: "; give one a name: { preset: ..., name: \"my-variant\" }")
 
         let fills = try top.stringOrList("fill").enumerated().map { i, name -> FillMode in
             guard let mode = FillMode(rawValue: name) else {
-                throw r.fail(top.isList("fill") ? "fill[\(i)]" : "fill", "expected \"synthetic\" or \"computed\", got \"\(name)\"")
+                throw r.fail(top.isList("fill") ? "fill[\(i)]" : "fill", "expected \"synthetic\" or \"computed\", got \"\(clipped(name, 40))\"")
             }
             return mode
+        }
+        try rejectRepeats(r, fills.map(\.rawValue), path: { "fill[\($0)]" })
+        try rejectRepeats(r, numa.map(\.rawValue), path: { "numa[\($0)]" })
+        // A test starts within the model's context (as llama-batched-bench's PP = n_ctx rows do; the
+        // test's own tokens may run past it, as theirs do).
+        for (i, m) in models.enumerated() where depths.last! > m.config.maxContext {
+            throw r.fail("tests.depths", "depth \(depths.last!) exceeds \(m.label)'s context of \(m.config.maxContext) tokens (models[\(i)])")
+        }
+        // Bounded before anything is built: a grid this large is a mistake, not a plan.
+        let cellCount = [models.count, max(1, weightTypes.count), max(1, cacheTypes.count), max(1, threads.count),
+                         max(1, numa.count), max(1, fills.count), depths.count, tests.count].reduce(1.0) { $0 * Double($1) }
+        if cellCount > Double(maximumCells) {
+            throw r.fail("", String(format: "the grid has %.0f cells; at most %d (split it into several suites or fewer depths)", cellCount, maximumCells))
         }
         let repetitions: Repetitions
         switch top.optional("repetitions") {
@@ -221,7 +277,7 @@ extension Suite {
         guard var config = ModelConfig.preset(named: preset) else {
             let names = ModelConfig.presets.map(\.name)
             let hint = closestName(to: preset, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
-            throw r.fail(path + ".preset", "expected one of \(names.joined(separator: ", ")), got \"\(preset)\"\(hint)")
+            throw r.fail(path + ".preset", "expected one of \(names.joined(separator: ", ")), got \"\(clipped(preset, 40))\"\(hint)")
         }
         var overridden = false
         if case let .object(members)? = o.optional("set") {
@@ -231,20 +287,24 @@ extension Suite {
                 case let .number(n): values[key] = n == n.rounded() && abs(n) < 1e15 ? Int(n) as Any : n as Any
                 case let .string(s): values[key] = s
                 case .null: values[key] = NSNull()
-                default: throw r.fail("\(path).set.\(key)", "expected a number, string or null, got \(v.kindDescription)")
+                default: throw r.fail("\(path).set.\(clipped(key, 40))", "expected a number, string or null, got \(v.kindDescription)")
                 }
             }
             do { config = try config.overriding(values) } catch let e as ModelConfigError {
-                throw r.fail("\(path).set.\(e.field)", e.message)
+                throw r.fail(e.field.isEmpty ? "\(path).set" : "\(path).set.\(clipped(e.field, 40))", e.message)
             }
             overridden = true
         } else if let v = o.optional("set") {
             throw r.fail(path + ".set", "expected an object of model fields, got \(v.kindDescription)")
         }
         let layers = try o.integer("layers", 1...config.layerCount)
+        let name = try o.string("name")
+        if let name, name.isEmpty || name.count > 80 || name.contains("/") || name.contains(where: \.isNewline) {
+            throw r.fail(path + ".name", "expected a label of 1-80 characters without '/' or line breaks, got \"\(clipped(name, 40))\"")
+        }
         try o.finish()
-        var label = preset + (overridden ? "+set" : "")
-        if let layers, layers < config.layerCount { label += "[\(layers)/\(config.layerCount)]" }
+        var label = name ?? preset + (overridden ? "+set" : "")
+        if name == nil, let layers, layers < config.layerCount { label += "[\(layers)/\(config.layerCount)]" }
         return ModelEntry(preset: preset, config: config, layers: layers, label: label)
     }
 
@@ -252,17 +312,22 @@ extension Suite {
         switch value {
         case let .array(items):
             if items.isEmpty { throw r.fail(path, "expected a non-empty list of depths") }
+            if items.count > maximumDepths { throw r.fail(path, "\(items.count) depths; at most \(maximumDepths)") }
             let depths = try items.enumerated().map { i, v in try r.integer(v, "\(path)[\(i)]", 0...maximumDepth) }
-            return Array(Set(depths)).sorted()
+            try rejectRepeats(r, depths.map(String.init), path: { "\(path)[\($0)]" })
+            return depths.sorted()
         case let .object(members):
             let o = SuiteReader.ObjectReader(reader: r, path: path, members: members)
             let start = try o.integer("start", 0...maximumDepth) ?? 0
-            guard let end = try o.integer("end", start...maximumDepth) else { throw r.fail(path + ".end", "expected an integer (the last depth)") }
+            guard let end = try o.integer("end", start...maximumDepth) else { throw r.fail(path + ".end", "missing; expected an integer (the last depth)") }
             let doubling = try o.bool("doubling") ?? false
             let step = try o.integer("step", 1...maximumDepth)
             let zero = try o.bool("zero") ?? false
             try o.finish()
             var depths: [Int] = zero ? [0] : []
+            if let step, !doubling, (end - start) / step + 1 > maximumDepths {
+                throw r.fail(path, "a ladder of \((end - start) / step + 1) depths; at most \(maximumDepths) (use a larger step or doubling)")
+            }
             if doubling {
                 if step != nil { throw r.fail(path, "expected either doubling or step, not both") }
                 if start == 0 { throw r.fail(path + ".start", "a doubling ladder needs start >= 1 (add zero: true for depth 0)") }
@@ -316,7 +381,10 @@ struct SuiteReader {
             self.reader = reader; self.path = path; self.members = members
         }
 
-        func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+        func field(_ key: String) -> String {
+            let shown = key.isEmpty ? "\"\"" : clipped(key, 40)
+            return path.isEmpty ? shown : "\(path).\(shown)"
+        }
 
         func optional(_ key: String) -> JSONValue? {
             used.insert(key)

@@ -38,9 +38,16 @@ public struct Cell: Sendable, Equatable {
 /// The cells of a suite in run order: grouped by setup, then depth ascending (the ladder extends a
 /// filled context instead of refilling it), then test. A shard takes every n-th cell of the grid.
 public struct SuitePlan: Sendable {
-    public var suite: Suite
-    public var cells: [Cell]
-    public var shard: (index: Int, count: Int)?
+    public let suite: Suite
+    public let cells: [Cell]
+    public let shard: (index: Int, count: Int)?
+    /// Setups in run order, and per setup (computed once: plans of 100,000 cells stay linear)
+    /// its cells, the context it must hold, its number of depths and its first cell at each depth.
+    public let setups: [Cell.Setup]
+    private let cellsBySetup: [Cell.Setup: [Cell]]
+    private let capacities: [Cell.Setup: Int]
+    private let depthCounts: [Cell.Setup: Int]
+    private let firstAtDepth: Set<Int>
 
     public init(suite: Suite, shard: (index: Int, count: Int)? = nil) {
         self.suite = suite
@@ -64,20 +71,33 @@ public struct SuitePlan: Sendable {
                 }
             }
         }
-        cells = shard.map { s in all.filter { $0.index % s.count == s.index } } ?? all
+        let cells = shard.map { s in all.filter { $0.index % s.count == s.index } } ?? all
+        self.cells = cells
+        var order: [Cell.Setup] = [], grouped: [Cell.Setup: [Cell]] = [:]
+        var first = Set<Int>()
+        struct SetupDepth: Hashable { var setup: Cell.Setup; var depth: Int }
+        var seenDepth = Set<SetupDepth>()
+        for cell in cells {
+            let setup = cell.setup
+            if grouped[setup] == nil { order.append(setup) }
+            grouped[setup, default: []].append(cell)
+            if seenDepth.insert(SetupDepth(setup: setup, depth: cell.depth)).inserted {
+                first.insert(cell.index)
+            }
+        }
+        setups = order
+        cellsBySetup = grouped
+        // Tokens of context the setup's state must hold: the deepest depth plus the longest test.
+        capacities = grouped.mapValues { mine in (mine.map(\.depth).max() ?? 0) + (mine.map(\.test.tokens).max() ?? 0) + 1 }
+        depthCounts = grouped.mapValues { Set($0.map(\.depth)).count }
+        firstAtDepth = first
     }
 
-    public var setups: [Cell.Setup] {
-        var seen = Set<Cell.Setup>(), order: [Cell.Setup] = []
-        for cell in cells where seen.insert(cell.setup).inserted { order.append(cell.setup) }
-        return order
-    }
+    /// The cells of one setup, in run order.
+    public func cells(of setup: Cell.Setup) -> [Cell] { cellsBySetup[setup] ?? [] }
 
     /// Tokens of context the setup's state must hold: the deepest depth plus the longest test.
-    public func capacity(of setup: Cell.Setup) -> Int {
-        let mine = cells.filter { $0.setup == setup }
-        return (mine.map(\.depth).max() ?? 0) + (mine.map(\.test.tokens).max() ?? 0) + 1
-    }
+    public func capacity(of setup: Cell.Setup) -> Int { capacities[setup] ?? 1 }
 
     /// Memory a setup needs: weights, the caches at full capacity, fixed states, and a snapshot of
     /// the fixed states per depth of the ladder.
@@ -91,7 +111,7 @@ public struct SuitePlan: Sendable {
     public func memory(of setup: Cell.Setup) -> Memory {
         let entry = suite.models[setup.model]
         let f = entry.config.footprint(recipe: setup.recipe, cacheType: setup.cacheType, layers: entry.layers)
-        let depths = Set(cells.filter { $0.setup == setup }.map(\.depth)).count
+        let depths = depthCounts[setup] ?? 0
         return Memory(weights: Double(f.weightBytes), cache: f.kvBytesPerToken * Double(capacity(of: setup)),
                       state: Double(f.fixedStateBytes) * Double(1 + depths))
     }
@@ -117,7 +137,7 @@ public struct SuitePlan: Sendable {
         }
         var total = one * Double(suite.warmup + suite.repetitions.minimum)
         // The first cell at a depth also pays for reaching it from the depth below.
-        if cell.depth > 0, cells.first(where: { $0.setup == cell.setup && $0.depth == cell.depth }) == cell {
+        if cell.depth > 0, firstAtDepth.contains(cell.index) {
             let from = suite.depths.filter { $0 < cell.depth }.max() ?? 0
             switch cell.fill {
             case .synthetic: total += f.contextBytes(depth: cell.depth) / 2e9
