@@ -66,6 +66,30 @@ import Testing
         #expect(Dictionary(grouping: samples, by: \.cellID).values.allSatisfy { $0.map(\.repetition).sorted() == [0, 1, 2] })
     }
 
+    /// Interleaved fills: both setups built side by side, their repetitions alternating ABBA in each
+    /// session, every cell complete.
+    @Test func interleavedFillsAlternateRepetitions() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-runner-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let text = Self.suite.replacingOccurrences(of: "fill: \"computed\"", with: "fill: [\"synthetic\", \"computed\"], interleave: \"fill\"")
+            .replacingOccurrences(of: "pg: [[4, 2]], depths: [0, 24, 48]", with: "depths: [24]")
+        let plan = SuitePlan(suite: try Suite.parse(text, file: "interleave-test.json5"))
+        #expect(plan.groups.count == 1 && plan.groups[0].map(\.fill) == [.synthetic, .computed])
+        var options = SuiteRunner.Options()
+        options.calibrate = false
+        options.quiet = true
+        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
+        let outcome = try SuiteRunner(plan: plan, suiteFile: "interleave-test.json5", directory: directory,
+                                      options: options, log: { _ in }).run(resuming: false)
+        #expect(outcome == .complete(failedCells: 0))
+        #expect(RunDirectory(existing: work.path).finishedCells().count == 4)
+        let samples = try String(contentsOfFile: work.appendingPathComponent("samples.jsonl").path, encoding: .utf8)
+            .split(separator: "\n").map { try JSONFormat.decode(RunDirectory.SampleLine.self, from: Data($0.utf8)) }
+        // Per test: session 1 runs repetitions 0, 1 (A B, B A), session 2 repetition 2 (A B).
+        let fills = samples.filter { $0.cellID.hasSuffix("pp8@d24") }.map { $0.cellID.contains("/synthetic/") ? "S" : "C" }
+        #expect(fills.joined() == "SCCSSC")
+    }
+
     /// The README's column reference is the schema's, verbatim.
     @Test func readmeDocumentsEveryColumn() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -43,7 +43,10 @@ public final class EngineSession: @unchecked Sendable {
     /// Seconds spent generating weights.
     public let weightSeconds: Double
     private var snapshots: [Int: StateSnapshot] = [:]
+    /// Test tokens and computed-fill tokens come from separate streams, so the tests after a
+    /// synthetic and after a computed fill see the same tokens (and route to the same experts).
     private var random: SeededRandom
+    private var fillRandom: SeededRandom
 
     public init(_ setup: Setup, capacity: Int, topology: NumaTopology) throws {
         self.setup = setup
@@ -58,9 +61,10 @@ public final class EngineSession: @unchecked Sendable {
         state = try InferenceState(model: model, capacity: capacity, cacheType: setup.cacheType, placement: placement.memory)
         context = EngineContext(pool: pool, layers: model.layerCount, profiling: setup.profiling)
         random = SeededRandom(seed: setup.seed, stream: 0x70_6B_65_6E)
+        fillRandom = SeededRandom(seed: setup.seed, stream: 0x66_69_6C_6C)
     }
 
-    /// Deterministic token ids.
+    /// Deterministic token ids for tests.
     public func tokens(_ n: Int) -> [Int32] {
         (0..<n).map { _ in Int32(random.next() % UInt64(setup.config.vocabSize)) }
     }
@@ -77,7 +81,11 @@ public final class EngineSession: @unchecked Sendable {
             model.fillSynthetic(state, depth: depth, seed: setup.seed, pool: pool)
         case .computed:
             if let below = snapshots.keys.filter({ $0 <= depth }).max() { state.restore(snapshots[below]!) } else { state.reset() }
-            if depth > state.position { model.forward(tokens(depth - state.position), state: state, ctx: context) }
+            if depth > state.position {
+                let vocab = UInt64(setup.config.vocabSize)
+                let input = (0..<(depth - state.position)).map { _ in Int32(fillRandom.next() % vocab) }
+                model.forward(input, state: state, ctx: context)
+            }
         }
         let elapsed = monotonicNanoseconds() - start
         snapshots[depth] = try state.snapshot()

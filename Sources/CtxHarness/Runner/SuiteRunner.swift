@@ -103,11 +103,11 @@ public final class SuiteRunner {
         let etaModel = ETA(plan: plan, cells: todo, limits: limits)
         var done = 0
         var stopped = false
-        for setup in plan.setups {
-            let cells = plan.cells(of: setup).filter { todoIndices.contains($0.index) }
+        for group in plan.groups {
+            let cells = group.flatMap { plan.cells(of: $0) }.filter { todoIndices.contains($0.index) }
             if cells.isEmpty { continue }
             if interrupted { stopped = true; break }
-            stopped = try runSetup(setup, cells: cells, eta: etaModel, done: &done, total: todo.count)
+            stopped = try runGroup(group, cells: cells, eta: etaModel, done: &done, total: todo.count)
             if stopped { break }
         }
         metadata.finishedAt = Self.timestamp()
@@ -118,70 +118,93 @@ public final class SuiteRunner {
         return .complete(failedCells: results.filter { $0.status != .ok }.count)
     }
 
-    /// Runs the cells of one setup. Returns true when interrupted.
-    func runSetup(_ setup: Cell.Setup, cells: [Cell], eta: ETA, done: inout Int, total: Int) throws -> Bool {
+    /// Runs the cells of one group of setups (one setup, or several that differ only in an
+    /// interleaved dimension, measured side by side). Returns true when interrupted.
+    func runGroup(_ group: [Cell.Setup], cells: [Cell], eta: ETA, done: inout Int, total: Int) throws -> Bool {
         let suite = plan.suite
-        let entry = suite.models[setup.model]
-        let memory = plan.memory(of: setup)
+        let memory = group.map(plan.memory(of:))
+        let needed = memory.reduce(0) { $0 + $1.total }
         let available = Double(platform.memoryAvailableBytes)
-        if available > 0 && memory.total > 0.9 * available {
-            let reason = String(format: "needs %.2f GiB (weights %.2f, cache %.2f, state %.2f) of %.2f GiB available",
-                                memory.total / 1_073_741_824, memory.weights / 1_073_741_824, memory.cache / 1_073_741_824,
-                                memory.state / 1_073_741_824, available / 1_073_741_824)
+        if available > 0 && needed > 0.9 * available {
+            func gib(_ keyPath: KeyPath<SuitePlan.Memory, Double>) -> Double { memory.reduce(0) { $0 + $1[keyPath: keyPath] } / 1_073_741_824 }
+            let reason = String(format: "needs %.2f GiB (weights %.2f, cache %.2f, state %.2f%@) of %.2f GiB available",
+                                needed / 1_073_741_824, gib(\.weights), gib(\.cache), gib(\.state),
+                                group.count > 1 ? ", for \(group.count) interleaved setups" : "", available / 1_073_741_824)
             for cell in cells { try record(failure(cell, .refused, reason)); done += 1 }
             return false
         }
-        // Each session builds the setup afresh (weights, caches, states, depth ladder) and runs its
+        // Slots: the (depth, test) points every member runs, in plan order (depth ascending, so the
+        // ladder extends a filled context instead of refilling it).
+        struct Slot: Hashable { var depth: Int; var test: Suite.Test }
+        var slots: [Slot] = []
+        var bySlot: [Slot: [Cell]] = [:]
+        for cell in cells.sorted(by: { ($0.depth, $0.index) < ($1.depth, $1.index) }) {
+            let slot = Slot(depth: cell.depth, test: cell.test)
+            if bySlot[slot] == nil { slots.append(slot) }
+            bySlot[slot, default: []].append(cell)
+        }
+        // Each session builds the setups afresh (weights, caches, states, depth ladder) and runs its
         // share of every cell's repetitions: with `sessions` > 1 the samples also span what changes
         // between allocations (measured here: one session in ten decoded 10% slower throughout).
         var partials: [Int: Partial] = [:]
         var closed = Set<Int>()  // cells already recorded (failed in an earlier session)
         for sessionIndex in 0..<suite.sessions {
-            let session: EngineSession
-            do {
-                let s = EngineSession.Setup(config: entry.config, layers: entry.layers, recipe: setup.recipe,
-                                            cacheType: setup.cacheType, threads: setup.threads, numa: setup.numa,
-                                            seed: suite.seed, microBatch: suite.microBatch, profiling: suite.profile)
-                session = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
-            } catch {
-                for cell in cells where !closed.contains(cell.index) {
-                    try record(failure(cell, .refused, "setup failed: \(error)")); done += 1
+            var sessions: [Cell.Setup: EngineSession] = [:]
+            for setup in group where cells.contains(where: { $0.setup == setup && !closed.contains($0.index) }) {
+                let entry = suite.models[setup.model]
+                do {
+                    let s = EngineSession.Setup(config: entry.config, layers: entry.layers, recipe: setup.recipe,
+                                                cacheType: setup.cacheType, threads: setup.threads, numa: setup.numa,
+                                                seed: suite.seed, microBatch: suite.microBatch, profiling: suite.profile)
+                    sessions[setup] = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
+                } catch {
+                    for cell in cells where cell.setup == setup && !closed.contains(cell.index) {
+                        try record(failure(cell, .refused, "setup failed: \(error)"))
+                        closed.insert(cell.index)
+                        done += 1
+                    }
                 }
-                return false
             }
-            // Limits measured beside every repetition (a few ms each), when the run calibrates.
-            let probe = options.calibrate ? try? LimitProbe(pool: session.pool, placement: session.placement.memory) : nil
-            var reachedDepths = Set<Int>()
-            for cell in cells where !closed.contains(cell.index) {
+            guard let first = sessions.values.first else { return false }
+            // Limits measured around every cell (a few ms each), when the run calibrates. The members
+            // of a group share threads and placement, so one probe serves them all.
+            let probe = options.calibrate ? try? LimitProbe(pool: first.pool, placement: first.placement.memory) : nil
+            var reached: [Cell.Setup: Set<Int>] = [:]
+            for slot in slots {
                 if interrupted { return true }
+                var members = bySlot[slot]!.filter { !closed.contains($0.index) && sessions[$0.setup] != nil }
+                if members.isEmpty { continue }
                 if suite.delaySeconds > 0, done > 0 || sessionIndex > 0 { Thread.sleep(forTimeInterval: suite.delaySeconds) }
-                var partial = partials[cell.index] ?? Partial(profiler: OpProfiler(layers: session.model.layerCount))
-                if !reachedDepths.contains(cell.depth) {
+                for cell in members where reached[cell.setup]?.contains(cell.depth) != true {
+                    let session = sessions[cell.setup]!
                     progress(cell, done: done, total: total, eta: eta, note: "filling to depth \(cell.depth)")
                     do {
                         let seconds = Double(try session.reach(depth: cell.depth, fill: cell.fill)) / 1e9
-                        if sessionIndex == 0 { partial.fillSeconds = seconds }
+                        if sessionIndex == 0 { partials[cell.index, default: Partial(session)].fillSeconds = seconds }
                     } catch {
                         try record(failure(cell, .failed, "could not reach depth \(cell.depth): \(error)"))
                         closed.insert(cell.index)
                         done += 1
                         continue
                     }
-                    reachedDepths.insert(cell.depth)
+                    reached[cell.setup, default: []].insert(cell.depth)
                 }
+                members.removeAll { closed.contains($0.index) }
+                if members.isEmpty { continue }
+                for cell in members where partials[cell.index] == nil { partials[cell.index] = Partial(sessions[cell.setup]!) }
                 let share = suite.repetitions.share(ofSession: sessionIndex, sessions: suite.sessions)
-                switch measure(cell, session: session, probe: probe, into: &partial, repetitions: share, eta: eta, done: done, total: total) {
-                case .interrupted: return true  // not recorded: the cell re-runs on resume
-                case .nonFinite:
-                    try record(failure(cell, .nan, "non-finite logits after the test (NaN or Inf in the forward pass)"))
-                    closed.insert(cell.index)
-                    done += 1
-                case .measured:
-                    if sessionIndex == suite.sessions - 1 {
-                        try record(finish(cell, partial))
+                guard let finite = measure(members, sessions: sessions, probe: probe, partials: &partials, repetitions: share,
+                                           eta: eta, done: done, total: total) else {
+                    return true  // interrupted: not recorded, the cells re-run on resume
+                }
+                for cell in members {
+                    if finite[cell.index] != true {
+                        try record(failure(cell, .nan, "non-finite logits after the test (NaN or Inf in the forward pass)"))
+                        closed.insert(cell.index)
                         done += 1
-                    } else {
-                        partials[cell.index] = partial
+                    } else if sessionIndex == suite.sessions - 1 {
+                        try record(finish(cell, partials[cell.index]!))
+                        done += 1
                     }
                 }
             }
@@ -198,60 +221,72 @@ public final class SuiteRunner {
         var fillSeconds = 0.0
         var probeRead: [Double] = []
         var probeFMA: [Double] = []
+
+        init(_ session: EngineSession) { profiler = OpProfiler(layers: session.model.layerCount) }
     }
 
-    enum MeasureOutcome { case measured, interrupted, nonFinite }
-
-    /// Warmup, then this session's repetitions of one cell (`repetitions`: a fixed count, or nil
-    /// for the adaptive rule), appended to `partial` and to samples.jsonl as they are produced.
-    func measure(_ cell: Cell, session: EngineSession, probe: LimitProbe?, into partial: inout Partial, repetitions: Int?,
-                 eta: ETA, done: Int, total: Int) -> MeasureOutcome {
+    /// Warmup, then this session's repetitions of the cells of one slot (`repetitions`: a fixed
+    /// count, or nil for the adaptive rule), appended to their partials and to samples.jsonl as
+    /// they are produced. Several cells (an interleaved group) alternate repetition by repetition
+    /// in ABBA order, so a drift of the machine hits them alike. Returns, per cell index, whether
+    /// its last logits were finite; nil when interrupted.
+    func measure(_ cells: [Cell], sessions: [Cell.Setup: EngineSession], probe: LimitProbe?, partials: inout [Int: Partial],
+                 repetitions: Int?, eta: ETA, done: Int, total: Int) -> [Int: Bool]? {
         let suite = plan.suite
-        let id = cell.id(in: suite)
         // Limits probed before the warmup and after the last repetition: close enough in time to
         // follow the machine's drift, and never between repetitions, where reading 128 MiB would
         // evict the caches the test runs from (measured: decode of the mini models 15% slower).
         func probeLimits() {
             guard let limits = probe?.measure() else { return }
-            partial.probeRead.append(limits.readGBps)
-            partial.probeFMA.append(limits.fmaGFLOPs)
+            for cell in cells {
+                partials[cell.index]!.probeRead.append(limits.readGBps)
+                partials[cell.index]!.probeFMA.append(limits.fmaGFLOPs)
+            }
         }
         probeLimits()
         for w in 0..<suite.warmup {
-            progress(cell, done: done, total: total, eta: eta, note: "warmup \(w + 1)/\(suite.warmup)")
-            session.restore(depth: cell.depth)
-            _ = runOnce(cell.test, session: session)
-            if interrupted { return .interrupted }
+            for cell in cells {
+                progress(cell, done: done, total: total, eta: eta, note: "warmup \(w + 1)/\(suite.warmup)")
+                let session = sessions[cell.setup]!
+                session.restore(depth: cell.depth)
+                _ = runOnce(cell.test, session: session)
+                if interrupted { return nil }
+            }
         }
-        session.context.profiler.reset()
+        for cell in cells { sessions[cell.setup]!.context.profiler.reset() }
         let start = monotonicNanoseconds()
         let limit = repetitions ?? suite.repetitions.maximum
         var count = 0
         while count < limit {
-            let repetition = partial.samples.count
-            progress(cell, done: done, total: total, eta: eta,
-                     note: "repetition \(repetition + 1)/\(suite.sessions > 1 ? suite.repetitions.maximum : limit)")
-            session.restore(depth: cell.depth)
-            let (ns, perToken) = runOnce(cell.test, session: session)
-            partial.samples.append(ns)
-            partial.tokenNs += perToken
-            do {
-                try directory.appendSample(.init(cellID: id, repetition: repetition, ns: ns, tokens: cell.test.tokens,
-                                                 tokenNs: perToken.isEmpty ? nil : perToken))
-            } catch {
-                log("warning: could not append a sample: \(error)\n")
+            for cell in count % 2 == 0 ? cells : cells.reversed() {
+                let session = sessions[cell.setup]!
+                let repetition = partials[cell.index]!.samples.count
+                progress(cell, done: done, total: total, eta: eta,
+                         note: "repetition \(repetition + 1)/\(suite.sessions > 1 ? suite.repetitions.maximum : limit)")
+                session.restore(depth: cell.depth)
+                let (ns, perToken) = runOnce(cell.test, session: session)
+                partials[cell.index]!.samples.append(ns)
+                partials[cell.index]!.tokenNs += perToken
+                do {
+                    try directory.appendSample(.init(cellID: cell.id(in: suite), repetition: repetition, ns: ns, tokens: cell.test.tokens,
+                                                     tokenNs: perToken.isEmpty ? nil : perToken))
+                } catch {
+                    log("warning: could not append a sample: \(error)\n")
+                }
+                if interrupted { return nil }
             }
             count += 1
-            if interrupted { return .interrupted }
             if repetitions == nil, case let .adaptive(minimum, _, width, budget) = suite.repetitions, count >= minimum {
-                let stats = SampleStatistics(partial.samples.map { Double(cell.test.tokens) * 1e9 / $0 })
-                if stats.confidenceHalfWidth95 <= width * stats.mean { break }
-                if Double(monotonicNanoseconds() - start) / 1e9 > budget { break }
+                let settled = cells.allSatisfy { cell in
+                    let stats = SampleStatistics(partials[cell.index]!.samples.map { Double(cell.test.tokens) * 1e9 / $0 })
+                    return stats.confidenceHalfWidth95 <= width * stats.mean
+                }
+                if settled || Double(monotonicNanoseconds() - start) / 1e9 > budget { break }
             }
         }
-        partial.profiler.absorb(session.context.profiler)
+        for cell in cells { partials[cell.index]!.profiler.absorb(sessions[cell.setup]!.context.profiler) }
         probeLimits()
-        return session.lastLogitsAreFinite() ? .measured : .nonFinite
+        return Dictionary(uniqueKeysWithValues: cells.map { ($0.index, sessions[$0.setup]!.lastLogitsAreFinite()) })
     }
 
     /// The cell's result from all its samples: statistics, latencies, efficiency, ops, projection.

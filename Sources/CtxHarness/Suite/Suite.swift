@@ -76,6 +76,13 @@ public struct Suite: Sendable {
     public var depths: [Int]
     /// How depths are reached; a list makes fill a grid dimension (to compare the two).
     public var fills: [FillMode]
+    /// Grid dimensions whose values are measured side by side, repetition by repetition, in one
+    /// session each (so a ratio between them is not a ratio between two moments of the machine).
+    public var interleave: Set<Dimension> = []
+
+    public enum Dimension: String, Sendable, CaseIterable {
+        case fill
+    }
     /// Tokens per forward call (llama-bench -b): a prompt longer than this is fed in several calls.
     public var batch: Int
     /// Tokens per micro-batch inside a forward call (llama-bench -ub).
@@ -216,6 +223,12 @@ extension Suite {
             return mode
         }
         try rejectRepeats(r, fills.map(\.rawValue), path: { "fill[\($0)]" })
+        let interleave = try top.stringOrList("interleave").enumerated().map { i, name -> Dimension in
+            guard let d = Dimension(rawValue: name) else {
+                throw r.fail("interleave[\(i)]", "expected one of \(Dimension.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(clipped(name, 40))\"")
+            }
+            return d
+        }
         try rejectRepeats(r, numa.map(\.rawValue), path: { "numa[\($0)]" })
         // A test starts within the model's context (as llama-batched-bench's PP = n_ctx rows do; the
         // test's own tokens may run past it, as theirs do).
@@ -251,7 +264,7 @@ extension Suite {
                 throw r.fail("sessions", "expected at most the number of repetitions (\(n)), got \(sessions)")
             }
         }
-        let suite = Suite(
+        var suite = Suite(
             name: name, description: description, models: models,
             weightTypes: weightTypes.isEmpty ? [.uniform(.q8_0)] : weightTypes,
             cacheTypes: cacheTypes.isEmpty ? [.f16] : cacheTypes,
@@ -267,6 +280,7 @@ extension Suite {
             sessions: sessions,
             profile: try top.bool("profile") ?? true,
             source: root)
+        suite.interleave = Set(interleave)
         try top.finish()
         return suite
     }

@@ -44,6 +44,9 @@ public struct SuitePlan: Sendable {
     /// Setups in run order, and per setup (computed once: plans of 100,000 cells stay linear)
     /// its cells, the context it must hold, its number of depths and its first cell at each depth.
     public let setups: [Cell.Setup]
+    /// Setups measured side by side: those that differ only in the suite's interleaved
+    /// dimensions (`interleave: ["fill"]`) form one group; every other setup is a group alone.
+    public let groups: [[Cell.Setup]]
     private let cellsBySetup: [Cell.Setup: [Cell]]
     private let capacities: [Cell.Setup: Int]
     private let depthCounts: [Cell.Setup: Int]
@@ -86,6 +89,14 @@ public struct SuitePlan: Sendable {
             }
         }
         setups = order
+        var groupOrder: [Cell.Setup] = [], members: [Cell.Setup: [Cell.Setup]] = [:]
+        for setup in order {
+            var key = setup
+            if suite.interleave.contains(.fill) { key.fill = .synthetic }
+            if members[key] == nil { groupOrder.append(key) }
+            members[key, default: []].append(setup)
+        }
+        groups = groupOrder.map { members[$0]! }
         cellsBySetup = grouped
         // Tokens of context the setup's state must hold: the deepest depth plus the longest test.
         capacities = grouped.mapValues { mine in (mine.map(\.depth).max() ?? 0) + (mine.map(\.test.tokens).max() ?? 0) + 1 }
