@@ -185,27 +185,39 @@ import Testing
 
     // MARK: MoE
 
-    @Test(arguments: [1, 7])
-    func moeMatchesBruteForce(tokens: Int) throws {
+    /// Kimi's unclamped MoE, and Step's with SwiGLU clamps low enough that most gates and ups hit
+    /// them (silu(gate) clamped above, up clamped to ±limit, routed and shared limits apart).
+    @Test(arguments: [(1, false), (7, false), (7, true)])
+    func moeMatchesBruteForce(tokens: Int, clamped: Bool) throws {
         let pool = ThreadPool(threads: 2)
-        let config = TinyModels.kimi
-        let weights = try ModelWeights(config: config, recipe: .uniform(.f32), seed: 3, layers: 2, pool: pool)
-        let moe = try MoELayer(weights: weights, layer: 1, maxBatch: 8)
-        let ctx = EngineContext(pool: pool, layers: 2)
+        var config = clamped ? TinyModels.step : TinyModels.kimi
+        if clamped { config.routedSwigluLimit = 0.02; config.sharedSwigluLimit = 0.03 }
+        let layer = config.denseLayers
+        let weights = try ModelWeights(config: config, recipe: .uniform(.f32), seed: 3, layers: layer + 1, pool: pool)
+        let moe = try MoELayer(weights: weights, layer: layer, maxBatch: 8)
+        let ctx = EngineContext(pool: pool, layers: layer + 1)
         let h = config.hiddenSize
-        let x = Reference.random(tokens * h, seed: 8)
+        let x = Reference.random(tokens * h, seed: 8, scale: clamped ? 4 : 1)
         var out = [Float](repeating: .nan, count: tokens * h)
         x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { moe.forward(xp.baseAddress!, tokens: tokens, $0.baseAddress!, ctx: ctx) } }
 
-        func matrix(_ name: String) -> Tensor { weights.layerTensor(1, name) }
+        func matrix(_ name: String) -> Tensor { weights.layerTensor(layer, name) }
         func rowDot(_ t: Tensor, _ r: Int, _ v: ArraySlice<Float>) -> Double {
             let row = t.dequantizedRow(r)
             return zip(row, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
-        func swiglu(_ gateUp: Tensor, _ down: Tensor, firstGate: Int, firstDown: Int, width: Int, _ v: ArraySlice<Float>) -> [Double] {
+        var clampedValues = 0
+        func swiglu(_ gateUp: Tensor, _ down: Tensor, firstGate: Int, firstDown: Int, width: Int, limit: Float?,
+                    _ v: ArraySlice<Float>) -> [Double] {
             let act = (0..<width).map { i -> Double in
                 let g = rowDot(gateUp, firstGate + i, v), u = rowDot(gateUp, firstGate + width + i, v)
-                return g / (1 + exp(-g)) * u
+                var silu = g / (1 + exp(-g)), up = u
+                if let limit = limit.map(Double.init) {
+                    if silu > limit || abs(up) > limit { clampedValues += 1 }
+                    silu = min(silu, limit)
+                    up = min(max(up, -limit), limit)
+                }
+                return silu * up
             }
             return (0..<h).map { r in
                 let row = down.dequantizedRow(firstDown + r)
@@ -221,15 +233,16 @@ import Testing
             let chosen = Array(order.prefix(config.expertsPerToken))
             let norm = chosen.reduce(0.0) { $0 + s[$1] }
             var y = swiglu(matrix("ffn_gate_up_shexp"), matrix("ffn_down_shexp"), firstGate: 0, firstDown: 0,
-                           width: config.sharedIntermediate, v)
+                           width: config.sharedIntermediate, limit: config.sharedSwigluLimit, v)
             for e in chosen {
                 let w = s[e] / norm * Double(config.routedScale)
                 let ey = swiglu(matrix("ffn_gate_up_exps"), matrix("ffn_down_exps"), firstGate: e * 2 * inter,
-                                firstDown: e * h, width: inter, v)
+                                firstDown: e * h, width: inter, limit: config.routedSwigluLimit, v)
                 for r in 0..<h { y[r] += w * ey[r] }
             }
             for r in 0..<h { #expect(abs(Double(out[t * h + r]) - y[r]) < 2e-3 * max(1, abs(y[r])), "token \(t) [\(r)]") }
         }
+        if clamped { #expect(clampedValues > 100, "the clamps were hardly exercised: \(clampedValues)") }
     }
 }
 

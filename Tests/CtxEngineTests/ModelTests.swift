@@ -100,7 +100,8 @@ import Testing
         let state = try InferenceState(model: model, capacity: 9, cacheType: .f32)
         model.forward(Self.tokens(8, vocab: 128), state: state, ctx: ctx)
         let names = Set(ctx.profiler.totalsByOp().map(\.op.name))
-        for expected in ["kda.recurrence", "kda.conv", "mla.attention", "mla.absorb", "moe.topk", "moe.experts",
+        for expected in ["kda.recurrence", "kda.conv", "kda.qk_norm", "kda.gate_proj", "kda.gate", "kda.out_norm",
+                         "kda.out_gate", "mla.attention", "mla.absorb", "moe.topk", "moe.experts",
                          "moe.shared_expert", "ffn.dense", "lm_head", "embedding"] {
             #expect(names.contains(expected), "\(expected) not timed")
         }
@@ -108,6 +109,29 @@ import Testing
         ctx.profiler.enabled = false
         model.forward([1], state: state, ctx: ctx)
         #expect(ctx.profiler.totalNanoseconds == 0)
+    }
+
+    /// A known op's time lands under its name: where one op does nearly all of a mixer's work by
+    /// construction, its timer holds nearly all of the mixer's time. KDA with a 1024-wide gate rank
+    /// on a 64-wide model (the five gate projections are ~20x the rest); naive MLA for one token at
+    /// depth 64 (expanding 64 latents per head is ~16x the attention over them).
+    @Test func opTimesLandUnderTheirNames() throws {
+        var config = TinyModels.kimi
+        config.kdaGateRank = 1024
+        let kda = try Self.model(config)
+        let ctx = EngineContext(pool: Self.pool, layers: kda.layerCount)
+        let state = try InferenceState(model: kda, capacity: 80, cacheType: .f32)
+        kda.forward(Self.tokens(8, vocab: 128), state: state, ctx: ctx)
+        func ns(_ name: String) -> Double {
+            Double(ctx.profiler.totalsByOp().first { $0.op.name == name }?.entry.nanoseconds ?? 0)
+        }
+        let rest = ["kda.conv", "kda.qk_norm", "kda.gate", "kda.out_norm", "kda.out_gate", "kda.recurrence"].map(ns).reduce(0, +)
+        #expect(ns("kda.gate_proj") > 2 * rest, "gate_proj \(ns("kda.gate_proj")) ns, the rest \(rest) ns")
+        kda.mlaForm = .naive
+        kda.forward(Self.tokens(64, vocab: 128), state: state, ctx: ctx)
+        ctx.profiler.reset()
+        kda.forward([3], state: state, ctx: ctx)
+        #expect(ns("mla.kv_up") > 3 * ns("mla.attention"), "kv_up \(ns("mla.kv_up")) ns, attention \(ns("mla.attention")) ns")
     }
 
     @Test func footprintOfPresetsMatchesPublishedSizes() {
@@ -122,6 +146,25 @@ import Testing
         #expect(kimi.kvBytesPerToken == Double(7 * 576 * 2))
         #expect(step.kvBytesPerToken == Double(12 * 2 * 8 * 128 * 2))
         #expect(kimi.fixedStateBytes == 20 * (524_288 + 36_864) * 4)
+        // Step's 33 sliding layers: min(depth, 512) rows of 2 x 8 x 128 values read per token;
+        // a ring of 512 + micro-batch rows allocated.
+        let row = Double(33 * 2 * 8 * 128 * 2)
+        #expect(step.contextBytes(depth: 100) == step.kvBytesPerToken * 100 + row * 100)
+        #expect(step.contextBytes(depth: 4096) == step.kvBytesPerToken * 4096 + row * 512)
+        #expect(step.allocatedStateBytes(capacity: 4096, microBatch: 256).rings == row * 768)
+        #expect(step.allocatedStateBytes(capacity: 300, microBatch: 256).rings == row * 300)
+    }
+
+    /// The plan's memory is what InferenceState allocates: caches and rings, byte for byte.
+    @Test(arguments: [ModelConfig.step35Mini, .kimiLinearMini])
+    func footprintMatchesTheAllocatedState(config: ModelConfig) throws {
+        let model = try Self.model(config, recipe: .uniform(.q8_0), maxBatch: 48)
+        for capacity in [40, 700, 2000] {
+            let state = try InferenceState(model: model, capacity: capacity, cacheType: .f16)
+            let f = config.footprint(recipe: .uniform(.q8_0), cacheType: .f16)
+            let planned = f.allocatedStateBytes(capacity: capacity, microBatch: 48)
+            #expect(Double(state.byteCount) == planned.cache + planned.rings + planned.fixed, "capacity \(capacity)")
+        }
     }
 
     @Test func recipeKeepsSmallTensorsF32AndFallsBackOnOddRows() {

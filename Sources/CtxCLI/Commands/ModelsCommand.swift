@@ -63,7 +63,8 @@ struct ModelsCommand: ParsableCommand {
             lines.append("| \(config.name) | \(config.layerCount) (\(Self.pattern(config))) | \(config.hiddenSize) | "
                          + "\(Self.count(f.totalParameters)) | \(Self.count(f.activeParameters)) | "
                          + sizes.joined(separator: " | ")
-                         + String(format: " | %.0f | %@ | %@ |", f.kvBytesPerToken, bytes(Double(f.fixedStateBytes)),
+                         + String(format: " | %.0f | %@ | %@ |", f.kvBytesPerToken,
+                                  bytes(Double(f.fixedStateBytes) + f.slidingRowBytes * Double(f.slidingWindow)),
                                   bytes(f.contextBytes(depth: 262_144))))
         }
         io.out(lines.joined(separator: "\n") + "\n")

@@ -69,6 +69,8 @@ final class KDALayer {
                     VectorOps.silu(qkv[stream].p, qkv[stream].p, tokens * width)
                 }
             }
+        }
+        ctx.time(.kdaQKNorm, layer) {
             // Per-head L2 norm of q and k; q also takes the 1/sqrt(K) attention scale.
             let scale = 1 / Float(dim).squareRoot()
             for t in 0..<tokens {
@@ -80,12 +82,15 @@ final class KDALayer {
                 }
             }
         }
-        ctx.time(.kdaGate, layer) {
-            // Forget gate g = -exp(A_log) * softplus(Wfb Wfa x + dt_bias); beta = sigmoid(Wb x);
-            // output gate sigmoid(Wgb Wga x). Two batches: the three products of x, then the two up.
-            let lowRankGate = lowRank.p + tokens * rank
+        // Forget gate g = -exp(A_log) * softplus(Wfb Wfa x + dt_bias); beta = sigmoid(Wb x); output
+        // gate sigmoid(Wgb Wga x). The projections (two batches: the three products of x, then the
+        // two up-projections), then the activations.
+        let lowRankGate = lowRank.p + tokens * rank
+        ctx.time(.kdaGateProjection, layer) {
             ctx.linear([(wfa, x, lowRank.p), (wga, x, lowRankGate), (wb, x, beta.p)], tokens: tokens)
             ctx.linear([(wfb, UnsafePointer(lowRank.p), decay.p), (wgb, UnsafePointer(lowRankGate), outGate.p)], tokens: tokens)
+        }
+        ctx.time(.kdaGate, layer) {
             let bias = dtBias.data.assumingMemoryBound(to: Float.self)
             for t in 0..<tokens {
                 let g = decay.p + t * width
@@ -113,8 +118,8 @@ final class KDALayer {
                     VectorOps.rmsNorm(o, weight: w, eps: eps, o, dim)
                 }
             }
-            VectorOps.multiply(output.p, outGate.p, output.p, tokens * width)
         }
+        ctx.time(.kdaOutputGate, layer) { VectorOps.multiply(output.p, outGate.p, output.p, tokens * width) }
         ctx.time(.kdaOutput, layer) { ctx.linear(wo, output.p, tokens: tokens, out) }
     }
 

@@ -61,7 +61,7 @@ final class MLALayer {
         }
         switch form {
         case .absorbed: absorbedAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
-        case .naive: ctx.time(.mlaAttention, layer) { naiveAttention(tokens: tokens, cache: cache, position: position, ctx: ctx) }
+        case .naive: naiveAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
         }
         ctx.time(.mlaOutput, layer) { ctx.linear(wo, attended.p, tokens: tokens, out) }
     }
@@ -130,8 +130,9 @@ final class MLALayer {
         }
     }
 
-    /// The textbook form: expand every cached token's latent into per-head keys and values, then
-    /// exact softmax attention. O(context) matrix products per call; a reference, not a fast path.
+    /// The textbook form: expand every cached token's latent into per-head keys and values
+    /// (`mla.kv_up`), then exact softmax attention (`mla.attention`). O(context) matrix products per
+    /// call; a reference, not a fast path.
     func naiveAttention(tokens: Int, cache: KVCache, position: Int, ctx: EngineContext) {
         let n = position + tokens
         let scale = 1 / Float(qkDim).squareRoot()
@@ -141,44 +142,50 @@ final class MLALayer {
         var values = [Float](repeating: 0, count: n * vDim)
         var headKB = [Float](repeating: 0, count: rank * nope)
         var scores = [Float](repeating: 0, count: n)
-        rows.withUnsafeMutableBufferPointer { r in
-            for j in 0..<n { cache.readRow(j, into: r.baseAddress! + j * rowWidth) }
-            latents.withUnsafeMutableBufferPointer { l in
-                for j in 0..<n { (l.baseAddress! + j * rank).update(from: r.baseAddress! + j * rowWidth, count: rank) }
+        ctx.time(.mlaKVUp, layer) {
+            rows.withUnsafeMutableBufferPointer { r in
+                for j in 0..<n { cache.readRow(j, into: r.baseAddress! + j * rowWidth) }
+                latents.withUnsafeMutableBufferPointer { l in
+                    for j in 0..<n { (l.baseAddress! + j * rank).update(from: r.baseAddress! + j * rowWidth, count: rank) }
+                }
             }
         }
         for h in 0..<heads {
-            // W_kb_h (nope x rank) from its stored transpose (rank x nope).
-            let stored = wkb.rows(h * rank..<(h + 1) * rank)
-            let kb = try! Tensor(type: .f32, rows: nope, cols: rank)
-            headKB.withUnsafeMutableBufferPointer { t in
-                for j in 0..<rank { stored.type.format.dequantize(stored.row(j), t.baseAddress! + j * nope, count: nope) }
-                let dst = kb.data.assumingMemoryBound(to: Float.self)
-                for i in 0..<nope { for j in 0..<rank { dst[i * rank + j] = t[j * nope + i] } }
-            }
-            latents.withUnsafeBufferPointer { l in
-                keys.withUnsafeMutableBufferPointer { ctx.linear(kb, l.baseAddress!, tokens: n, $0.baseAddress!) }
-                values.withUnsafeMutableBufferPointer {
-                    ctx.linear(wvb.rows(h * vDim..<(h + 1) * vDim), l.baseAddress!, tokens: n, $0.baseAddress!)
+            ctx.time(.mlaKVUp, layer) {
+                // W_kb_h (nope x rank) from its stored transpose (rank x nope).
+                let stored = wkb.rows(h * rank..<(h + 1) * rank)
+                let kb = try! Tensor(type: .f32, rows: nope, cols: rank)
+                headKB.withUnsafeMutableBufferPointer { t in
+                    for j in 0..<rank { stored.type.format.dequantize(stored.row(j), t.baseAddress! + j * nope, count: nope) }
+                    let dst = kb.data.assumingMemoryBound(to: Float.self)
+                    for i in 0..<nope { for j in 0..<rank { dst[i * rank + j] = t[j * nope + i] } }
+                }
+                latents.withUnsafeBufferPointer { l in
+                    keys.withUnsafeMutableBufferPointer { ctx.linear(kb, l.baseAddress!, tokens: n, $0.baseAddress!) }
+                    values.withUnsafeMutableBufferPointer {
+                        ctx.linear(wvb.rows(h * vDim..<(h + 1) * vDim), l.baseAddress!, tokens: n, $0.baseAddress!)
+                    }
                 }
             }
-            for t in 0..<tokens {
-                let p = position + t
-                let qh = q.p + (t * heads + h) * qkDim
-                scores.withUnsafeMutableBufferPointer { s in
-                    rows.withUnsafeBufferPointer { r in
-                        keys.withUnsafeBufferPointer { k in
-                            for j in 0...p {
-                                s[j] = (VectorOps.dot(qh, k.baseAddress! + j * nope, nope)
-                                    + VectorOps.dot(qh + nope, r.baseAddress! + j * rowWidth + rank, rope)) * scale
+            ctx.time(.mlaAttention, layer) {
+                for t in 0..<tokens {
+                    let p = position + t
+                    let qh = q.p + (t * heads + h) * qkDim
+                    scores.withUnsafeMutableBufferPointer { s in
+                        rows.withUnsafeBufferPointer { r in
+                            keys.withUnsafeBufferPointer { k in
+                                for j in 0...p {
+                                    s[j] = (VectorOps.dot(qh, k.baseAddress! + j * nope, nope)
+                                        + VectorOps.dot(qh + nope, r.baseAddress! + j * rowWidth + rank, rope)) * scale
+                                }
                             }
                         }
-                    }
-                    VectorOps.softmax(s.baseAddress!, p + 1)
-                    let o = attended.p + (t * heads + h) * vDim
-                    o.initialize(repeating: 0, count: vDim)
-                    values.withUnsafeBufferPointer { v in
-                        VectorOps.accumulateRows(o, weights: s.baseAddress!, rows: v.baseAddress!, stride: vDim, count: p + 1, dim: vDim)
+                        VectorOps.softmax(s.baseAddress!, p + 1)
+                        let o = attended.p + (t * heads + h) * vDim
+                        o.initialize(repeating: 0, count: vDim)
+                        values.withUnsafeBufferPointer { v in
+                            VectorOps.accumulateRows(o, weights: s.baseAddress!, rows: v.baseAddress!, stride: vDim, count: p + 1, dim: vDim)
+                        }
                     }
                 }
             }

@@ -18,8 +18,13 @@ public struct ModelFootprint: Sendable, Equatable {
     public var experts: Int
     /// Cache bytes added per token of context (MLA latent rows, full-attention K and V).
     public var kvBytesPerToken: Double
-    /// Fixed state: KDA recurrent and conv states, and sliding-window K/V once the window is full.
+    /// Fixed state: KDA recurrent and conv states.
     public var fixedStateBytes: Int
+    /// Sliding-window layers: bytes of one token's K and V rows over all of them, and the window.
+    /// A decode step reads min(depth, window) such rows; the engine allocates a ring of
+    /// window + micro-batch rows per layer (every key a query of a micro-batch sees stays present).
+    public var slidingRowBytes: Double = 0
+    public var slidingWindow: Int = 0
 
     public var weightBytes: Int { weightBytesByType.values.reduce(0, +) }
 
@@ -33,8 +38,19 @@ public struct ModelFootprint: Sendable, Equatable {
         return nonExpert + Double(expertWeightBytes) * touched
     }
 
-    /// Cache and state bytes at `depth` tokens of context.
-    public func contextBytes(depth: Int) -> Double { kvBytesPerToken * Double(depth) + Double(fixedStateBytes) }
+    /// Cache and state bytes a token reads at `depth` tokens of context: the linear caches up to the
+    /// depth, the sliding windows up to min(depth, window), the fixed states.
+    public func contextBytes(depth: Int) -> Double {
+        kvBytesPerToken * Double(depth) + slidingRowBytes * Double(min(depth, slidingWindow)) + Double(fixedStateBytes)
+    }
+
+    /// Bytes the engine allocates for the caches and states of `capacity` tokens with micro-batches
+    /// of `microBatch` (InferenceState: linear caches of `capacity` rows, rings of window +
+    /// micro-batch rows, capped at the capacity; fixed states).
+    public func allocatedStateBytes(capacity: Int, microBatch: Int) -> (cache: Double, rings: Double, fixed: Double) {
+        (kvBytesPerToken * Double(capacity), slidingRowBytes * Double(min(capacity, slidingWindow + microBatch)),
+         Double(fixedStateBytes))
+    }
 }
 
 extension ModelConfig {
@@ -61,7 +77,7 @@ extension ModelConfig {
             }
         }
         let cacheBytesPerValue = Double(cacheType.blockBytes) / Double(cacheType.blockValues)
-        var perToken = 0.0, fixed = 0
+        var perToken = 0.0, fixed = 0, slidingRow = 0.0
         for i in 0..<layerLimit {
             switch mixer(ofLayer: i) {
             case .kda:
@@ -72,13 +88,14 @@ extension ModelConfig {
             case .gqaFull:
                 perToken += Double(2 * kvHeads * headDim) * cacheBytesPerValue
             case .gqaSliding:
-                fixed += Int(Double(2 * kvHeads * headDim * slidingWindow) * cacheBytesPerValue)
+                slidingRow += Double(2 * kvHeads * headDim) * cacheBytesPerValue
             }
         }
         return ModelFootprint(totalParameters: total, activeParameters: active, weightBytesByType: byType,
                               activeWeightBytes: activeBytes, expertWeightBytes: expertBytes,
                               expertsPerToken: expertsPerToken, experts: experts,
-                              kvBytesPerToken: perToken, fixedStateBytes: fixed)
+                              kvBytesPerToken: perToken, fixedStateBytes: fixed,
+                              slidingRowBytes: slidingRow, slidingWindow: slidingRow > 0 ? slidingWindow : 0)
     }
 }
 

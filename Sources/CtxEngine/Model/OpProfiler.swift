@@ -8,9 +8,9 @@
 public enum Op: Int, CaseIterable, Sendable {
     case embedding, norm, lmHead
     case routerMatmul, routerScoring, routerTopK, moeDispatch, expertFFN, sharedExpert, denseFFN
-    case mlaQProjection, mlaLatentDown, mlaCacheWrite, mlaAbsorb, mlaAttention, mlaValueUp, mlaOutput
+    case mlaQProjection, mlaLatentDown, mlaCacheWrite, mlaAbsorb, mlaKVUp, mlaAttention, mlaValueUp, mlaOutput
     case gqaProjection, gqaNormRope, gqaCacheWrite, gqaAttention, gqaGate, gqaOutput
-    case kdaProjection, kdaConv, kdaGate, kdaRecurrence, kdaOutputNorm, kdaOutput
+    case kdaProjection, kdaConv, kdaQKNorm, kdaGateProjection, kdaGate, kdaRecurrence, kdaOutputNorm, kdaOutputGate, kdaOutput
     case residual
 
     public var name: String {
@@ -29,6 +29,7 @@ public enum Op: Int, CaseIterable, Sendable {
         case .mlaLatentDown: "mla.latent_down"
         case .mlaCacheWrite: "mla.cache_write"
         case .mlaAbsorb: "mla.absorb"
+        case .mlaKVUp: "mla.kv_up"
         case .mlaAttention: "mla.attention"
         case .mlaValueUp: "mla.value_up"
         case .mlaOutput: "mla.out_proj"
@@ -40,9 +41,12 @@ public enum Op: Int, CaseIterable, Sendable {
         case .gqaOutput: "gqa.out_proj"
         case .kdaProjection: "kda.proj"
         case .kdaConv: "kda.conv"
+        case .kdaQKNorm: "kda.qk_norm"
+        case .kdaGateProjection: "kda.gate_proj"
         case .kdaGate: "kda.gate"
         case .kdaRecurrence: "kda.recurrence"
         case .kdaOutputNorm: "kda.out_norm"
+        case .kdaOutputGate: "kda.out_gate"
         case .kdaOutput: "kda.out_proj"
         case .residual: "residual"
         }
@@ -53,13 +57,15 @@ public enum Op: Int, CaseIterable, Sendable {
         case routing
         /// Routed and shared expert FFNs, dense FFNs.
         case experts
-        /// MLA projections (q, latent down, absorption, value up, output) and cache writes.
+        /// MLA projections (q, latent down, absorption, value up, output; the naive form's per-key
+        /// K/V up-projections) and cache writes.
         case mla
         /// Attention over a cache (MLA and GQA): the cost that grows with depth.
         case attention
         /// GQA projections, q/k norms, RoPE, cache writes, output gate.
         case gqa
-        /// KDA projections, conv, gates, recurrence, output.
+        /// KDA projections, conv, q/k L2 norms, gate projections and activations, recurrence,
+        /// output norm and gate, output projection.
         case kda
         /// Embedding, norms, residual adds, LM head.
         case other
@@ -70,9 +76,10 @@ public enum Op: Int, CaseIterable, Sendable {
         case .routerMatmul, .routerScoring, .routerTopK, .moeDispatch: .routing
         case .expertFFN, .sharedExpert, .denseFFN: .experts
         case .mlaAttention, .gqaAttention: .attention
-        case .mlaQProjection, .mlaLatentDown, .mlaCacheWrite, .mlaAbsorb, .mlaValueUp, .mlaOutput: .mla
+        case .mlaQProjection, .mlaLatentDown, .mlaCacheWrite, .mlaAbsorb, .mlaKVUp, .mlaValueUp, .mlaOutput: .mla
         case .gqaProjection, .gqaNormRope, .gqaCacheWrite, .gqaGate, .gqaOutput: .gqa
-        case .kdaProjection, .kdaConv, .kdaGate, .kdaRecurrence, .kdaOutputNorm, .kdaOutput: .kda
+        case .kdaProjection, .kdaConv, .kdaQKNorm, .kdaGateProjection, .kdaGate, .kdaRecurrence, .kdaOutputNorm,
+             .kdaOutputGate, .kdaOutput: .kda
         case .embedding, .norm, .lmHead, .residual: .other
         }
     }

@@ -123,8 +123,11 @@ public struct SuitePlan: Sendable {
         let entry = suite.models[setup.model]
         let f = entry.config.footprint(recipe: setup.recipe, cacheType: setup.cacheType, layers: entry.layers)
         let depths = depthCounts[setup] ?? 0
-        return Memory(weights: Double(f.weightBytes), cache: f.kvBytesPerToken * Double(capacity(of: setup)),
-                      state: Double(f.fixedStateBytes) * Double(1 + depths))
+        // As allocated: linear caches for the capacity, sliding-window rings of window + micro-batch
+        // rows, fixed states; each depth of the ladder keeps a snapshot of the rings and fixed states.
+        let state = f.allocatedStateBytes(capacity: capacity(of: setup), microBatch: suite.microBatch)
+        return Memory(weights: Double(f.weightBytes), cache: state.cache,
+                      state: (state.rings + state.fixed) * Double(1 + depths))
     }
 
     /// A rough time estimate for a cell, from FLOPs at 50% of peak and bytes at 70% of bandwidth
