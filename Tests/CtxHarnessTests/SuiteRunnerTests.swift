@@ -88,6 +88,13 @@ import Testing
         // Per test: session 1 runs repetitions 0, 1 (A B, B A), session 2 repetition 2 (A B).
         let fills = samples.filter { $0.cellID.hasSuffix("pp8@d24") }.map { $0.cellID.contains("/synthetic/") ? "S" : "C" }
         #expect(fills.joined() == "SCCSSC")
+        // A report keeps both fills apart: one series each, in every table.
+        let report = Report(runs: [try LoadedRun.load(work.path)])
+        let curves = try #require(report.tables.first { $0.name == "degradation" })
+        let series = Set(curves.rows.map { $0[0] })
+        #expect(series.count == 2 && series.contains { $0.hasSuffix("· synthetic") } && series.contains { $0.hasSuffix("· computed") })
+        let platforms = try #require(report.tables.first { $0.name == "platforms" })
+        #expect(platforms.rows.count == 2)
     }
 
     /// The README's column reference is the schema's, verbatim.

@@ -135,6 +135,7 @@ public func closestName(to name: String, in candidates: [String]) -> String? {
     }
     let lowered = Array(name.lowercased())
     let scored = candidates.map { ($0, distance(lowered, Array($0.lowercased()))) }
-    guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, name.count / 3) else { return nil }
+    // Ties go to the name first in sorted order, so the suggestion does not depend on set order.
+    guard let best = scored.min(by: { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }), best.1 <= max(2, name.count / 3) else { return nil }
     return best.0
 }

@@ -8,15 +8,18 @@ enum QuantizationReport {
 
     static func make(_ runs: [LoadedRun]) -> ReportTable {
         var table = ReportTable(name: "quantization", title: "Quantization levels",
-                                header: ["platform", "model", "cache", "threads", "test", "weights", "t/s", "vs reference",
+                                header: ["series (all but weights)", "test", "weights", "t/s", "vs reference",
                                          "bytes/token", "GB/s", "of bandwidth", "of FMA peak"],
-                                numeric: [3, 6, 7, 8, 9, 10, 11])
-        struct Key: Hashable { var platform, model, cache, test: String; var threads: Int }
+                                numeric: [3, 4, 5, 6, 7, 8])
+        // Every dimension but the weight type: the series (weights blanked) and the test.
+        struct Key: Hashable { var series: Series; var test: String }
         var order: [Key] = []
         var groups: [Key: [CellResult]] = [:]
         for run in runs {
             for c in run.cells where c.status == .ok && c.rate != nil {
-                let k = Key(platform: run.metadata.platformLabel, model: c.model, cache: c.cacheType, test: c.test, threads: c.threads)
+                var series = Series.of(c, in: run)
+                series.weightType = ""
+                let k = Key(series: series, test: c.test)
                 if groups[k] == nil { order.append(k) }
                 groups[k, default: []].append(c)
             }
@@ -27,7 +30,7 @@ enum QuantizationReport {
             let ref = reference.first { name in cells.contains { $0.weightType == name } }
             let refRate = cells.first { $0.weightType == ref }?.rate?.mean
             for c in cells {
-                table.rows.append([k.platform, k.model, k.cache, String(k.threads), k.test, c.weightType, Format.rate(c.rate?.mean),
+                table.rows.append([k.series.label, k.test, c.weightType, Format.rate(c.rate?.mean),
                                    refRate.map { c.weightType == ref ? "1.00 (\(ref!))" : String(format: "%.2fx", c.rate!.mean / $0) } ?? "-",
                                    c.bytesPerToken.map { String(format: "%.0f", $0) } ?? "-", Format.number(c.achievedGBps, 2),
                                    Format.percent(c.bandwidthFraction, signed: false), Format.percent(c.peakFraction, signed: false)])

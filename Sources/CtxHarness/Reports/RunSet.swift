@@ -21,19 +21,47 @@ public struct LoadedRun: Sendable {
     public func limits(threads: Int) -> MachineLimits? { metadata.limits.first { $0.threads == threads } }
 }
 
-/// Cells that belong on one curve: the same platform, model, weights, cache, threads and fill.
+/// Cells that belong on one curve: every grid dimension but depth (and the test, which curves
+/// split by kind): platform, model, weights, cache, threads, NUMA policy, fill, and the settings
+/// that tell imported llama.cpp cells apart. A run with both fills has two series per setup.
 public struct Series: Hashable, Sendable, Comparable {
     public var platform: String
     public var model: String
     public var weightType: String
     public var cacheType: String
     public var threads: Int
+    /// "-" for imported runs, which have no NUMA policy of ours.
+    public var numa: String = "-"
+    /// How depths were reached: synthetic or computed for ctxbench's runs; "" for imports (a
+    /// llama.cpp context is always computed, so saying so would tell nothing).
+    public var fill: String = ""
+    /// Settings from an imported cell id (".../pp512@d0/flash_attn=1,n_ubatch=256"), "" otherwise.
+    public var settings: String = ""
 
     public var label: String {
-        "\(platform) · \(model) · \(weightType) · \(cacheType)" + (threads > 0 ? " · t\(threads)" : "")
+        var parts = [platform, model, weightType, cacheType]
+        if threads > 0 { parts.append("t\(threads)") }
+        if numa != "-" && numa != "none" { parts.append("numa \(numa)") }
+        if !fill.isEmpty { parts.append(fill) }
+        if !settings.isEmpty { parts.append(settings) }
+        return parts.filter { !$0.isEmpty }.joined(separator: " · ")
     }
 
     public static func < (a: Series, b: Series) -> Bool { a.label < b.label }
+
+    /// The series a cell of `run` belongs to.
+    public static func of(_ cell: CellResult, in run: LoadedRun) -> Series {
+        let imported = run.metadata.source != nil
+        var settings = ""
+        if imported, let at = cell.cellID.range(of: "@d") {
+            let rest = cell.cellID[at.upperBound...]
+            if let slash = rest.firstIndex(of: "/") { settings = String(rest[rest.index(after: slash)...]) }
+            if let hash = settings.firstIndex(of: "#") { settings = String(settings[..<hash]) }
+        }
+        return Series(platform: run.metadata.platformLabel, model: cell.model, weightType: cell.weightType,
+                      cacheType: cell.cacheType, threads: cell.threads, numa: imported ? "-" : cell.numa,
+                      fill: imported ? "" : cell.fill, settings: settings)
+    }
 
     /// Groups the ok cells of `runs` by series, keeping run order.
     public static func group(_ runs: [LoadedRun]) -> [(series: Series, cells: [CellResult], run: LoadedRun)] {
@@ -41,8 +69,7 @@ public struct Series: Hashable, Sendable, Comparable {
         var groups: [Series: ([CellResult], LoadedRun)] = [:]
         for run in runs {
             for cell in run.cells where cell.status == .ok && cell.rate != nil {
-                let s = Series(platform: run.metadata.platformLabel, model: cell.model, weightType: cell.weightType,
-                               cacheType: cell.cacheType, threads: cell.threads)
+                let s = Series.of(cell, in: run)
                 if groups[s] == nil { order.append(s); groups[s] = ([], run) }
                 groups[s]!.0.append(cell)
             }

@@ -451,7 +451,7 @@ struct SuiteReader {
         /// Unknown keys are errors, with the closest known key suggested.
         func finish() throws {
             for (key, _) in members where !used.contains(key) {
-                let hint = closestName(to: key, in: Array(used)).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = closestName(to: key, in: used.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
                 throw reader.fail(field(key), "unknown key\(hint); known keys: \(used.sorted().joined(separator: ", "))")
             }
         }
