@@ -37,7 +37,7 @@ func runCLI(_ arguments: [String]) -> (code: Int32, out: String, err: String) {
         (["platform", "extra"], "error: unexpected argument 'extra' for 'ctxbench platform'. See 'ctxbench platform --help'."),
         (["platform", "--json=yes"], "error: option '--json' takes no value. See 'ctxbench platform --help'."),
         (["gate", "--baseline", "a", "--candidate", "b", "--max-regression", "lots"], "error: option '--max-regression' expects a percentage such as 5% (or 0.05), got 'lots'. See 'ctxbench gate --help'."),
-        (["gate", "--candidate", "b"], "error: missing --baseline. See 'ctxbench gate --help'."),
+        (["gate", "--candidate", "b"], "error: missing --baseline <dir>. See 'ctxbench gate --help'."),
         (["compare", "a"], "error: missing argument <candidate> for 'ctxbench compare'. See 'ctxbench compare --help'."),
         (["compare", "a", "b", "--normalize", "speed"], "error: option '--normalize' expects one of none, efficiency, got 'speed'. See 'ctxbench compare --help'."),
         (["import", "llama-perf", "x"], "error: unknown format 'llama-perf': expected llama-bench or batched-bench. See 'ctxbench import --help'."),

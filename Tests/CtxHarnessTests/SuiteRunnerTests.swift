@@ -22,7 +22,7 @@ import Testing
         options.calibrate = false
         options.quiet = true
         let (directory, _) = try RunDirectory.create(path: work.path, force: false)
-        let outcome = try SuiteRunner(plan: plan, suiteFile: "runner-test.json5", directory: directory,
+        let outcome = try SuiteRunner(plan: plan, suiteFile: "runner-test.json5", sink: directory,
                                       options: options, log: { _ in }).run(resuming: false)
         #expect(outcome == .complete(failedCells: 0))
 
@@ -79,7 +79,7 @@ import Testing
         options.calibrate = false
         options.quiet = true
         let (directory, _) = try RunDirectory.create(path: work.path, force: false)
-        let outcome = try SuiteRunner(plan: plan, suiteFile: "interleave-test.json5", directory: directory,
+        let outcome = try SuiteRunner(plan: plan, suiteFile: "interleave-test.json5", sink: directory,
                                       options: options, log: { _ in }).run(resuming: false)
         #expect(outcome == .complete(failedCells: 0))
         #expect(RunDirectory(existing: work.path).finishedCells().count == 4)

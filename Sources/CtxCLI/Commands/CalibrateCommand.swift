@@ -12,11 +12,11 @@ struct CalibrateCommand: ParsableCommand {
         later runs report efficiency as a fraction of these limits.
         """,
         options: [
-            .value("--threads", "list", help: "Thread counts to measure, comma-separated.", default: "1 and all logical CPUs"),
+            .value("--threads", "list", help: "Thread counts to measure, comma-separated.", note: "1 and all logical CPUs"),
             .choice("--numa", NumaPolicy.self, help: "Thread and memory placement.", default: .none),
             .value("--repetitions", "n", help: "Repetitions of each measurement.", default: "5"),
             .value("--buffer-mib", "n", help: "DRAM test buffer in MiB (at least 512).", default: "1024"),
-            .value("--out", "path", help: "Where to save the calibration.", default: "results/calibration/<host>.json"),
+            .value("--out", "path", help: "Where to save the calibration.", note: "results/calibration/<host>.json"),
             .flag("--no-save", help: "Do not save the calibration."),
             .flag("--json", help: "Print JSON instead of a table."),
         ]
@@ -39,9 +39,9 @@ struct CalibrateCommand: ParsableCommand {
         let threads = try parsed.intList("--threads", in: 1...4096) ?? (cpus > 1 ? [1, cpus] : [1])
         options = Options(
             threads: threads,
-            numa: try parsed.choice("--numa", as: NumaPolicy.self) ?? .none,
-            repetitions: try parsed.int("--repetitions", in: 1...1000) ?? 5,
-            bufferMiB: try parsed.int("--buffer-mib", in: 512...1_048_576) ?? 1024,
+            numa: try parsed.choice("--numa", as: NumaPolicy.self)!,
+            repetitions: try parsed.int("--repetitions", in: 1...1000)!,
+            bufferMiB: try parsed.int("--buffer-mib", in: 512...1_048_576)!,
             out: parsed.string("--out"),
             save: !parsed.flag("--no-save"),
             json: parsed.flag("--json")

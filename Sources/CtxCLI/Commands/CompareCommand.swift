@@ -13,10 +13,10 @@ struct CompareCommand: ParsableCommand {
         """,
         arguments: [ArgumentSpec("base", help: "Base run directory."), ArgumentSpec("candidate", help: "Candidate run directory.")],
         options: [
-            .value("--format", "md|csv", help: "Output format.", default: "md"),
-            .value("--metric", "rate|decode-latency", help: "What to compare.", default: "rate"),
+            .choice("--format", TableFormat.self, help: "Output format.", default: .md),
+            .choice("--metric", Comparison.Metric.self, help: "What to compare.", default: .rate),
             .value("--alpha", "p", help: "Significance level.", default: "0.05"),
-            .value("--normalize", "none|efficiency", help: "Divide by each run's calibrated limits.", default: "none"),
+            .choice("--normalize", Comparison.Normalization.self, help: "Divide by each run's calibrated limits.", default: .none),
         ]
     )
 
@@ -31,10 +31,10 @@ struct CompareCommand: ParsableCommand {
         guard parsed.positionals.count == 2 else { throw UsageError("expected two run directories: BASE CANDIDATE") }
         base = parsed.positionals[0]
         candidate = parsed.positionals[1]
-        csv = try parseFormat(parsed)
-        metric = try parseEnum(parsed, "--metric", Comparison.Metric.self, default: .rate)
-        normalize = try parseEnum(parsed, "--normalize", Comparison.Normalization.self, default: .none)
-        alpha = try parsed.double("--alpha", in: 1e-6...0.5) ?? 0.05
+        csv = try parsed.choice("--format", as: TableFormat.self)! == .csv
+        metric = try parsed.choice("--metric", as: Comparison.Metric.self)!
+        normalize = try parsed.choice("--normalize", as: Comparison.Normalization.self)!
+        alpha = try parsed.double("--alpha", in: 1e-6...0.5)!
     }
 
     func run(io: CommandIO) throws -> Int32 {
@@ -50,19 +50,7 @@ struct CompareCommand: ParsableCommand {
     }
 }
 
-func parseFormat(_ parsed: ParsedArguments) throws -> Bool {
-    switch parsed.string("--format") ?? "md" {
-    case "md": return false
-    case "csv": return true
-    case let other: throw UsageError("option '--format' expects md or csv, got '\(other)'")
-    }
-}
-
-func parseEnum<E: CaseIterable & RawRepresentable>(_ parsed: ParsedArguments, _ name: String, _ type: E.Type, default value: E) throws -> E
-where E.RawValue == String {
-    guard let text = parsed.string(name) else { return value }
-    guard let e = E(rawValue: text) else {
-        throw UsageError("option '\(name)' expects one of \(E.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
-    }
-    return e
+/// How a table is printed.
+enum TableFormat: String, CaseIterable {
+    case md, csv
 }

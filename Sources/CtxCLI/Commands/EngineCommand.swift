@@ -13,7 +13,8 @@ struct EngineCommand: ParsableCommand {
         --set overrides model fields (see `ctxbench models --fields`), e.g. --set layerCount=4,experts=32.
         --layers N runs the first N layers of the full model's pattern at full size and projects the
         full model's time from per-layer-kind op times (printed as a projection). --calibrate measures
-        DRAM read bandwidth and FMA peak first, so rates are also shown as fractions of them.
+        DRAM read bandwidth and FMA peak, around each test, so rates are also shown as fractions of
+        them. The configuration runs through the suite runner, as a suite of one setup (warmup 1).
         """,
         options: [
             .value("--model", "name", help: "Model preset.", default: "kimi-linear-mini"),
@@ -21,7 +22,7 @@ struct EngineCommand: ParsableCommand {
             .value("--layers", "n", help: "Run a slice: the first n layers of the pattern."),
             .value("--type", "recipe", help: "Weight type or mix (\(WeightRecipe.names.joined(separator: ", "))).", default: "q8_0"),
             .value("--cache-type", "type", help: "KV cache type (f32, f16, q8_0).", default: "f16"),
-            .value("--threads", "n", help: "Threads.", default: "all logical CPUs"),
+            .value("--threads", "n", help: "Threads.", note: "all logical CPUs"),
             .choice("--numa", NumaPolicy.self, help: "Thread and memory placement.", default: .none),
             .value("--depth", "n", help: "Context depth before the tests.", default: "0"),
             .choice("--fill", FillMode.self, help: "How the depth is reached.", default: .synthetic),
@@ -37,6 +38,7 @@ struct EngineCommand: ParsableCommand {
     )
 
     struct Options {
+        var preset: String
         var setup: EngineSession.Setup
         var depth: Int
         var fill: FillMode
@@ -50,18 +52,18 @@ struct EngineCommand: ParsableCommand {
     let options: Options
 
     init(parsed: ParsedArguments) throws {
-        let name = parsed.string("--model") ?? "kimi-linear-mini"
+        let name = parsed.string("--model")!
         guard var config = ModelConfig.preset(named: name) else {
             throw UsageError("option '--model' expects a preset (\(ModelConfig.presets.map(\.name).joined(separator: ", "))), got '\(name)'")
         }
         if let overrides = try parsed.stringList("--set") {
             config = try Self.override(config, overrides)
         }
-        let recipeName = parsed.string("--type") ?? "q8_0"
+        let recipeName = parsed.string("--type")!
         guard let recipe = WeightRecipe(name: recipeName) else {
             throw UsageError("option '--type' expects one of \(WeightRecipe.names.joined(separator: ", ")), got '\(recipeName)'")
         }
-        let cacheName = parsed.string("--cache-type") ?? "f16"
+        let cacheName = parsed.string("--cache-type")!
         guard let cache = DType(name: cacheName), KVCache.types.contains(cache) else {
             throw UsageError("option '--cache-type' expects f32, f16 or q8_0, got '\(cacheName)'")
         }
@@ -69,14 +71,14 @@ struct EngineCommand: ParsableCommand {
         let setup = EngineSession.Setup(
             config: config, layers: layers, recipe: recipe, cacheType: cache,
             threads: try parsed.int("--threads", in: 1...4096) ?? ProcessInfo.processInfo.activeProcessorCount,
-            numa: try parsed.choice("--numa", as: NumaPolicy.self) ?? .none,
-            seed: UInt64(try parsed.int("--seed", in: 0...Int.max) ?? 1),
-            microBatch: try parsed.int("--micro-batch", in: 1...65536) ?? 512,
-            mlaForm: try parsed.choice("--mla-form", as: MLAForm.self) ?? .absorbed)
-        options = Options(setup: setup, depth: try parsed.int("--depth", in: 0...16_777_216) ?? 0,
-                          fill: try parsed.choice("--fill", as: FillMode.self) ?? .synthetic,
-                          pp: try parsed.int("--pp", in: 0...1_048_576) ?? 512, tg: try parsed.int("--tg", in: 0...1_048_576) ?? 16,
-                          repetitions: try parsed.int("--repetitions", in: 1...1000) ?? 3,
+            numa: try parsed.choice("--numa", as: NumaPolicy.self)!,
+            seed: UInt64(try parsed.int("--seed", in: 0...Int.max)!),
+            microBatch: try parsed.int("--micro-batch", in: 1...65536)!,
+            mlaForm: try parsed.choice("--mla-form", as: MLAForm.self)!)
+        options = Options(preset: name, setup: setup, depth: try parsed.int("--depth", in: 0...16_777_216)!,
+                          fill: try parsed.choice("--fill", as: FillMode.self)!,
+                          pp: try parsed.int("--pp", in: 0...1_048_576)!, tg: try parsed.int("--tg", in: 0...1_048_576)!,
+                          repetitions: try parsed.int("--repetitions", in: 1...1000)!,
                           calibrate: parsed.flag("--calibrate"), timerOverhead: parsed.flag("--timer-overhead"))
     }
 
@@ -96,134 +98,75 @@ struct EngineCommand: ParsableCommand {
         }
     }
 
+    /// Runs the configuration as a suite of one setup through the suite runner (the same warmup,
+    /// repetitions, probes, statistics and efficiency as `ctxbench run`), then prints the cells.
     func run(io: CommandIO) throws -> Int32 {
         let s = options.setup
-        let platform = PlatformInfo.probe()
-        var limits: MachineLimits?
-        if options.calibrate {
-            io.err("calibrating (\(s.threads) threads)...\n")
-            let placement = try ThreadPlacement.plan(threads: s.threads, policy: s.numa, topology: platform.numa)
-            var calibrator = Calibrator()
-            calibrator.repetitions = 3
-            calibrator.dramBufferBytes = 512 << 20
-            limits = try calibrator.measure(pool: ThreadPool(threads: s.threads, placement: placement),
-                                            memory: placement.memory) { _ in }
-        }
-        let capacity = options.depth + max(options.pp, options.tg) + 1
-        let session = try EngineSession(s, capacity: capacity, topology: platform.numa)
-        let layers = session.model.layerCount
+        let suite = Suite.oneConfiguration(
+            model: s.config, preset: options.preset, layers: s.layers, recipe: s.recipe, cacheType: s.cacheType,
+            threads: s.threads, numa: s.numa, fill: options.fill, depth: options.depth, pp: options.pp, tg: options.tg,
+            repetitions: options.repetitions, microBatch: s.microBatch, seed: s.seed, mlaForm: s.mlaForm)
+        guard !suite.tests.isEmpty else { throw UsageError("nothing to run: --pp and --tg are both 0") }
+        var runnerOptions = SuiteRunner.Options()
+        runnerOptions.quiet = true
+        runnerOptions.calibrate = options.calibrate
+        runnerOptions.freshCalibration = options.calibrate
+        runnerOptions.commandLine = CommandLine.arguments
+        let sink = MemorySink()
+        if options.calibrate { io.err("calibrating (\(s.threads) threads); limits are also probed around each test...\n") }
+        _ = try SuiteRunner(plan: SuitePlan(suite: suite), suiteFile: "(ctxbench engine)", sink: sink, options: runnerOptions,
+                            log: io.err).run(resuming: false)
+        let layers = s.layers ?? s.config.layerCount
         let footprint = s.config.footprint(recipe: s.recipe, cacheType: s.cacheType, layers: layers)
-        let fillNs = try session.reach(depth: options.depth, fill: options.fill)
+        let state = footprint.allocatedStateBytes(capacity: options.depth + max(options.pp, options.tg) + 1, microBatch: s.microBatch)
+        let fill = sink.cells.compactMap(\.fillSeconds).first ?? 0
         var lines = [
-            String(format: "model %@, %d of %d layers, weights %@ (%@, generated in %.1f s), cache %@, %d threads",
-                   s.config.name, layers, s.config.layerCount, s.recipe.description,
-                   bytes(Double(session.model.weights.totalBytes)), session.weightSeconds, s.cacheType.rawValue, s.threads),
-            String(format: "depth %d (%@, %.2f s), state %@", options.depth, options.fill.rawValue, Double(fillNs) / 1e9,
-                   bytes(Double(session.state.byteCount))),
+            String(format: "model %@, %d of %d layers, weights %@ (%@), cache %@, %d threads", s.config.name, layers,
+                   s.config.layerCount, s.recipe.description, bytes(Double(footprint.weightBytes)), s.cacheType.rawValue, s.threads),
+            String(format: "depth %d (%@, %.2f s), caches and states %@", options.depth, options.fill.rawValue, fill,
+                   bytes(state.cache + state.rings + state.fixed)),
+            "",
+            "| test | reps | mean ms | t/s | sd t/s | GFLOP/s | GB/s (weights + cache) | % FMA peak | % DRAM read | status |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
         ]
-        if let limits {
-            lines.append(String(format: "limits (this run): DRAM read %.1f GB/s, FMA peak %.1f GFLOP/s",
-                                limits.dramReadGBps.median, limits.fmaGFLOPs.median))
+        func figure(_ v: Double?, _ format: String, _ scale: Double = 1) -> String { v.map { String(format: format, $0 * scale) } ?? "-" }
+        for cell in sink.cells {
+            lines.append("| \(cell.test) | \(cell.samplesNs.count) | \(figure(cell.meanNs, "%.2f", 1e-6)) | \(figure(cell.rate?.mean, "%.2f")) | "
+                         + "\(figure(cell.rate?.standardDeviation, "%.2f")) | \(figure(cell.achievedGFLOPs, "%.1f")) | "
+                         + "\(figure(cell.achievedGBps, "%.1f")) | \(figure(cell.peakFraction, "%.0f%%", 100)) | "
+                         + "\(figure(cell.bandwidthFraction, "%.0f%%", 100)) | \(cell.status.rawValue)\(cell.error.map { ": \($0)" } ?? "") |")
         }
-        lines += ["", "| test | reps | mean ms | tok/s | sd tok/s | GFLOP/s | weight GB/s | % FMA peak | % DRAM read |",
-                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
-        var breakdowns: [(String, OpProfiler, Double)] = []
-        func row(_ name: String, tokens: Int, samples: [Double], flops: Double, weightBytes: Double) {
-            let rates = samples.map { Double(tokens) * 1e9 / $0 }
-            let mean = samples.reduce(0, +) / Double(samples.count)
-            let rate = rates.reduce(0, +) / Double(rates.count)
-            let sd = rates.count > 1 ? (rates.map { ($0 - rate) * ($0 - rate) }.reduce(0, +) / Double(rates.count - 1)).squareRoot() : 0
-            let gflops = flops / mean, gbps = weightBytes / mean
-            let fma = limits.map { String(format: "%.0f%%", 100 * gflops / $0.fmaGFLOPs.median) } ?? "-"
-            let dram = limits.map { String(format: "%.0f%%", 100 * gbps / $0.dramReadGBps.median) } ?? "-"
-            lines.append(String(format: "| %@ | %d | %.2f | %.2f | %.2f | %.1f | %.1f | %@ | %@ |", name, samples.count,
-                                mean / 1e6, rate, sd, gflops, gbps, fma, dram))
+        if options.calibrate, let cell = sink.cells.first, let read = cell.probeReadGBps, let fma = cell.probeFMAGFLOPs {
+            lines.append(String(format: "Limits probed around each test (first test: DRAM read %.1f GB/s, FMA peak %.1f GFLOP/s); "
+                                + "each fraction is against its own test's probes.", SampleStatistics.median(read), SampleStatistics.median(fma)))
         }
-        let suffix = options.depth > 0 ? " @ d\(options.depth)" : ""
-        if options.pp > 0 {
-            _ = session.prefill(min(options.pp, 16)); session.restore(depth: options.depth)  // warm up
-            session.context.profiler.reset()
-            var samples: [Double] = []
-            for _ in 0..<options.repetitions {
-                session.restore(depth: options.depth)
-                samples.append(Double(session.prefill(options.pp)))
-            }
-            row("pp\(options.pp)\(suffix)", tokens: options.pp, samples: samples,
-                flops: s.config.flops(tokens: options.pp, depth: options.depth, recipe: s.recipe, layers: layers),
-                weightBytes: Double(footprint.weightBytes))
-            breakdowns.append(("pp\(options.pp)\(suffix)", snapshot(session.context.profiler, layers: layers), samples.reduce(0, +)))
-        }
-        if options.tg > 0 {
-            session.restore(depth: options.depth); _ = session.decode(2)
-            session.context.profiler.reset()
-            var samples: [Double] = []
-            for _ in 0..<options.repetitions {
-                session.restore(depth: options.depth)
-                samples.append(Double(session.decode(options.tg).reduce(0, +)))
-            }
-            row("tg\(options.tg)\(suffix)", tokens: options.tg, samples: samples,
-                flops: s.config.flops(tokens: options.tg, depth: options.depth, recipe: s.recipe, layers: layers),
-                weightBytes: Double(footprint.activeWeightBytes * options.tg))
-            breakdowns.append(("tg\(options.tg)\(suffix)", snapshot(session.context.profiler, layers: layers), samples.reduce(0, +)))
-        }
-        if !session.lastLogitsAreFinite() { lines += ["", "WARNING: non-finite logits"] }
-        for (name, profiler, wall) in breakdowns {
-            lines += ["", "per-op, \(name) (all repetitions):"] + Self.opTable(profiler, wall: wall, tokens: 1)
-            if layers < s.config.layerCount {
-                do {
-                    let projection = try SliceProjection.project(config: s.config, sliceLayers: layers, profiler: profiler,
-                                                                 wallNanoseconds: wall)
-                    let perRep = projection.projectedNanoseconds / Double(options.repetitions)
-                    let tokens = name.hasPrefix("pp") ? options.pp : options.tg
-                    lines.append(String(format: "PROJECTED full model (%d layers) from this %d-layer slice: %.2f ms per repetition, %.2f tok/s",
-                                        s.config.layerCount, layers, perRep / 1e6, Double(tokens) * 1e9 / perRep))
-                } catch {
-                    lines.append("no projection: \(error)")
-                }
+        for cell in sink.cells where !cell.ops.isEmpty {
+            let wall = cell.samplesNs.reduce(0, +)
+            lines += ["", "per-op, \(cell.test) (all repetitions):"] + Self.opTable(cell.ops, wall: wall)
+            if let projected = cell.projectedTs {
+                lines.append(String(format: "PROJECTED full model (%d layers) from this %d-layer slice: %.2f tok/s",
+                                    s.config.layerCount, layers, projected))
             }
         }
         if options.timerOverhead && options.tg > 0 {
-            lines += ["", Self.timerOverhead(session, depth: options.depth, tokens: options.tg)]
+            let session = try EngineSession(s, capacity: options.depth + options.tg + 1, topology: PlatformInfo.probe().numa)
+            try session.reach(depth: options.depth, fill: options.fill)
+            let r = TimerOverhead.measure(session, depth: options.depth, tokens: options.tg)
+            lines += ["", String(format: "timer overhead (decode, median of 10 alternating rounds): on %.3f ms, off %.3f ms, %+.2f%%",
+                                 r.onNanoseconds / 1e6, r.offNanoseconds / 1e6, 100 * r.change)]
         }
         io.out(lines.joined(separator: "\n") + "\n")
-        return ExitCode.success
+        return sink.cells.allSatisfy { $0.status == .ok } ? ExitCode.success : ExitCode.failure
     }
 
-    /// A copy of the profiler's counts (the session's profiler is reset per test).
-    func snapshot(_ profiler: OpProfiler, layers: Int) -> OpProfiler {
-        let copy = OpProfiler(layers: layers)
-        copy.absorb(profiler)
-        return copy
-    }
-
-    static func opTable(_ profiler: OpProfiler, wall: Double, tokens: Int) -> [String] {
+    static func opTable(_ ops: [OpRow], wall: Double) -> [String] {
         var lines = ["| op | family | total ms | calls | share of wall |", "|---|---|--:|--:|--:|"]
-        let totals = profiler.totalsByOp().sorted { $0.entry.nanoseconds > $1.entry.nanoseconds }
-        for (op, entry) in totals {
-            lines.append(String(format: "| %@ | %@ | %.3f | %llu | %.1f%% |", op.name, op.family.rawValue,
-                                Double(entry.nanoseconds) / 1e6, entry.calls, 100 * Double(entry.nanoseconds) / wall))
+        for op in ops.sorted(by: { $0.totalNs > $1.totalNs }) {
+            lines.append(String(format: "| %@ | %@ | %.3f | %d | %.1f%% |", op.op, op.family, op.totalNs / 1e6, op.calls, 100 * op.share))
         }
-        let timed = Double(profiler.totalNanoseconds)
+        let timed = ops.reduce(0) { $0 + $1.totalNs }
         lines.append(String(format: "| (untimed: between ops) | | %.3f | | %.1f%% |", (wall - timed) / 1e6, 100 * (wall - timed) / wall))
         return lines
-    }
-
-    /// Decode with timers on and off, alternating, 10 rounds: the timers' cost as a fraction.
-    static func timerOverhead(_ session: EngineSession, depth: Int, tokens: Int) -> String {
-        var on: [Double] = [], off: [Double] = []
-        for round in 0..<10 {
-            for enabled in (round % 2 == 0 ? [true, false] : [false, true]) {
-                session.context.profiler.enabled = enabled
-                session.restore(depth: depth)
-                let ns = Double(session.decode(tokens).reduce(0, +))
-                if enabled { on.append(ns) } else { off.append(ns) }
-            }
-        }
-        session.context.profiler.enabled = true
-        func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return (s[(s.count - 1) / 2] + s[s.count / 2]) / 2 }
-        let change = (median(on) / median(off) - 1) * 100
-        return String(format: "timer overhead (decode, median of 10 alternating rounds): on %.3f ms, off %.3f ms, %+.2f%%",
-                      median(on) / 1e6, median(off) / 1e6, change)
     }
 }
 

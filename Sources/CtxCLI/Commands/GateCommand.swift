@@ -20,12 +20,12 @@ struct GateCommand: ParsableCommand {
         --allow-hardware-mismatch), 7 candidate missing, empty, or with failed or missing cells.
         """,
         options: [
-            .value("--baseline", "dir", help: "Baseline run directory (required)."),
-            .value("--candidate", "dir", help: "Candidate run directory (required)."),
+            .value("--baseline", "dir", help: "Baseline run directory.", required: true),
+            .value("--candidate", "dir", help: "Candidate run directory.", required: true),
             .value("--max-regression", "pct", help: "Largest slowdown that passes.", default: "5%"),
             .value("--alpha", "p", help: "Significance level.", default: "0.05"),
-            .value("--metric", "rate|decode-latency", help: "What to gate on.", default: "rate"),
-            .value("--normalize", "none|efficiency", help: "Compare fractions of calibrated limits.", default: "none"),
+            .choice("--metric", Comparison.Metric.self, help: "What to gate on.", default: .rate),
+            .choice("--normalize", Comparison.Normalization.self, help: "Compare fractions of calibrated limits.", default: .none),
             .flag("--allow-hardware-mismatch", help: "Gate runs from different hardware."),
         ]
     )
@@ -35,10 +35,8 @@ struct GateCommand: ParsableCommand {
     let candidate: String
 
     init(parsed: ParsedArguments) throws {
-        guard let b = parsed.string("--baseline") else { throw UsageError("missing --baseline") }
-        guard let c = parsed.string("--candidate") else { throw UsageError("missing --candidate") }
-        baseline = b
-        candidate = c
+        baseline = parsed.string("--baseline")!
+        candidate = parsed.string("--candidate")!
         if let text = parsed.string("--max-regression") {
             let number = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text).map { $0 > 1 ? $0 / 100 : $0 }
             guard let number, number > 0, number < 1 else {
@@ -46,9 +44,9 @@ struct GateCommand: ParsableCommand {
             }
             options.maxRegression = number
         }
-        options.alpha = try parsed.double("--alpha", in: 1e-6...0.5) ?? 0.05
-        options.metric = try parseEnum(parsed, "--metric", Comparison.Metric.self, default: .rate)
-        options.normalize = try parseEnum(parsed, "--normalize", Comparison.Normalization.self, default: .none)
+        options.alpha = try parsed.double("--alpha", in: 1e-6...0.5)!
+        options.metric = try parsed.choice("--metric", as: Comparison.Metric.self)!
+        options.normalize = try parsed.choice("--normalize", as: Comparison.Normalization.self)!
         options.allowHardwareMismatch = parsed.flag("--allow-hardware-mismatch")
     }
 

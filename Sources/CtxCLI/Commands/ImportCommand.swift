@@ -16,7 +16,7 @@ struct ImportCommand: ParsableCommand {
         arguments: [ArgumentSpec("tool", help: "llama-bench or batched-bench."), ArgumentSpec("file", help: "The tool's output.")],
         options: [
             .value("--platform", "name", help: "Platform name for reports (default: the file's, or its CPU)."),
-            .value("--out", "dir", help: "Run directory.", default: "results/runs/import-<tool>-<platform>-<UTC time>"),
+            .value("--out", "dir", help: "Run directory.", note: "results/runs/import-<tool>-<platform>-<UTC time>"),
             .value("--model", "name", help: "Model name (batched-bench output lacks it)."),
             .value("--quant", "type", help: "Weight type (batched-bench output lacks it)."),
             .value("--cache-type", "type", help: "KV cache type (batched-bench output lacks it).", default: "f16"),

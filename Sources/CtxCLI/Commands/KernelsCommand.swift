@@ -18,7 +18,7 @@ struct KernelsCommand: ParsableCommand {
         options: [
             .value("--types", "list", help: "Weight types, comma-separated.", default: "f32,f16,bf16,q8_0,q4_0,q4_K,q6_K"),
             .value("--shapes", "list", help: "Shapes, comma-separated.", default: "4096x4096,512x2048x2048"),
-            .value("--threads", "n", help: "Threads.", default: "all logical CPUs"),
+            .value("--threads", "n", help: "Threads.", note: "all logical CPUs"),
             .value("--seconds", "s", help: "Minimum measuring time per case.", default: "0.5"),
             .flag("--cache-resident", help: "GEMV on one matrix, from cache: the kernel's compute speed, not DRAM's."),
             .flag("--json", help: "Print JSON instead of a table."),
@@ -37,7 +37,7 @@ struct KernelsCommand: ParsableCommand {
     let options: Options
 
     init(parsed: ParsedArguments) throws {
-        let typeNames = try parsed.stringList("--types") ?? ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_K", "q6_K"]
+        let typeNames = try parsed.stringList("--types")!
         let types = try typeNames.map { name -> DType in
             guard let type = DType(name: name), type.weightFormat != nil else {
                 let valid = DType.weightTypes.map(\.rawValue).joined(separator: ", ")
@@ -45,7 +45,7 @@ struct KernelsCommand: ParsableCommand {
             }
             return type
         }
-        let shapeTexts = try parsed.stringList("--shapes") ?? ["4096x4096", "512x2048x2048"]
+        let shapeTexts = try parsed.stringList("--shapes")!
         let shapes = try shapeTexts.map { text -> KernelShape in
             guard let shape = KernelShape(parsing: text) else {
                 throw UsageError("option '--shapes' expects RxC or TxRxC with positive integers, got '\(text)'")
@@ -54,7 +54,7 @@ struct KernelsCommand: ParsableCommand {
         }
         options = Options(types: types, shapes: shapes,
                           threads: try parsed.int("--threads", in: 1...4096) ?? ProcessInfo.processInfo.activeProcessorCount,
-                          seconds: try parsed.double("--seconds", in: 0.01...600) ?? 0.5,
+                          seconds: try parsed.double("--seconds", in: 0.01...600)!,
                           cacheResident: parsed.flag("--cache-resident"), json: parsed.flag("--json"))
     }
 
@@ -71,42 +71,39 @@ struct KernelsCommand: ParsableCommand {
         let placement = try ThreadPlacement.plan(threads: options.threads, policy: .none, topology: platform.numa,
                                                  startCPU: CPUAffinity.currentCPU())
         let pool = ThreadPool(threads: options.threads, placement: placement)
-        var calibrator = Calibrator()
-        calibrator.repetitions = 3
-        calibrator.dramBufferBytes = 512 << 20
-        io.err("calibrating (\(options.threads) threads)...\n")
-        let limits = try calibrator.measure(pool: pool, memory: placement.memory) { _ in }
         let llc = platform.caches.filter { $0.type != "Instruction" }.map(\.sizeBytes).max() ?? (32 << 20)
         var benchmark = KernelBenchmark(types: options.types, shapes: options.shapes, threads: options.threads,
                                         lastLevelCacheBytes: llc)
         benchmark.minimumSeconds = options.seconds
         benchmark.cacheResident = options.cacheResident
-        let results = try benchmark.run(limits: limits, pool: pool) { line in
+        let results = try benchmark.run(pool: pool) { line in
             if !options.json { io.err(line + "\n") }
         }
         if options.json {
-            struct Report: Encodable { let platform: PlatformInfo; let limits: MachineLimits; let results: [KernelResult] }
-            io.out(String(decoding: try JSONFormat.encode(Report(platform: platform, limits: limits, results: results)), as: UTF8.self) + "\n")
+            struct Report: Encodable { let platform: PlatformInfo; let results: [KernelResult] }
+            io.out(String(decoding: try JSONFormat.encode(Report(platform: platform, results: results)), as: UTF8.self) + "\n")
         } else {
-            io.out(Self.table(results, limits: limits))
+            io.out(Self.table(results, threads: options.threads))
         }
         return ExitCode.success
     }
 
-    static func table(_ results: [KernelResult], limits: MachineLimits) -> String {
+    static func table(_ results: [KernelResult], threads: Int) -> String {
         var lines = [
-            String(format: "limits (%d threads, this run): DRAM read %.1f GB/s, FMA peak %.1f GFLOP/s",
-                   limits.threads, limits.dramReadGBps.median, limits.fmaGFLOPs.median),
+            "\(threads) threads. Each kernel against its own limit, probed next to it: GEMV against the read kernel over the",
+            "same bytes, GEMM against an FMA burst after every sample.",
             "",
-            "| kernel | type | shape | time | weight GB/s | GFLOP/s | read GB/s (same bytes) | % of read | % FMA peak |",
-            "|---|---|---|--:|--:|--:|--:|--:|--:|",
+            "| kernel | type | shape | time | weight GB/s | GFLOP/s | read GB/s (same bytes) | % of read | FMA GFLOP/s (beside) | % FMA peak |",
+            "|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
         ]
+        func figure(_ v: Double?, _ format: String) -> String { v.map { String(format: format, $0) } ?? "-" }
         for r in results {
             let time = r.medianNanoseconds >= 1e6 ? String(format: "%.2f ms", r.medianNanoseconds / 1e6)
                                                    : String(format: "%.1f us", r.medianNanoseconds / 1e3)
-            lines.append(String(format: "| %@ | %@ | %@ | %@ | %.1f | %.1f | %.1f | %.0f%% | %.0f%% |", r.kernel, r.type.rawValue,
-                                r.shape.description, time, r.weightGBps, r.gflops, r.referenceReadGBps,
-                                r.fractionOfReadBandwidth * 100, r.fractionOfFMAPeak * 100))
+            lines.append("| \(r.kernel) | \(r.type.rawValue) | \(r.shape.description) | \(time) | "
+                         + String(format: "%.1f | %.1f | ", r.weightGBps, r.gflops)
+                         + "\(figure(r.referenceReadGBps, "%.1f")) | \(figure(r.fractionOfReadBandwidth.map { $0 * 100 }, "%.0f%%")) | "
+                         + "\(figure(r.referenceFMAGFLOPs, "%.1f")) | \(figure(r.fractionOfFMAPeak.map { $0 * 100 }, "%.0f%%")) |")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -25,7 +25,7 @@ struct ModelsCommand: ParsableCommand {
     let json: Bool
 
     init(parsed: ParsedArguments) throws {
-        let name = parsed.string("--cache-type") ?? "f16"
+        let name = parsed.string("--cache-type")!
         guard let type = DType(name: name), KVCache.types.contains(type) else {
             throw UsageError("option '--cache-type' expects f32, f16 or q8_0, got '\(name)'")
         }

@@ -18,7 +18,7 @@ struct ReportCommand: ParsableCommand {
         arguments: [ArgumentSpec("dir", help: "Run directories.", repeating: true)],
         options: [
             .value("--out", "dir", help: "Write report.md (or CSVs) and charts here."),
-            .value("--format", "md|csv", help: "Output format.", default: "md"),
+            .choice("--format", TableFormat.self, help: "Output format.", default: .md),
             .value("--prompt-tokens", "n", help: "Prompt size of the platform table's first column.", default: "16384"),
             .value("--context", "n", help: "Extended context of the platform table and the cost model.", default: "262144"),
             .flag("--force", help: "Replace report files an earlier report wrote in --out."),
@@ -35,13 +35,9 @@ struct ReportCommand: ParsableCommand {
         directories = parsed.positionals
         guard !directories.isEmpty else { throw UsageError("missing the run directories to report on") }
         out = parsed.string("--out")
-        switch parsed.string("--format") ?? "md" {
-        case "md": csv = false
-        case "csv": csv = true
-        case let other: throw UsageError("option '--format' expects md or csv, got '\(other)'")
-        }
-        options.promptTokens = try parsed.int("--prompt-tokens", in: 1...1_048_576) ?? 16384
-        options.context = try parsed.int("--context", in: 1...1_048_576) ?? 262144
+        csv = try parsed.choice("--format", as: TableFormat.self)! == .csv
+        options.promptTokens = try parsed.int("--prompt-tokens", in: 1...1_048_576)!
+        options.context = try parsed.int("--context", in: 1...1_048_576)!
         force = parsed.flag("--force")
     }
 

@@ -88,7 +88,7 @@ struct RunCommand: ParsableCommand {
         """,
         arguments: [ArgumentSpec("suite", help: "A suite file, or a name in suites/.", optional: true)],
         options: [
-            .value("--out", "dir", help: "Run directory (new or empty).", default: "results/runs/<suite>-<host>-<UTC time>-p<pid>"),
+            .value("--out", "dir", help: "Run directory (new or empty).", note: "results/runs/<suite>-<host>-<UTC time>-p<pid>"),
             .value("--resume", "dir", help: "Continue the run in this directory."),
             .flag("--force", help: "Move a non-empty --out directory aside (renamed, never deleted) and start there."),
             .value("--shard", "i/n", help: "Run only cells i, i+n, i+2n... of the grid."),
@@ -215,7 +215,7 @@ struct RunCommand: ParsableCommand {
         let run = directory!
         SuiteRunner.installInterruptHandler()
         if !quiet { io.err("run directory: \(run.path)\n") }
-        let runner = SuiteRunner(plan: plan, suiteFile: suiteFile, directory: run, options: options, log: io.err)
+        let runner = SuiteRunner(plan: plan, suiteFile: suiteFile, sink: run, options: options, log: io.err)
         let outcome = try runner.run(resuming: resume != nil)
         if !quiet, let summary = try? String(contentsOfFile: run.file("summary.md"), encoding: .utf8) {
             io.out(summary)

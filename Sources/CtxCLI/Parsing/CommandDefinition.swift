@@ -1,23 +1,32 @@
-/// A named option of a command. `valueName == nil` makes it a flag.
+/// A named option of a command. `valueName == nil` makes it a flag. Its default is declared here
+/// once: `defaultValue` is what parsing returns when the option is absent (and help shows);
+/// `defaultDescription` alone (without a value) describes a default the command computes, such
+/// as "all logical CPUs". A `required` option must be given (help shows it without brackets).
 public struct OptionSpec: Sendable {
     public let name: String
     public let valueName: String?
     public let help: String
     public let defaultDescription: String?
+    public let defaultValue: String?
+    public let isRequired: Bool
 
     public static func flag(_ name: String, help: String) -> OptionSpec {
-        OptionSpec(name: name, valueName: nil, help: help, defaultDescription: nil)
+        OptionSpec(name: name, valueName: nil, help: help, defaultDescription: nil, defaultValue: nil, isRequired: false)
     }
 
-    public static func value(_ name: String, _ valueName: String, help: String, default: String? = nil) -> OptionSpec {
-        OptionSpec(name: name, valueName: valueName, help: help, defaultDescription: `default`)
+    /// `default`: the value used when the option is absent; `note`: a computed default, described.
+    public static func value(_ name: String, _ valueName: String, help: String, default: String? = nil, note: String? = nil,
+                             required: Bool = false) -> OptionSpec {
+        OptionSpec(name: name, valueName: valueName, help: help, defaultDescription: `default` ?? note, defaultValue: `default`,
+                   isRequired: required)
     }
 
     /// A value that must be one of a closed set: help lists the choices.
     public static func choice<E: CaseIterable & RawRepresentable>(_ name: String, _ type: E.Type, help: String,
                                                                    default: E) -> OptionSpec where E.RawValue == String {
         let values = E.allCases.map(\.rawValue).joined(separator: "|")
-        return OptionSpec(name: name, valueName: values, help: help, defaultDescription: `default`.rawValue)
+        return OptionSpec(name: name, valueName: values, help: help, defaultDescription: `default`.rawValue,
+                          defaultValue: `default`.rawValue, isRequired: false)
     }
 }
 

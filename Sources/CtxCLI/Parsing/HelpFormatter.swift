@@ -18,6 +18,7 @@ public enum HelpFormatter {
         lines.append("OPTIONS:")
         for option in configuration.options + [helpOption] {
             var text = option.help
+            if option.isRequired { text += " (required)" }
             if let value = option.defaultDescription { text += " (default: \(value))" }
             let label = option.name == "--help" ? "-h, --help" : optionLabel(option)
             lines.append(row(label, text))
@@ -32,7 +33,7 @@ public enum HelpFormatter {
             if argument.isRepeating { text += " ..." }
             parts.append(argument.isOptional ? "[\(text)]" : text)
         }
-        parts += configuration.options.map { "[\(optionLabel($0))]" }
+        parts += configuration.options.map { $0.isRequired ? optionLabel($0) : "[\(optionLabel($0))]" }
         return parts.joined(separator: " ")
     }
 

@@ -5,6 +5,8 @@ public struct ParsedArguments: Sendable {
     public private(set) var flags: Set<String> = []
     public private(set) var values: [String: String] = [:]
     public private(set) var positionals: [String] = []
+    /// Declared defaults of the options (OptionSpec.defaultValue), used when one is absent.
+    private var defaults: [String: String] = [:]
 
     /// Parses `arguments` (without the command name). Accepts `--name value`, `--name=value`,
     /// flags, and `--` to end options. `-h`/`--help` are handled before this.
@@ -48,6 +50,10 @@ public struct ParsedArguments: Sendable {
                 index += 1
             }
         }
+        for spec in configuration.options where spec.isRequired && values[spec.name] == nil && !flags.contains(spec.name) {
+            throw UsageError("missing \(spec.name) <\(spec.valueName ?? "value")>")
+        }
+        for spec in configuration.options { if let value = spec.defaultValue { defaults[spec.name] = value } }
         let required = configuration.arguments.filter { !$0.isOptional }.count
         let repeating = configuration.arguments.contains { $0.isRepeating }
         if positionals.count < required {
@@ -61,15 +67,19 @@ public struct ParsedArguments: Sendable {
 
     public func flag(_ name: String) -> Bool { flags.contains(name) }
 
-    public func string(_ name: String) -> String? { values[name] }
+    /// The option's value, or its declared default.
+    public func string(_ name: String) -> String? { values[name] ?? defaults[name] }
+
+    /// Whether the option was given on the command line (not defaulted).
+    public func isGiven(_ name: String) -> Bool { values[name] != nil }
 
     public func int(_ name: String, in range: ClosedRange<Int>? = nil) throws -> Int? {
-        guard let text = values[name] else { return nil }
+        guard let text = string(name) else { return nil }
         return try Self.parseInt(text, option: name, range: range)
     }
 
     public func double(_ name: String, in range: ClosedRange<Double>? = nil) throws -> Double? {
-        guard let text = values[name] else { return nil }
+        guard let text = string(name) else { return nil }
         guard let value = Double(text), value.isFinite else {
             throw UsageError("option '\(name)' expects a number, got '\(text)'")
         }
@@ -81,7 +91,7 @@ public struct ParsedArguments: Sendable {
 
     /// A comma-separated list of integers ("1,2,4").
     public func intList(_ name: String, in range: ClosedRange<Int>? = nil) throws -> [Int]? {
-        guard let text = values[name] else { return nil }
+        guard let text = string(name) else { return nil }
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard !parts.isEmpty, !parts.contains(where: \.isEmpty) else {
             throw UsageError("option '\(name)' expects a comma-separated list of integers, got '\(text)'")
@@ -91,7 +101,7 @@ public struct ParsedArguments: Sendable {
 
     /// A comma-separated list of strings ("f16,q8_0").
     public func stringList(_ name: String) throws -> [String]? {
-        guard let text = values[name] else { return nil }
+        guard let text = string(name) else { return nil }
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard !parts.contains(where: \.isEmpty) else {
             throw UsageError("option '\(name)' expects a comma-separated list, got '\(text)'")
@@ -100,7 +110,7 @@ public struct ParsedArguments: Sendable {
     }
 
     public func choice<E: CaseIterable & RawRepresentable>(_ name: String, as type: E.Type) throws -> E? where E.RawValue == String {
-        guard let text = values[name] else { return nil }
+        guard let text = string(name) else { return nil }
         guard let value = E(rawValue: text) else {
             let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
             throw UsageError("option '\(name)' expects one of \(allowed), got '\(text)'")

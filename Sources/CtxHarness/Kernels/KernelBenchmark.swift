@@ -42,14 +42,17 @@ public struct KernelResult: Codable, Sendable {
     public var weightGBps: Double
     /// 2 * tokens * rows * cols / median time.
     public var gflops: Double
-    /// The calibration read kernel's bandwidth over the same matrices, timed alternately with the
-    /// GEMV samples (GEMM: the run's calibrated DRAM read bandwidth). Pairing the two makes the
-    /// fraction robust to a shared machine's bandwidth drifting between moments of a run.
-    public var referenceReadGBps: Double
-    /// weightGBps / referenceReadGBps.
-    public var fractionOfReadBandwidth: Double
-    /// gflops / calibrated FMA peak (same run, same thread count).
-    public var fractionOfFMAPeak: Double
+    /// The limit each kernel is held to, probed next to it: GEMV, the calibration read kernel's
+    /// bandwidth over the same matrices; GEMM, an FMA-chain burst on the same pool. Each sample of
+    /// the kernel is followed by one of its probe, so the fraction does not move with a shared
+    /// machine's drift between moments of a run (measured here: a GEMM fraction against an FMA
+    /// peak taken minutes earlier moved by 15 points). nil where the limit does not bound the kernel.
+    public var referenceReadGBps: Double?
+    public var referenceFMAGFLOPs: Double?
+    /// weightGBps / referenceReadGBps (GEMV).
+    public var fractionOfReadBandwidth: Double?
+    /// gflops / referenceFMAGFLOPs (GEMM).
+    public var fractionOfFMAPeak: Double?
 }
 
 /// Runs `ctxbench kernels`: GEMV from DRAM and GEMM per weight type and shape.
@@ -70,15 +73,15 @@ public struct KernelBenchmark {
         self.lastLevelCacheBytes = lastLevelCacheBytes
     }
 
-    public func run(limits: MachineLimits, pool: ThreadPool, progress: (String) -> Void = { _ in }) throws -> [KernelResult] {
+    public func run(pool: ThreadPool, progress: (String) -> Void = { _ in }) throws -> [KernelResult] {
         let scratch = MatMulScratch(threads: pool.threadCount)
         var results: [KernelResult] = []
         for shape in shapes {
             for type in types {
                 try type.checkRowLength(shape.cols)
                 let result = shape.isGEMV
-                    ? try gemv(type, shape, pool: pool, scratch: scratch, limits: limits)
-                    : try gemm(type, shape, pool: pool, scratch: scratch, limits: limits)
+                    ? try gemv(type, shape, pool: pool, scratch: scratch)
+                    : try gemm(type, shape, pool: pool, scratch: scratch)
                 progress(String(format: "%@ %@ %@: %.1f us, %.1f GB/s, %.1f GFLOP/s", result.kernel, type.rawValue,
                                 shape.description, result.medianNanoseconds / 1000, result.weightGBps, result.gflops))
                 results.append(result)
@@ -111,8 +114,7 @@ public struct KernelBenchmark {
         return tensor
     }
 
-    func gemv(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch,
-              limits: MachineLimits) throws -> KernelResult {
+    func gemv(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch) throws -> KernelResult {
         let first = try makeMatrix(type, rows: shape.rows, cols: shape.cols, pool: pool)
         let bytes = first.byteCount
         // Cycle through enough matrices that the set is 4x the last-level cache: every call reads
@@ -149,17 +151,20 @@ public struct KernelBenchmark {
         }
         let readGBps = Double(bytes / 4 * 4) / Spread(readSamples).median
         return result(cacheResident ? "gemv-cached" : "gemv", type, shape, matrices: count, samples: samples,
-                      weightBytes: bytes, referenceReadGBps: readGBps, limits: limits)
+                      weightBytes: bytes, referenceReadGBps: readGBps, referenceFMAGFLOPs: nil)
     }
 
-    func gemm(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch,
-              limits: MachineLimits) throws -> KernelResult {
+    func gemm(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch) throws -> KernelResult {
         let w = try makeMatrix(type, rows: shape.rows, cols: shape.cols, pool: pool)
         var x = [Float](repeating: 0, count: shape.tokens * shape.cols)
         var random = SeededRandom(seed: seed, stream: 1 << 41)
         x.withUnsafeMutableBufferPointer { random.fill($0.baseAddress!, count: $0.count) }
         var y = [Float](repeating: 0, count: shape.tokens * shape.rows)
         var samples: [Double] = []
+        var fmaSamples: [Double] = []
+        // An FMA burst of about a millisecond at this machine's peak after every GEMM sample.
+        let iterations = max(1000, 200_000_000 / (MemoryKernels.fmaFlopsPerIteration * pool.threadCount))
+        let burstFlops = Double(MemoryKernels.fmaFlopsPerIteration * iterations * pool.threadCount)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
                 GEMM.multiply(w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch)
@@ -168,22 +173,25 @@ public struct KernelBenchmark {
                     let t0 = monotonicNanoseconds()
                     GEMM.multiply(w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch)
                     samples.append(Double(monotonicNanoseconds() - t0))
+                    let t1 = monotonicNanoseconds()
+                    pool.run { t in blackHole(MemoryKernels.fmaChains(iterations: iterations, seed: Float(t + 1))) }
+                    fmaSamples.append(Double(monotonicNanoseconds() - t1))
                 }
             }
         }
         return result("gemm", type, shape, matrices: 1, samples: samples, weightBytes: w.byteCount,
-                      referenceReadGBps: limits.dramReadGBps.median, limits: limits)
+                      referenceReadGBps: nil, referenceFMAGFLOPs: burstFlops / Spread(fmaSamples).median)
     }
 
     func result(_ kernel: String, _ type: DType, _ shape: KernelShape, matrices: Int, samples: [Double],
-                weightBytes: Int, referenceReadGBps: Double, limits: MachineLimits) -> KernelResult {
+                weightBytes: Int, referenceReadGBps: Double?, referenceFMAGFLOPs: Double?) -> KernelResult {
         let median = Spread(samples).median
         let gbps = Double(weightBytes) / median
         let gflops = 2 * Double(shape.tokens) * Double(shape.rows) * Double(shape.cols) / median
         return KernelResult(kernel: kernel, type: type, shape: shape, threads: threads, matrices: matrices,
                             samples: samples.count, medianNanoseconds: median, weightGBps: gbps, gflops: gflops,
-                            referenceReadGBps: referenceReadGBps,
-                            fractionOfReadBandwidth: gbps / referenceReadGBps,
-                            fractionOfFMAPeak: gflops / limits.fmaGFLOPs.median)
+                            referenceReadGBps: referenceReadGBps, referenceFMAGFLOPs: referenceFMAGFLOPs,
+                            fractionOfReadBandwidth: referenceReadGBps.map { gbps / $0 },
+                            fractionOfFMAPeak: referenceFMAGFLOPs.map { gflops / $0 })
     }
 }

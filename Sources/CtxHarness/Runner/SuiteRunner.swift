@@ -36,18 +36,18 @@ public final class SuiteRunner {
 
     let plan: SuitePlan
     let suiteFile: String
-    let directory: RunDirectory
+    let sink: ResultSink
     let options: Options
     let log: @Sendable (String) -> Void
     var results: [CellResult] = []
     var limits: [Int: MachineLimits] = [:]
     let platform = PlatformInfo.probe()
 
-    public init(plan: SuitePlan, suiteFile: String, directory: RunDirectory, options: Options,
+    public init(plan: SuitePlan, suiteFile: String, sink: ResultSink, options: Options,
                 log: @escaping @Sendable (String) -> Void) {
         self.plan = plan
         self.suiteFile = suiteFile
-        self.directory = directory
+        self.sink = sink
         self.options = options
         self.log = log
     }
@@ -79,10 +79,10 @@ public final class SuiteRunner {
         let suite = plan.suite
         // Resume: cells already recorded stay (the caller checked that the plan is the one the run
         // started with); everything else (re-)runs.
-        results = resuming ? directory.finishedCells() : []
+        results = resuming ? sink.previousCells() : []
         let finished = Set(results.map(\.cellID))
-        try directory.openLogs(keepingSamplesOf: finished)
-        defer { directory.close() }
+        try sink.prepare(keepingSamplesOf: finished)
+        defer { sink.close() }
         if options.calibrate { try calibrate() }
         var metadata = RunMetadata(
             suiteName: suite.name, suiteFile: suiteFile, suite: suite.source.jsonText, platform: platform,
@@ -95,8 +95,8 @@ public final class SuiteRunner {
             log(String(format: "warning: CTXBENCH_TEST_SLOWDOWN: every repetition made %.0f%% slower on purpose\n",
                        100 * options.testSlowdown))
         }
-        if resuming, let previous = try? directory.readMetadata() { metadata.startedAt = previous.startedAt }
-        try directory.writeMetadata(metadata)
+        if resuming, let previous = sink.previousStart() { metadata.startedAt = previous }
+        try sink.writeMetadata(metadata)
 
         let todo = plan.cells.filter { !finished.contains($0.id(in: suite)) }
         let todoIndices = Set(todo.map(\.index))
@@ -112,8 +112,8 @@ public final class SuiteRunner {
         }
         metadata.finishedAt = Self.timestamp()
         metadata.status = stopped ? "interrupted" : "complete"
-        try directory.writeMetadata(metadata)
-        try directory.writeTables(cells: results, title: "\(suite.name) (\(platform.hostname))")
+        try sink.writeMetadata(metadata)
+        try sink.writeTables(cells: results, title: "\(suite.name) (\(platform.hostname))")
         if stopped { return .interrupted }
         return .complete(failedCells: results.filter { $0.status != .ok }.count)
     }
@@ -155,7 +155,8 @@ public final class SuiteRunner {
                 do {
                     let s = EngineSession.Setup(config: entry.config, layers: entry.layers, recipe: setup.recipe,
                                                 cacheType: setup.cacheType, threads: setup.threads, numa: setup.numa,
-                                                seed: suite.seed, microBatch: suite.microBatch, profiling: suite.profile)
+                                                seed: suite.seed, microBatch: suite.microBatch, mlaForm: suite.mlaForm,
+                                                profiling: suite.profile)
                     sessions[setup] = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
                 } catch {
                     for cell in cells where cell.setup == setup && !closed.contains(cell.index) {
@@ -268,7 +269,7 @@ public final class SuiteRunner {
                 partials[cell.index]!.samples.append(ns)
                 partials[cell.index]!.tokenNs += perToken
                 do {
-                    try directory.appendSample(.init(cellID: cell.id(in: suite), repetition: repetition, ns: ns, tokens: cell.test.tokens,
+                    try sink.appendSample(.init(cellID: cell.id(in: suite), repetition: repetition, ns: ns, tokens: cell.test.tokens,
                                                      tokenNs: perToken.isEmpty ? nil : perToken))
                 } catch {
                     log("warning: could not append a sample: \(error)\n")
@@ -377,7 +378,12 @@ public final class SuiteRunner {
         result.achievedGBps = bytes / meanNs
         result.flopsPerRepetition = flops
         result.achievedGFLOPs = flops / meanNs
-        if let l = limits[cell.threads] {
+        // Against the limits probed around the cell's repetitions (a shared machine's limits move
+        // within minutes), else the run's calibration at these threads.
+        if let read = result.probeReadGBps, let fma = result.probeFMAGFLOPs, !read.isEmpty, !fma.isEmpty {
+            result.bandwidthFraction = result.achievedGBps! / SampleStatistics.median(read)
+            result.peakFraction = result.achievedGFLOPs! / SampleStatistics.median(fma)
+        } else if let l = limits[cell.threads] {
             result.bandwidthFraction = result.achievedGBps! / l.dramReadGBps.median
             result.peakFraction = result.achievedGFLOPs! / l.fmaGFLOPs.median
         }
@@ -404,8 +410,8 @@ public final class SuiteRunner {
 
     func record(_ result: CellResult) throws {
         results.append(result)
-        try directory.appendCell(result)
-        try directory.writeTables(cells: results, title: "\(plan.suite.name) (\(platform.hostname))")
+        try sink.appendCell(result)
+        try sink.writeTables(cells: results, title: "\(plan.suite.name) (\(platform.hostname))")
         if result.status != .ok, !options.quiet { log("cell \(result.cellID): \(result.status.rawValue): \(result.error ?? "")\n") }
     }
 

@@ -95,6 +95,8 @@ public struct Suite: Sendable {
     /// its share of the repetitions, so the samples also cover run-to-run placement effects.
     public var sessions: Int
     public var profile: Bool
+    /// How MLA layers attend (absorbed, the engine's fast path; naive, the reference form).
+    public var mlaForm: MLAForm = .absorbed
     /// The file as parsed, echoed into run metadata.
     public var source: JSONValue
 
@@ -112,6 +114,31 @@ public struct SuiteError: Error, CustomStringConvertible, Equatable {
 }
 
 extension Suite {
+    /// A suite of one configuration (`ctxbench engine`): one model, weight and cache type, thread
+    /// count and fill, a prefill and a decode test at one depth, run by the same runner as any suite.
+    public static func oneConfiguration(model: ModelConfig, preset: String, layers: Int?, recipe: WeightRecipe, cacheType: DType,
+                                        threads: Int, numa: NumaPolicy, fill: FillMode, depth: Int, pp: Int, tg: Int,
+                                        repetitions: Int, microBatch: Int, seed: UInt64, mlaForm: MLAForm) -> Suite {
+        let overridden = ModelConfig.preset(named: preset) != model
+        var label = preset + (overridden ? "+set" : "")
+        if let layers, layers < model.layerCount { label += "[\(layers)/\(model.layerCount)]" }
+        let tests = (pp > 0 ? [Test.pp(pp)] : []) + (tg > 0 ? [Test.tg(tg)] : [])
+        let source = JSONValue.object([
+            ("name", .string("engine")), ("model", .string(label)), ("weightType", .string(recipe.description)),
+            ("cacheType", .string(cacheType.rawValue)), ("threads", .number(Double(threads))), ("numa", .string(numa.rawValue)),
+            ("fill", .string(fill.rawValue)), ("depth", .number(Double(depth))), ("pp", .number(Double(pp))), ("tg", .number(Double(tg))),
+            ("repetitions", .number(Double(repetitions))), ("microBatch", .number(Double(microBatch))),
+            ("seed", .number(Double(seed))), ("mlaForm", .string(mlaForm.rawValue)),
+        ])
+        var suite = Suite(name: "engine", description: "one configuration (ctxbench engine)",
+                          models: [ModelEntry(preset: preset, config: model, layers: layers, label: label)],
+                          weightTypes: [recipe], cacheTypes: [cacheType], threads: [threads], numa: [numa], tests: tests,
+                          depths: [depth], fills: [fill], batch: max(pp, 1), microBatch: microBatch, warmup: 1,
+                          repetitions: .fixed(repetitions), seed: seed, delaySeconds: 0, sessions: 1, profile: true, source: source)
+        suite.mlaForm = mlaForm
+        return suite
+    }
+
     public static let maximumDepth = 1_048_576
     /// Suites are hand-written: anything larger is not one.
     public static let maximumFileBytes = 1 << 20
@@ -281,6 +308,12 @@ extension Suite {
             profile: try top.bool("profile") ?? true,
             source: root)
         suite.interleave = Set(interleave)
+        if let form = try top.string("mlaForm") {
+            guard let f = MLAForm(rawValue: form) else {
+                throw r.fail("mlaForm", "expected absorbed or naive, got \"\(clipped(form, 40))\"")
+            }
+            suite.mlaForm = f
+        }
         try top.finish()
         return suite
     }
