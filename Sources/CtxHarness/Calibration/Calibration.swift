@@ -65,6 +65,14 @@ public struct Calibrator: Sendable {
 
     public init() {}
 
+    /// The quick calibration a run makes when it has no saved one: 3 repetitions over 512 MiB.
+    public static var quick: Calibrator {
+        var c = Calibrator()
+        c.repetitions = 3
+        c.dramBufferBytes = 512 << 20
+        return c
+    }
+
     /// Measures at each thread count and returns the calibration. `progress` receives one line
     /// per finished measurement.
     public func calibrate(threadCounts: [Int], platform: PlatformInfo,

@@ -427,10 +427,7 @@ public final class SuiteRunner {
             }
             if !options.quiet { log("calibrating DRAM read and FMA peak at \(threads) threads...\n") }
             let placement = try ThreadPlacement.plan(threads: threads, policy: .none, topology: platform.numa)
-            var calibrator = Calibrator()
-            calibrator.repetitions = 3
-            calibrator.dramBufferBytes = 512 << 20
-            limits[threads] = try calibrator.measure(pool: ThreadPool(threads: threads, placement: placement),
+            limits[threads] = try Calibrator.quick.measure(pool: ThreadPool(threads: threads, placement: placement),
                                                      memory: placement.memory) { _ in }
         }
     }
