@@ -8,17 +8,18 @@ struct ReportCommand: ParsableCommand {
         abstract: "Report on runs: platform table, degradation with a cost model, quantization, per-op breakdown, charts.",
         discussion: """
         Any number of run directories, from `ctxbench run` or `ctxbench import`. Without --out the
-        Markdown report goes to stdout (no charts). With --out DIR: report.md (or one CSV per table
-        with --format csv) and SVG charts (rate against context on a log2 axis; per-op share against
-        depth). --out never writes into a run directory, and replaces files of an earlier report
-        only with --force. Platform table columns: prompt rate at --prompt-tokens, generation rate, and prefill
-        and generation at --context; the cost model predicts the rate at --context where it was not
-        measured, and says so.
+        report goes to stdout. With --out DIR: report.md (or one CSV per table with --format csv) and
+        SVG charts (rate against context on a log2 axis; per-op share against depth), or with --format
+        html one self-contained report.html (tables, charts with values on hover, platform
+        fingerprints; no network). --out never writes into a run directory, and replaces files of an
+        earlier report only with --force. Platform table: prompt S_PP at --prompt-tokens, generation
+        S_TG at the same context, and both at --context (or a series' largest context, named); the
+        cost model predicts the rate at --context where it was not measured, and says so.
         """,
         arguments: [ArgumentSpec("dir", help: "Run directories.", repeating: true)],
         options: [
             .value("--out", "dir", help: "Write report.md (or CSVs) and charts here."),
-            .choice("--format", TableFormat.self, help: "Output format.", default: .md),
+            .choice("--format", Report.Format.self, help: "Output format.", default: .md),
             .value("--prompt-tokens", "n", help: "Prompt size of the platform table's first column.", default: "16384"),
             .value("--context", "n", help: "Extended context of the platform table and the cost model.", default: "262144"),
             .flag("--force", help: "Replace report files an earlier report wrote in --out."),
@@ -27,7 +28,7 @@ struct ReportCommand: ParsableCommand {
 
     let directories: [String]
     let out: String?
-    let csv: Bool
+    let format: Report.Format
     let force: Bool
     var options = Report.Options()
 
@@ -35,7 +36,7 @@ struct ReportCommand: ParsableCommand {
         directories = parsed.positionals
         guard !directories.isEmpty else { throw UsageError("missing the run directories to report on") }
         out = parsed.string("--out")
-        csv = try parsed.choice("--format", as: TableFormat.self)! == .csv
+        format = try parsed.choice("--format", as: Report.Format.self)!
         options.promptTokens = try parsed.int("--prompt-tokens", in: 1...1_048_576)!
         options.context = try parsed.int("--context", in: 1...1_048_576)!
         force = parsed.flag("--force")
@@ -49,11 +50,14 @@ struct ReportCommand: ParsableCommand {
             return ExitCode.failure
         }
         if let out {
-            try report.write(to: out, csv: csv, replacing: force)
-            io.out("wrote \(csv ? report.tables.map { "\($0.name).csv" }.joined(separator: ", ") : "report.md")"
-                   + (report.charts.isEmpty ? "" : " and \(report.charts.count) chart(s)") + " to \(out)\n")
+            try report.write(to: out, format: format, replacing: force)
+            io.out("wrote \(report.files(format).map(\.name).joined(separator: ", ")) to \(out)\n")
         } else {
-            io.out(csv ? report.tables.map { "# \($0.title)\n" + $0.csv }.joined(separator: "\n") : report.markdown)
+            switch format {
+            case .md: io.out(report.markdown)
+            case .csv: io.out(report.tables.map { "# \($0.title)\n" + $0.csv }.joined(separator: "\n"))
+            case .html: io.out(report.html)
+            }
         }
         return ExitCode.success
     }

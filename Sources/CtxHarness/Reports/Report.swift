@@ -15,6 +15,18 @@ public struct Report: Sendable {
     /// File name -> SVG text.
     public var charts: [(name: String, svg: String)]
     public var sources: [String]
+    /// Each run's platform: its label, fingerprint, and for imports the tool and backend.
+    public var fingerprints: [(label: String, platform: PlatformInfo, source: String?, backend: String?)]
+
+    /// How `write` renders the report.
+    public enum Format: String, CaseIterable, Sendable {
+        /// report.md and the charts as SVG files.
+        case md
+        /// One CSV per table, and the charts as SVG files.
+        case csv
+        /// report.html: one self-contained page (tables, inline charts with values on hover, fingerprints).
+        case html
+    }
 
     public init(runs: [LoadedRun], options: Options = Options()) {
         let groups = Series.group(runs)
@@ -26,6 +38,7 @@ public struct Report: Sendable {
             let what = run.metadata.source.map { "imported from \($0)" } ?? "ctxbench run, commit \(run.metadata.gitCommit ?? "unknown")"
             return "\(run.path): \(run.metadata.platformLabel), \(what), \(run.cells.count) cells"
         }
+        fingerprints = runs.map { ($0.metadata.platformLabel, $0.metadata.platform, $0.metadata.source, $0.metadata.backend) }
         charts = []
         for kind in [Curve.Kind.generation, .prefill] {
             let lines = groups.compactMap { g -> SVGChart.Line? in
@@ -56,22 +69,29 @@ public struct Report: Sendable {
         return parts.joined(separator: "\n")
     }
 
+    /// The report as one self-contained HTML page.
+    public var html: String { HTMLReport.page(self) }
+
     /// The files `write` puts in its directory, name -> contents.
-    public func files(csv: Bool) -> [(name: String, contents: String)] {
-        (csv ? tables.map { ("\($0.name).csv", $0.csv) } : [("report.md", markdown)]) + charts.map { ($0.name, $0.svg) }
+    public func files(_ format: Format) -> [(name: String, contents: String)] {
+        switch format {
+        case .md: [("report.md", markdown)] + charts.map { ($0.name, $0.svg) }
+        case .csv: tables.map { ("\($0.name).csv", $0.csv) } + charts.map { ($0.name, $0.svg) }
+        case .html: [("report.html", html)]
+        }
     }
 
     /// Writes report.md (or one CSV per table) and the charts into `directory`, each file
     /// atomically. Never into a run directory (its cells.csv and ops.csv are the run's own); a file
     /// that exists is replaced only when `replacing` (an earlier report), else nothing is written.
-    public func write(to directory: String, csv: Bool, replacing: Bool) throws {
+    public func write(to directory: String, format: Format, replacing: Bool) throws {
         if RunDirectory.holdsRun(directory) {
             throw RunDirectory.Refusal(message: "\(directory) is a run directory; a report never writes over a run's files. Choose another --out")
         }
         if FileError.kind(of: directory).map({ $0 != .directory }) == true {
             throw RunDirectory.Refusal(message: "\(directory) exists and is not a directory; choose another --out")
         }
-        let files = files(csv: csv)
+        let files = files(format)
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let existing = files.map(\.name).filter { FileError.kind(of: path($0)) != nil }
         if !existing.isEmpty && !replacing {

@@ -46,6 +46,12 @@ enum Format {
         return String(format: "%.\(digits)f", v)
     }
 
+    /// Bytes as KiB, MiB or GiB.
+    static func bytes(_ n: Double) -> String {
+        n >= 1_073_741_824 ? String(format: "%.1f GiB", n / 1_073_741_824)
+            : n >= 1_048_576 ? String(format: "%.1f MiB", n / 1_048_576) : String(format: "%.0f KiB", n / 1024)
+    }
+
     /// 16384 -> "16K", 262144 -> "256K" (powers of two in K as llama.cpp users write them), else the integer.
     static func tokens(_ n: Int) -> String {
         if n >= 1024 && n % 1024 == 0 { return "\(n / 1024)K" }

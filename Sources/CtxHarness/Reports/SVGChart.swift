@@ -64,8 +64,12 @@ public struct SVGChart: Sendable {
             let pts = line.points.filter { $0.y.isFinite }.sorted { $0.x < $1.x }
             let path = pts.map { String(format: "%.1f,%.1f", xPos($0.x), yPos($0.y)) }.joined(separator: " ")
             out.append(##"<polyline fill="none" stroke="\##(color)" stroke-width="2" points="\##(path)"/>"##)
+            // Each point carries its value as a title: a browser shows it on hover.
             for p in pts {
-                out.append(String(format: ##"<circle cx="%.1f" cy="%.1f" r="3" fill="%@"/>"##, xPos(p.x), yPos(p.y), color))
+                let value = yIsFraction ? String(format: "%.1f%%", p.y * 100) : String(format: "%.2f", p.y)
+                let tip = Self.escape("\(line.label): \(Format.tokens(p.x)) → \(value)")
+                out.append(String(format: ##"<circle cx="%.1f" cy="%.1f" r="4" fill="%@"><title>%@</title></circle>"##,
+                                  xPos(p.x), yPos(p.y), color, tip))
             }
             let ly = top + plotH + 52 + Double(i) * 16
             out.append(##"<line x1="\##(left)" y1="\##(ly - 4)" x2="\##(left + 24)" y2="\##(ly - 4)" stroke="\##(color)" stroke-width="2"/>"##)
