@@ -85,7 +85,7 @@ public enum ResultSchema {
     }
 
     public static let cellColumns: [Column] = [
-        Column(name: "cell_id", unit: "", meaning: "model/weights/cache/threads/numa/test@depth: unique within a run") { $0.cellID },
+        Column(name: "cell_id", unit: "", meaning: "model/weights/cache/threads/numa/fill/test@depth (imports: settings that differ appended): unique within a run") { $0.cellID },
         Column(name: "status", unit: "", meaning: "ok, refused (not run: memory or setup), nan (non-finite logits), failed (error)") { $0.status.rawValue },
         Column(name: "error", unit: "", meaning: "why the cell is not ok") { $0.error ?? "" },
         Column(name: "model", unit: "", meaning: "model label: preset, +set when fields are overridden, [n/N] for a layer slice") { $0.model },
