@@ -17,21 +17,22 @@ import Testing
     static func softplus(_ x: Double) -> Double { x > 20 ? x : log1p(exp(x)) }
 
     /// Kimi Delta Attention for a sequence of normed inputs, token by token:
-    ///   q, k, v = silu(conv4(W x)); g = -exp(A_log) softplus(Wfb Wfa x + dt_bias); beta = sigmoid(Wb x)
-    ///   q, k = l2norm (x / sqrt(Σx² + 1e-6)); q /= sqrt(K)
+    ///   q, k, v = silu(conv4(W x)); g = A softplus(Wfb Wfa x + dt_bias), A = -exp(A_log); beta = sigmoid(Wb x)
+    ///   q, k = l2norm (x / sqrt(Σx² + eps), eps the RMS-norm epsilon, as llama.cpp); q /= sqrt(K)
     ///   S = Diag(exp g) S; S += beta k (v - Sᵀk)ᵀ; o = Sᵀq
     ///   o = RMSNorm(o) w_onorm sigmoid(Wgb Wga x); y = Wo concat(o)
     static func kdaReference(_ w: ModelWeights, layer: Int, inputs: [[Double]]) -> [[Double]] {
         let c = w.config, heads = c.kdaHeads, d = c.kdaHeadDim, width = heads * d, kernel = c.kdaConvKernel
         func t(_ name: String) -> Tensor { w.layerTensor(layer, name) }
-        let aLog = t("kda_a_log").dequantizedRow(0), dtBias = t("kda_dt_bias").dequantizedRow(0)
-        let onorm = t("kda_o_norm").dequantizedRow(0)
-        let conv = ["kda_conv_q", "kda_conv_k", "kda_conv_v"].map { name in (0..<width).map { t(name).dequantizedRow($0) } }
+        // A = -exp(A_log) per head, as GGUF files store it.
+        let a = (0..<heads).map { t("ssm_a").dequantizedRow($0)[0] }, dtBias = t("ssm_dt.bias").dequantizedRow(0)
+        let onorm = t("ssm_norm.weight").dequantizedRow(0)
+        let conv = ["ssm_conv1d_q.weight", "ssm_conv1d_k.weight", "ssm_conv1d_v.weight"].map { name in (0..<width).map { t(name).dequantizedRow($0) } }
         var raw: [[[Double]]] = [[], [], []]  // per stream, per token
         var S = [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: 0, count: d), count: d), count: heads)
         var outputs: [[Double]] = []
         for x in inputs {
-            let projected = [apply(t("kda_q"), x), apply(t("kda_k"), x), apply(t("kda_v"), x)]
+            let projected = [apply(t("attn_q.weight"), x), apply(t("attn_k.weight"), x), apply(t("attn_v.weight"), x)]
             var qkv: [[Double]] = []
             for s in 0..<3 {
                 raw[s].append(projected[s])
@@ -45,20 +46,20 @@ import Testing
                     return silu(sum)
                 })
             }
-            let forget = apply(t("kda_f_b"), apply(t("kda_f_a"), x))
-            let outGate = apply(t("kda_g_b"), apply(t("kda_g_a"), x)).map(sigmoid)
-            let beta = apply(t("kda_beta"), x).map(sigmoid)
+            let forget = apply(t("ssm_f_b.weight"), apply(t("ssm_f_a.weight"), x))
+            let outGate = apply(t("ssm_g_b.weight"), apply(t("ssm_g_a.weight"), x)).map(sigmoid)
+            let beta = apply(t("ssm_beta.weight"), x).map(sigmoid)
             var o = [Double](repeating: 0, count: width)
             for h in 0..<heads {
                 func l2(_ v: ArraySlice<Double>) -> [Double] {
-                    let norm = (v.reduce(0) { $0 + $1 * $1 } + 1e-6).squareRoot()
+                    let norm = (v.reduce(0) { $0 + $1 * $1 } + Double(c.normEps)).squareRoot()
                     return v.map { $0 / norm }
                 }
                 let q = l2(qkv[0][(h * d)..<((h + 1) * d)]).map { $0 / Double(d).squareRoot() }
                 let k = l2(qkv[1][(h * d)..<((h + 1) * d)])
                 let v = Array(qkv[2][(h * d)..<((h + 1) * d)])
                 for r in 0..<d {
-                    let g = -exp(Double(aLog[h])) * softplus(forget[h * d + r] + Double(dtBias[h * d + r]))
+                    let g = Double(a[h]) * softplus(forget[h * d + r] + Double(dtBias[h * d + r]))
                     for col in 0..<d { S[h][r][col] *= exp(g) }
                 }
                 let sk = (0..<d).map { col in (0..<d).reduce(0.0) { $0 + S[h][$1][col] * k[$1] } }
@@ -68,7 +69,7 @@ import Testing
                 head = head.enumerated().map { $1 / rms * Double(onorm[$0]) * outGate[h * d + $0] }
                 for col in 0..<d { o[h * d + col] = head[col] }
             }
-            outputs.append(apply(t("kda_o"), o))
+            outputs.append(apply(t("attn_output.weight"), o))
         }
         return outputs
     }

@@ -191,7 +191,10 @@ import Testing
     func moeMatchesBruteForce(tokens: Int, clamped: Bool) throws {
         let pool = ThreadPool(threads: 2)
         var config = clamped ? TinyModels.step : TinyModels.kimi
-        if clamped { config.routedSwigluLimit = 0.02; config.sharedSwigluLimit = 0.03 }
+        if clamped {
+            config.routedSwigluLimits = nil; config.sharedSwigluLimits = nil
+            config.routedSwigluLimit = 0.02; config.sharedSwigluLimit = 0.03
+        }
         let layer = config.denseLayers
         let weights = try ModelWeights(config: config, recipe: .uniform(.f32), seed: 3, layers: layer + 1, pool: pool)
         let moe = try MoELayer(weights: weights, layer: layer, maxBatch: 8)
@@ -207,10 +210,10 @@ import Testing
             return zip(row, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
         var clampedValues = 0
-        func swiglu(_ gateUp: Tensor, _ down: Tensor, firstGate: Int, firstDown: Int, width: Int, limit: Float?,
+        func swiglu(_ gate: Tensor, _ up: Tensor, _ down: Tensor, first: Int, firstDown: Int, width: Int, limit: Float?,
                     _ v: ArraySlice<Float>) -> [Double] {
             let act = (0..<width).map { i -> Double in
-                let g = rowDot(gateUp, firstGate + i, v), u = rowDot(gateUp, firstGate + width + i, v)
+                let g = rowDot(gate, first + i, v), u = rowDot(up, first + i, v)
                 var silu = g / (1 + exp(-g)), up = u
                 if let limit = limit.map(Double.init) {
                     if silu > limit || abs(up) > limit { clampedValues += 1 }
@@ -224,7 +227,7 @@ import Testing
                 return (0..<width).reduce(0.0) { $0 + Double(row[$1]) * act[$1] }
             }
         }
-        let router = matrix("ffn_router"), bias = matrix("ffn_router_bias").dequantizedRow(0)
+        let router = matrix("ffn_gate_inp.weight"), bias = matrix("exp_probs_b.bias").dequantizedRow(0)
         let inter = config.expertIntermediate
         for t in 0..<tokens {
             let v = x[(t * h)..<((t + 1) * h)]
@@ -232,12 +235,12 @@ import Testing
             let order = (0..<config.experts).sorted { s[$0] + Double(bias[$0]) > s[$1] + Double(bias[$1]) }
             let chosen = Array(order.prefix(config.expertsPerToken))
             let norm = chosen.reduce(0.0) { $0 + s[$1] }
-            var y = swiglu(matrix("ffn_gate_up_shexp"), matrix("ffn_down_shexp"), firstGate: 0, firstDown: 0,
-                           width: config.sharedIntermediate, limit: config.sharedSwigluLimit, v)
+            var y = swiglu(matrix("ffn_gate_shexp.weight"), matrix("ffn_up_shexp.weight"), matrix("ffn_down_shexp.weight"),
+                           first: 0, firstDown: 0, width: config.sharedIntermediate, limit: config.sharedSwigluLimit, v)
             for e in chosen {
                 let w = s[e] / norm * Double(config.routedScale)
-                let ey = swiglu(matrix("ffn_gate_up_exps"), matrix("ffn_down_exps"), firstGate: e * 2 * inter,
-                                firstDown: e * h, width: inter, limit: config.routedSwigluLimit, v)
+                let ey = swiglu(matrix("ffn_gate_exps.weight"), matrix("ffn_up_exps.weight"), matrix("ffn_down_exps.weight"),
+                                first: e * inter, firstDown: e * h, width: inter, limit: config.routedSwigluLimit, v)
                 for r in 0..<h { y[r] += w * ey[r] }
             }
             for r in 0..<h { #expect(abs(Double(out[t * h + r]) - y[r]) < 2e-3 * max(1, abs(y[r])), "token \(t) [\(r)]") }

@@ -175,8 +175,10 @@ import Testing
             if spec.alwaysF32 { #expect(type == .f32, "\(spec.name)") }
             #expect(spec.cols % type.blockValues == 0, "\(spec.name) \(type)")
         }
-        let kb = specs.first { $0.name == "blk.3.attn_k_b" }!
-        #expect(recipe.type(for: kb, layerCount: 27) == .q8_0)
+        let kb = specs.first { $0.name == "blk.3.attn_k_b.weight" }!
+        // llama.cpp's fallbacks for rows of 128: q4_K -> q5_0, q6_K -> q8_0.
+        #expect(recipe.type(for: kb, layerCount: 27) == .q5_0)
+        #expect(WeightRecipe.uniform(.q6_K).type(for: kb, layerCount: 27) == .q8_0)
         #expect(WeightRecipe.uniform(.q4_0).type(for: kb, layerCount: 27) == .q4_0)
     }
 }
@@ -196,8 +198,13 @@ import Testing
         do { _ = try ModelConfig.step35Flash.overriding(["slidingHeads": 90]) } catch let e as ModelConfigError {
             #expect(e.field == "slidingHeads" && e.message.contains("multiple of kvHeads"))
         }
-        let unclamped = try ModelConfig.step35Flash.overriding(["routedSwigluLimit": NSNull()])
-        #expect(unclamped.routedSwigluLimit == nil && unclamped.sharedSwigluLimit == 16)
+        // Step-3.5-Flash clamps per layer: routed experts on the last two layers, the shared expert
+        // on the last; a scalar override applies where no per-layer entry is given.
+        let step = ModelConfig.step35Flash
+        #expect(step.routedLimit(layer: 42) == nil && step.routedLimit(layer: 43) == 7 && step.sharedLimit(layer: 43) == nil)
+        #expect(step.sharedLimit(layer: 44) == 16)
+        let everywhere = try step.overriding(["routedSwigluLimits": NSNull(), "routedSwigluLimit": 5])
+        #expect(everywhere.routedLimit(layer: 3) == 5 && everywhere.sharedLimit(layer: 3) == nil)
     }
 
     @Test func fullModelPatternsMatchThePublishedLayouts() {

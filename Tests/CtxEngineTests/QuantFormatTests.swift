@@ -52,8 +52,8 @@ enum Reference {
     }
 
     @Test func blockSizesMatchGGUF() {
-        let expected: [DType: (Int, Int)] = [.f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q8_0: (32, 34), .q4_0: (32, 18),
-                                             .q4_K: (256, 144), .q6_K: (256, 210), .q8_K: (256, 292)]
+        let expected: [DType: (Int, Int)] = [.f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q8_0: (32, 34), .q4_0: (32, 18), .q5_0: (32, 22),
+                                             .q4_K: (256, 144), .q5_K: (256, 176), .q6_K: (256, 210), .q8_K: (256, 292)]
         for type in DType.allCases {
             #expect(type.blockValues == expected[type]!.0 && type.blockBytes == expected[type]!.1, "\(type)")
         }
@@ -61,10 +61,11 @@ enum Reference {
         #expect(Q8_0Format.qsOffset + 32 == Q8_0Format.blockBytes)
         #expect(Q4_0Format.qsOffset + 16 == Q4_0Format.blockBytes)
         #expect(Q4_KFormat.scalesOffset == 4 && Q4_KFormat.qsOffset == 4 + 12 && Q4_KFormat.qsOffset + 128 == 144)
+        #expect(Q5_KFormat.scalesOffset == 4 && Q5_KFormat.qhOffset == 16 && Q5_KFormat.qsOffset == 48 && Q5_KFormat.qsOffset + 128 == 176)
         #expect(Q6_KFormat.qhOffset == 128 && Q6_KFormat.scalesOffset == 128 + 64 && Q6_KFormat.dOffset == 192 + 16)
         #expect(Q6_KFormat.dOffset + 2 == 210)
         #expect(Q8_KFormat.qsOffset == 4 && Q8_KFormat.bsumsOffset == 260 && Q8_KFormat.bsumsOffset + 32 == 292)
-        #expect(DType.weightTypes == [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_K, .q6_K])
+        #expect(DType.weightTypes == [.f32, .f16, .bf16, .q8_0, .q4_0, .q5_0, .q4_K, .q5_K, .q6_K])
         #expect(DType.q4_K.activationType == .q8_K && DType.q4_0.activationType == .q8_0 && DType.f16.activationType == .f32)
     }
 
@@ -104,6 +105,21 @@ enum Reference {
         #expect(Array(values[16..<32]) == high)
     }
 
+    /// ggml's dequantize_row_q5_0: value j = d * ((qs[j] & 15 | bit j of qh << 4) - 16), value
+    /// j + 16 from the high nibble and bit j + 16.
+    @Test func q5_0Layout() {
+        var block: [UInt8] = [0x00, 0x38]                    // d = 0.5
+        block += [0b0000_0101, 0, 0b0000_0001, 0b1000_0000]  // qh: bits 0, 2, 16, 31
+        block += (0..<16).map { UInt8($0) | UInt8(15 - $0) << 4 }
+        let values = Reference.dequantize(block, .q5_0, count: 32)
+        #expect(values[0] == 0.5 * Float(0 + 16 - 16))       // nibble 0, fifth bit set
+        #expect(values[1] == 0.5 * Float(1 - 16))
+        #expect(values[2] == 0.5 * Float(2 + 16 - 16))
+        #expect(values[16] == 0.5 * Float(15 + 16 - 16))     // high nibble of qs[0] = 15, bit 16
+        #expect(values[17] == 0.5 * Float(14 - 16))
+        #expect(values[31] == 0.5 * Float(0 + 16 - 16))      // high nibble of qs[15] = 0, bit 31
+    }
+
     @Test func q4_KLayout() {
         var block = [UInt8](repeating: 0, count: 144)
         block[0] = 0x00; block[1] = 0x3C  // d = 1
@@ -125,6 +141,28 @@ enum Reference {
         #expect(values[129] == -0.5 * 35)
     }
 
+    /// ggml's dequantize_row_q5_K: value l of sub-block j = d*scale_j*(nibble + 16*bit) - dmin*min_j,
+    /// the nibble from qs as q4_K's, the fifth bit from qh[l] bit j.
+    @Test func q5_KLayout() {
+        var block = [UInt8](repeating: 0, count: 176)
+        block[0] = 0x00; block[1] = 0x3C  // d = 1
+        block[2] = 0x00; block[3] = 0x38  // dmin = 0.5
+        block[4 + 0] = 3                  // sub-block 0: scale 3, min 2
+        block[4 + 4] = 2
+        block[4 + 1] = 1                  // sub-block 1: scale 1, min 0
+        // Value 0 (sub-block 0): low nibble 10, qh[0] bit 0 set -> 26. Value 32 (sub-block 1): high
+        // nibble 7, qh[0] bit 1 clear -> 7. Value 33: high nibble 0, qh[1] bit 1 set -> 16.
+        block[48] = 0x7A
+        block[16] = 0b01
+        block[17] = 0b10
+        let values = Reference.dequantize(block, .q5_K, count: 256)
+        #expect(values[0] == 1 * 3 * 26 - 0.5 * 2)
+        #expect(values[1] == 1 * 3 * 0 - 0.5 * 2)
+        #expect(values[32] == 7)
+        #expect(values[33] == 16)
+        #expect(values[64] == 0)  // sub-block 2: scale 0, min 0
+    }
+
     @Test func q6_KLayout() {
         var block = [UInt8](repeating: 0, count: 210)
         block[208] = 0x00; block[209] = 0x3C  // d = 1
@@ -143,7 +181,7 @@ enum Reference {
     }
 
     /// Round-trip RMSE as a fraction of the data's RMS, per format, with fixed budgets.
-    @Test(arguments: [(DType.f16, 0.001), (.bf16, 0.005), (.q8_0, 0.01), (.q4_0, 0.13), (.q4_K, 0.10), (.q6_K, 0.03), (.q8_K, 0.01)])
+    @Test(arguments: [(DType.f16, 0.001), (.bf16, 0.005), (.q8_0, 0.01), (.q4_0, 0.13), (.q5_0, 0.065), (.q4_K, 0.10), (.q5_K, 0.05), (.q6_K, 0.03), (.q8_K, 0.01)])
     func roundTripErrorWithinBudget(type: DType, budget: Double) {
         let x = Reference.random(4096, seed: 7, scale: 0.5)
         let y = Reference.dequantize(Reference.quantize(x, type), type, count: x.count)
@@ -153,7 +191,7 @@ enum Reference {
 
     /// The optimized dot products equal Σ dequant(w) * dequant(a) over the same bytes, and stay
     /// within a quantization budget of the f32 dot product.
-    @Test(arguments: [(DType.f32, 1e-6), (.f16, 0.002), (.bf16, 0.01), (.q8_0, 0.01), (.q4_0, 0.1), (.q4_K, 0.08), (.q6_K, 0.03)])
+    @Test(arguments: [(DType.f32, 1e-6), (.f16, 0.002), (.bf16, 0.01), (.q8_0, 0.01), (.q4_0, 0.1), (.q5_0, 0.05), (.q4_K, 0.08), (.q5_K, 0.05), (.q6_K, 0.03)])
     func dotMatchesReference(type: DType, budget: Double) throws {
         let n = 2048
         for seed: UInt64 in [1, 2, 3] {
@@ -171,7 +209,7 @@ enum Reference {
         }
     }
 
-    @Test(arguments: [DType.q8_0, .q4_0, .q4_K, .q6_K])
+    @Test(arguments: [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K, .q6_K])
     func portableAndDispatchedDotsAgree(type: DType) throws {
         let n = 1024
         let wq = Reference.quantize(Reference.random(n, seed: 11, scale: 0.3), type)

@@ -47,9 +47,19 @@ static inline __attribute__((always_inline)) __m256 ctx_cvtph_ps(__m128i a) {
 static inline __attribute__((always_inline)) __m256i ctx_cvtepu16_epi32(__m128i a) {
     return _mm256_cvtepu16_epi32(a);
 }
+// The 8 bytes of a 64-bit word -> 8 int32, zero-extended (vmovq + vpmovzxbd). Swift's
+// SIMD8<Int32>(truncatingIfNeeded:) on SIMD8<UInt8> was left an outlined call in the q4_K dot.
+static inline __attribute__((always_inline)) __m256i ctx_cvtepu8_epi32_u64(uint64_t a) {
+    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)a));
+}
 // 16 int8 -> 16 int16, sign-extended (vpmovsxbw).
 static inline __attribute__((always_inline)) __m256i ctx_cvtepi8_epi16(__m128i a) {
     return _mm256_cvtepi8_epi16(a);
+}
+// 0xFF in each byte where a and b are equal, 0 elsewhere (vpcmpeqb). Swift's SIMD32 `.==` and
+// `replacing(with:where:)` became a lane-by-lane loop in q5_0's dot (1000x slower GEMV).
+static inline __attribute__((always_inline)) __m256i ctx_cmpeq_epi8(__m256i a, __m256i b) {
+    return _mm256_cmpeq_epi8(a, b);
 }
 // Bytes of a picked by the indices in control, within each 128-bit lane (vpshufb).
 static inline __attribute__((always_inline)) __m256i ctx_shuffle_epi8(__m256i a, __m256i control) {

@@ -49,6 +49,21 @@ enum AVX2Lanes {
         unsafeBitCast(unsafeBitCast(a, to: SIMD16<Int16>.self) &+ unsafeBitCast(b, to: SIMD16<Int16>.self), to: V.self)
     }
 
+    /// The 8 bytes of `word` (byte 0 first) zero-extended to 8 int32 lanes (vpmovzxbd).
+    @inline(__always) static func int32FromBytes(_ word: UInt64) -> SIMD8<Int32> {
+        unsafeBitCast(ctx_cvtepu8_epi32_u64(word), to: SIMD8<Int32>.self)
+    }
+
+    /// Bit i of `bits` spread to byte i: 0xFF where it is set, 0 elsewhere. Each byte of the
+    /// broadcast word is copied to 8 bytes (vpshufb), every byte but its own bit set (vpor), and
+    /// compared with 0xFF (vpcmpeqb): ggml's bytes_from_bits_32.
+    @inline(__always) static func bytesFromBits(_ bits: UInt32) -> V {
+        let control = V(0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303)
+        let spread = shuffleBytes(unsafeBitCast(SIMD8<UInt32>(repeating: bits), to: V.self), control)
+        let others = V(repeating: 0x7FBF_DFEF_F7FB_FDFE)
+        return ctx_cmpeq_epi8(spread | others, V(repeating: -1))
+    }
+
     /// The 16 int8 at `p` sign-extended to 16 int16 lanes (vpmovsxbw).
     @inline(__always) static func int16FromInt8(_ p: UnsafeRawPointer) -> V {
         ctx_cvtepi8_epi16(p.loadUnaligned(as: SIMD2<Int64>.self))

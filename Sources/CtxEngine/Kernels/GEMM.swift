@@ -20,7 +20,7 @@ public enum GEMM {
         let k = w.cols
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         let packed = scratch.packedInputBuffer(floats: tokenPanels * tileTokens * k)
-        packInput(x, tokens: tokens, cols: k, into: packed, pool: pool)
+        packInput(x, tokens: tokens, cols: k, into: packed, rounding: format, pool: pool)
         scratch.reservePanels(floats: (tileRows + 1) * k)
         let weightPanels = (w.rows + tileRows - 1) / tileRows
         pool.parallelFor(weightPanels, schedule: .dynamic(chunk: 1)) { range, thread in
@@ -36,19 +36,29 @@ public enum GEMM {
     }
 
     /// X (tokens, cols) -> panels of 6 tokens laid out [panel][k][6], zero-padded past `tokens`.
+    /// Each token's row is first rounded as the weights' format has llama.cpp round it
+    /// (`WeightFormat.roundActivation`: q8_0/q8_K quantization, f16/bf16 rounding), so a prefill
+    /// computes the same function as a decode step and as llama.cpp.
     static func packInput(_ x: UnsafePointer<Float>, tokens: Int, cols: Int, into packed: UnsafeMutablePointer<Float>,
-                          pool: ThreadPool) {
+                          rounding format: any WeightFormat.Type, pool: ThreadPool) {
         let panels = (tokens + tileTokens - 1) / tileTokens
+        let rounds = format.vecDotType != .f32
         pool.parallelFor(panels) { range, _ in
-            for p in range {
-                let out = packed + p * tileTokens * cols
-                for t in 0..<tileTokens {
-                    let token = p * tileTokens + t
-                    if token < tokens {
-                        let src = x + token * cols
-                        for k in 0..<cols { out[k &* tileTokens &+ t] = src[k] }
-                    } else {
-                        for k in 0..<cols { out[k &* tileTokens &+ t] = 0 }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: rounds ? cols : 0) { row in
+                for p in range {
+                    let out = packed + p * tileTokens * cols
+                    for t in 0..<tileTokens {
+                        let token = p * tileTokens + t
+                        if token < tokens {
+                            var src = x + token * cols
+                            if rounds {
+                                format.roundActivation(src, row.baseAddress!, count: cols)
+                                src = UnsafePointer(row.baseAddress!)
+                            }
+                            for k in 0..<cols { out[k &* tileTokens &+ t] = src[k] }
+                        } else {
+                            for k in 0..<cols { out[k &* tileTokens &+ t] = 0 }
+                        }
                     }
                 }
             }

@@ -34,13 +34,14 @@ public enum GEMV {
         var bytes = 0
         for (j, job) in jobs.enumerated() {
             guard let format = job.w.type.weightFormat else { preconditionFailure("\(job.w.type) is not a weight type") }
-            let type = format.activationType
+            // f16/bf16 weights: the activation rounded to f16/bf16 (llama.cpp's vec_dot_type), kept as f32.
+            let type = format.vecDotType
             if let k = keys.firstIndex(where: { $0.x == job.x && $0.type == type && $0.count == job.w.cols }) {
                 activationOf[j] = k
             } else {
                 activationOf[j] = keys.count
                 keys.append((job.x, type, job.w.cols, bytes))
-                if type != .f32 { bytes += (type.rowBytes(job.w.cols) + 63) / 64 * 64 }
+                if type != .f32 { bytes += (Self.convertedBytes(type, count: job.w.cols) + 63) / 64 * 64 }
             }
         }
         // Prepared layouts: one per (activation, weight type) that has one.
@@ -63,6 +64,12 @@ public enum GEMV {
         // Quantizes blocks `blocks` of activation k, then builds the same blocks of its prepared layouts.
         func convert(_ k: Int, blocks: Range<Int>) {
             let key = keys[k], values = key.type.blockValues
+            if Self.roundsInPlace(key.type) {
+                let out = (buffer + key.offset).assumingMemoryBound(to: Float.self) + blocks.lowerBound
+                let converter: any WeightFormat.Type = key.type == .f16 ? F16Format.self : BF16Format.self
+                converter.roundActivation(key.x + blocks.lowerBound, out, count: blocks.count)
+                return
+            }
             key.type.format.quantize(key.x + blocks.lowerBound * values,
                                      buffer + key.offset + blocks.lowerBound * key.type.blockBytes,
                                      count: blocks.count * values)
@@ -102,6 +109,11 @@ public enum GEMV {
             }
         }
     }
+
+    /// f16 and bf16 activations are rounded values kept as f32 (the float dot kernels read f32).
+    static func roundsInPlace(_ type: DType) -> Bool { type == .f16 || type == .bf16 }
+
+    static func convertedBytes(_ type: DType, count: Int) -> Int { roundsInPlace(type) ? count * 4 : type.rowBytes(count) }
 
     /// y[r] for r in `range`; `a` is the activation in `activationType`, or its prepared layout.
     static func rows(_ w: Tensor, _ a: UnsafeRawPointer, prepared: Bool, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {

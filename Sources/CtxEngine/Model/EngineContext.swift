@@ -6,6 +6,11 @@ public final class EngineContext: @unchecked Sendable {
     public let attention: AttentionScratch
     public let profiler: OpProfiler
 
+    /// Sees every MoE layer's expert-selection scores (sigmoid router scores plus the selection
+    /// bias, [tokens][experts]) as they are computed: how parity checks compare routing decisions
+    /// and their margins with llama.cpp's. Nil (the default) costs nothing.
+    public var routingObserver: ((_ layer: Int, _ tokens: Int, _ scores: UnsafeBufferPointer<Float>) -> Void)?
+
     public init(pool: ThreadPool, layers: Int, profiling: Bool = true) {
         self.pool = pool
         matmul = MatMulScratch(threads: pool.threadCount)

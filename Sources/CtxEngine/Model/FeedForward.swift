@@ -1,18 +1,20 @@
-/// SwiGLU with gate and up projections fused row-wise: W13 [2I][hidden] (rows 0..<I gate,
-/// I..<2I up), W2 [hidden][I].  y = W2 (silu(W1 x) * W3 x), optionally clamped.
+/// SwiGLU: W1 (gate) and W3 (up) [I][hidden], W2 (down) [hidden][I] (GGUF's ffn_gate, ffn_up,
+/// ffn_down).  y = W2 (silu(W1 x) * W3 x), optionally clamped: silu(gate) at most `limit`, up
+/// within ±limit (Step-3.5-Flash; llama.cpp's swiglu_clamp).
 struct SwiGLU {
-    let gateUp: Tensor
+    let gate: Tensor, up: Tensor
     let down: Tensor
     let limit: Float?
     var intermediate: Int { down.cols }
 
-    /// x [T][hidden] -> y [T][hidden]; gu: [T][2I] and act: [T][I] scratch.
+    /// x [T][hidden] -> y [T][hidden]; gu: [T][2I] (gates, then ups) and act: [T][I] scratch.
     func apply(_ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, gu: UnsafeMutablePointer<Float>,
                act: UnsafeMutablePointer<Float>, ctx: EngineContext) {
         let i = intermediate
-        ctx.linear(gateUp, x, tokens: tokens, gu)
+        let ups = gu + tokens * i
+        ctx.linear([(gate, x, gu), (up, x, ups)], tokens: tokens)
         for t in 0..<tokens {
-            VectorOps.swiglu(gate: gu + t * 2 * i, up: gu + t * 2 * i + i, limit: limit, act + t * i, i)
+            VectorOps.swiglu(gate: gu + t * i, up: ups + t * i, limit: limit, act + t * i, i)
         }
         ctx.linear(down, act, tokens: tokens, y)
     }
@@ -26,7 +28,8 @@ final class DenseFFN {
 
     init(weights: ModelWeights, layer index: Int, maxBatch: Int) throws {
         layer = index
-        mlp = SwiGLU(gateUp: weights.layerTensor(index, "ffn_gate_up"), down: weights.layerTensor(index, "ffn_down"), limit: nil)
+        mlp = SwiGLU(gate: weights.layerTensor(index, "ffn_gate.weight"), up: weights.layerTensor(index, "ffn_up.weight"),
+                     down: weights.layerTensor(index, "ffn_down.weight"), limit: weights.config.sharedLimit(layer: index))
         gu = try FloatBuffer(maxBatch * 2 * mlp.intermediate)
         act = try FloatBuffer(maxBatch * mlp.intermediate)
     }
@@ -38,7 +41,8 @@ final class DenseFFN {
 
 /// Sparse mixture of experts (both families):
 ///   s = sigmoid(W_router x)   (f32);  chosen = top_k(s + bias)   (bias only chooses)
-///   w = s[chosen] / (Σ s[chosen] + 1e-20) * routedScale
+///   w = s[chosen] / max(Σ s[chosen], 6.1e-5) * routedScale   (llama.cpp's renormalization; Step-3.5
+///                                                           renormalizes only when its file says so)
 ///   y = Σ_e w_e SwiGLU_e(x) + SharedSwiGLU(x)
 /// Prefill groups the micro-batch's tokens by expert, so each chosen expert's weights are read once
 /// per micro-batch (a GEMM over its tokens, or GEMVs when it has only a few).
@@ -47,8 +51,9 @@ final class MoELayer {
     let experts: Int, topK: Int, hidden: Int, intermediate: Int, scale: Float
     let router: Tensor
     let bias: UnsafePointer<Float>
-    let expertGateUp: Tensor, expertDown: Tensor
+    let expertGate: Tensor, expertUp: Tensor, expertDown: Tensor
     let routedLimit: Float?
+    let normalize: Bool
     let shared: SwiGLU?
     let logits: FloatBuffer        // [T][E] router scores
     let chosen: UnsafeMutablePointer<Int32>   // [T][k]
@@ -61,14 +66,15 @@ final class MoELayer {
         let c = w.config
         layer = index
         experts = c.experts; topK = c.expertsPerToken; hidden = c.hiddenSize; intermediate = c.expertIntermediate
-        scale = c.routedScale; routedLimit = c.routedSwigluLimit
-        router = w.layerTensor(index, "ffn_router")
-        bias = UnsafePointer(w.layerTensor(index, "ffn_router_bias").data.assumingMemoryBound(to: Float.self))
-        expertGateUp = w.layerTensor(index, "ffn_gate_up_exps")
-        expertDown = w.layerTensor(index, "ffn_down_exps")
+        scale = c.routedScale; routedLimit = c.routedLimit(layer: index); normalize = c.normalizeExpertWeights
+        router = w.layerTensor(index, "ffn_gate_inp.weight")
+        bias = UnsafePointer(w.layerTensor(index, "exp_probs_b.bias").data.assumingMemoryBound(to: Float.self))
+        expertGate = w.layerTensor(index, "ffn_gate_exps.weight")
+        expertUp = w.layerTensor(index, "ffn_up_exps.weight")
+        expertDown = w.layerTensor(index, "ffn_down_exps.weight")
         shared = c.sharedExperts > 0
-            ? SwiGLU(gateUp: w.layerTensor(index, "ffn_gate_up_shexp"), down: w.layerTensor(index, "ffn_down_shexp"),
-                     limit: c.sharedSwigluLimit)
+            ? SwiGLU(gate: w.layerTensor(index, "ffn_gate_shexp.weight"), up: w.layerTensor(index, "ffn_up_shexp.weight"),
+                     down: w.layerTensor(index, "ffn_down_shexp.weight"), limit: c.sharedLimit(layer: index))
             : nil
         let widest = max(c.expertIntermediate, c.sharedExperts * c.sharedIntermediate)
         // Rows of expert scratch: a micro-batch's tokens, or every (expert, token) slot of the
@@ -88,6 +94,11 @@ final class MoELayer {
         ctx.time(.routerMatmul, layer) { ctx.linear(router, x, tokens: tokens, logits.p) }
         ctx.time(.routerScoring, layer) { VectorOps.sigmoid(logits.p, logits.p, tokens * experts) }
         ctx.time(.routerTopK, layer) { route(tokens: tokens) }
+        if let observer = ctx.routingObserver {
+            var scores = [Float](repeating: 0, count: tokens * experts)
+            for i in scores.indices { scores[i] = logits.p[i] + bias[i % experts] }
+            scores.withUnsafeBufferPointer { observer(layer, tokens, $0) }
+        }
         // Tokens per expert, in token order: the dispatch plan.
         let plan: [[Int32]] = ctx.time(.moeDispatch, layer) {
             var lists = [[Int32]](repeating: [], count: experts)
@@ -105,7 +116,8 @@ final class MoELayer {
         }
         ctx.time(.expertFFN, layer) {
             let rows = 2 * intermediate
-            func gateUp(_ e: Int) -> Tensor { expertGateUp.rows(e * rows..<(e + 1) * rows) }
+            func gate(_ e: Int) -> Tensor { expertGate.rows(e * intermediate..<(e + 1) * intermediate) }
+            func up(_ e: Int) -> Tensor { expertUp.rows(e * intermediate..<(e + 1) * intermediate) }
             func down(_ e: Int) -> Tensor { expertDown.rows(e * hidden..<(e + 1) * hidden) }
             // Experts with few tokens (all of them in decode): every (expert, token) product in one
             // batched GEMV region for gate/up and one for down.
@@ -119,16 +131,21 @@ final class MoELayer {
                 for (n, slot) in slots.enumerated() {
                     (gathered.p + n * hidden).update(from: x + Int(slot) / topK * hidden, count: hidden)
                 }
-                let mlp = SwiGLU(gateUp: gateUp(e), down: down(e), limit: routedLimit)
+                let mlp = SwiGLU(gate: gate(e), up: up(e), down: down(e), limit: routedLimit)
                 mlp.apply(gathered.p, tokens: slots.count, expertOut.p, gu: gu.p, act: act.p, ctx: ctx)
                 for (n, slot) in slots.enumerated() {
                     VectorOps.axpy(weights.p[Int(slot)], expertOut.p + n * hidden, out + Int(slot) / topK * hidden, hidden)
                 }
             }
             guard !few.isEmpty else { return }
-            ctx.linear(few.enumerated().map { n, item in
-                (gateUp(item.expert), x + Int(item.slot) / topK * hidden, gu.p + n * rows)
-            }, tokens: 1)
+            var products: [(Tensor, UnsafePointer<Float>, UnsafeMutablePointer<Float>)] = []
+            products.reserveCapacity(2 * few.count)
+            for (n, item) in few.enumerated() {
+                let input = x + Int(item.slot) / topK * hidden, output = gu.p + n * rows
+                products.append((gate(item.expert), input, output))
+                products.append((up(item.expert), input, output + intermediate))
+            }
+            ctx.linear(products, tokens: 1)
             for n in few.indices {
                 VectorOps.swiglu(gate: gu.p + n * rows, up: gu.p + n * rows + intermediate, limit: routedLimit,
                                  act.p + n * intermediate, intermediate)
@@ -152,7 +169,7 @@ final class MoELayer {
                 TopK.select(biased.baseAddress!, experts, k: topK, into: idx)
                 var sum: Float = 0
                 for j in 0..<topK { sum += s[Int(idx[j])] }
-                let norm = scale / (sum + 1e-20)
+                let norm = normalize ? scale / max(sum, 6.103515625e-5) : scale
                 for j in 0..<topK { weights.p[t * topK + j] = s[Int(idx[j])] * norm }
             }
         }

@@ -122,14 +122,16 @@ extension InferenceState {
                 let copy = try KDAState(heads: s.heads, headDim: s.headDim, convKernel: s.convRows + 1, placement: .firstTouch)
                 copy.copy(from: s)
                 kda[i] = copy
-            case let .gqa(keys, values) where keys.first?.isRing == true:
+            case let .gqa(keys, values):
+                // Linear caches need no copy (rows past the position are overwritten); rings do.
+                guard keys.first?.isRing == true else { continue }
                 rings[i] = try (keys + values).map { cache in
                     let copy = try KVCache(type: cache.type, width: cache.width, capacity: cache.capacity, ring: true)
                     copy.copyRows(0..<cache.capacity, from: cache)
                     return copy
                 }
-            default:
-                break
+            case .mla:
+                continue  // a linear cache: nothing to copy
             }
         }
         return StateSnapshot(position: position, kda: kda, rings: rings)
@@ -139,9 +141,10 @@ extension InferenceState {
         for (i, layer) in layers.enumerated() {
             switch layer {
             case let .kda(s): s.copy(from: snapshot.kda[i]!)
-            case let .gqa(keys, values) where keys.first?.isRing == true:
-                for (cache, saved) in zip(keys + values, snapshot.rings[i]!) { cache.copyRows(0..<cache.capacity, from: saved) }
-            default: break
+            case let .gqa(keys, values):
+                guard let saved = snapshot.rings[i] else { continue }  // linear caches
+                for (cache, copy) in zip(keys + values, saved) { cache.copyRows(0..<cache.capacity, from: copy) }
+            case .mla: continue
             }
         }
         position = snapshot.position

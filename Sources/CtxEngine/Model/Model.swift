@@ -50,11 +50,11 @@ public final class Model: @unchecked Sendable {
             case .moe: .moe(try MoELayer(weights: weights, layer: i, maxBatch: maxBatch))
             }
         }
-        attentionNorms = (0..<weights.layers).map { weights.layerTensor($0, "attn_norm") }
-        ffnNorms = (0..<weights.layers).map { weights.layerTensor($0, "ffn_norm") }
-        embedding = weights.tensor("token_embd")
-        outputNorm = weights.tensor("output_norm")
-        output = weights.tensor("output")
+        attentionNorms = (0..<weights.layers).map { weights.layerTensor($0, "attn_norm.weight") }
+        ffnNorms = (0..<weights.layers).map { weights.layerTensor($0, "ffn_norm.weight") }
+        embedding = weights.tensor("token_embd.weight")
+        outputNorm = weights.tensor("output_norm.weight")
+        output = weights.tensor("output.weight")
         hidden = try FloatBuffer(maxBatch * c.hiddenSize)
         normed = try FloatBuffer(maxBatch * c.hiddenSize)
         branch = try FloatBuffer(maxBatch * c.hiddenSize)
@@ -62,19 +62,33 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Runs `tokens` through the model after the context already in `state`, and returns the
-    /// logits of the last token ([vocab], valid until the next call).
+    /// logits of the last token ([vocab], valid until the next call). With `allLogits` (room for
+    /// tokens x vocab floats) every token's logits are written there, in order.
     @discardableResult
-    public func forward(_ tokens: [Int32], state: InferenceState, ctx: EngineContext) -> UnsafeBufferPointer<Float> {
+    public func forward(_ tokens: [Int32], state: InferenceState, ctx: EngineContext,
+                        allLogits: UnsafeMutablePointer<Float>? = nil) -> UnsafeBufferPointer<Float> {
         precondition(!tokens.isEmpty, "forward needs at least one token")
         precondition(state.position + tokens.count <= state.capacity,
                      "context of \(state.position) + \(tokens.count) tokens exceeds the state's capacity \(state.capacity)")
+        let h = config.hiddenSize, slot = ctx.profiler.modelSlot
         var start = 0
         while start < tokens.count {
             let n = min(maxBatch, tokens.count - start)
             batch(Array(tokens[start..<(start + n)]), state: state, ctx: ctx)
+            if let allLogits {
+                // Every row's final norm and LM head (a GEMM over the micro-batch).
+                ctx.time(.norm, slot) {
+                    let w = outputNorm.data.assumingMemoryBound(to: Float.self)
+                    for t in 0..<n { VectorOps.rmsNorm(hidden.p + t * h, weight: w, eps: config.normEps, normed.p + t * h, h) }
+                }
+                ctx.time(.lmHead, slot) { ctx.linear(output, normed.p, tokens: n, allLogits + start * config.vocabSize) }
+            }
             start += n
         }
-        let h = config.hiddenSize, slot = ctx.profiler.modelSlot
+        if let allLogits {
+            logitsBuffer.p.update(from: allLogits + (tokens.count - 1) * config.vocabSize, count: config.vocabSize)
+            return UnsafeBufferPointer(start: logitsBuffer.p, count: config.vocabSize)
+        }
         let last = hidden.p + (min(maxBatch, tokens.count - (tokens.count - 1) / maxBatch * maxBatch) - 1) * h
         ctx.time(.norm, slot) {
             VectorOps.rmsNorm(last, weight: outputNorm.data.assumingMemoryBound(to: Float.self), eps: config.normEps,

@@ -5,9 +5,11 @@
 /// has no KDA, Kimi-Linear no GQA). Facts: ../shared/docs/architectures.md.
 public struct ModelConfig: Codable, Sendable, Equatable {
     public enum Family: String, Codable, Sendable, CaseIterable {
-        /// KDA linear attention with MLA every fourth layer and on the last; MoE after dense layers.
+        /// KDA linear attention with MLA every fourth layer and on the last; MoE after dense layers
+        /// (Architectures/KimiLinear/).
         case kimiLinear = "kimi-linear"
-        /// GQA: full attention on layers i % 4 == 0, sliding window on the rest; MoE after dense layers.
+        /// GQA: full attention on layers i % 4 == 0, sliding window on the rest; MoE after dense
+        /// layers (Architectures/Step35/).
         case step35 = "step-3.5"
     }
 
@@ -57,11 +59,22 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var sharedIntermediate: Int
     /// routed_scaling_factor: multiplies the renormalized top-k weights.
     public var routedScale: Float
-    /// SwiGLU clamp for routed experts and for the shared expert (Step-3.5-Flash: 7 and 16); nil: none.
+    /// SwiGLU clamp for routed experts and for the shared expert, on every MoE layer; nil: none.
+    /// Per-layer arrays below take precedence where they have an entry.
     public var routedSwigluLimit: Float?
     public var sharedSwigluLimit: Float?
 
     public var maxContext: Int
+
+    /// Per layer, from a GGUF file (or a preset that varies by layer): the token mixer of each layer
+    /// (nil: the family's pattern), and SwiGLU clamps of the routed and the shared/dense FFN
+    /// (0: none). llama.cpp reads Step-3.5-Flash's pattern and clamps this way.
+    public var layerPattern: [LayerMixer]? = nil
+    public var routedSwigluLimits: [Float]? = nil
+    public var sharedSwigluLimits: [Float]? = nil
+    /// Whether the chosen experts' weights are renormalized to sum 1 before the scale (Kimi: always;
+    /// Step-3.5-Flash: expert_weights_norm).
+    public var normalizeExpertWeights: Bool = true
 
     public enum LayerMixer: String, Codable, Sendable, CaseIterable {
         case kda, mla
@@ -75,12 +88,17 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     /// The token mixer of layer `i` (0-based) in a model of `layerCount` layers.
     public func mixer(ofLayer i: Int) -> LayerMixer {
-        switch family {
-        case .kimiLinear:
-            return (i % attentionPeriod == attentionPeriod - 1 || i == layerCount - 1) ? .mla : .kda
-        case .step35:
-            return i % attentionPeriod == 0 ? .gqaFull : .gqaSliding
-        }
+        if let layerPattern, i < layerPattern.count { return layerPattern[i] }
+        return family.architecture.mixer(self, layer: i)
+    }
+
+    /// The SwiGLU clamp of layer `i`'s routed experts, and of its shared expert or dense FFN.
+    public func routedLimit(layer i: Int) -> Float? { Self.limit(routedSwigluLimits, i) ?? routedSwigluLimit }
+    public func sharedLimit(layer i: Int) -> Float? { Self.limit(sharedSwigluLimits, i) ?? sharedSwigluLimit }
+
+    static func limit(_ values: [Float]?, _ i: Int) -> Float?? {
+        guard let values, i < values.count else { return nil }
+        return values[i] > 1e-6 ? .some(values[i]) : .some(nil)
     }
 
     public func ffn(ofLayer i: Int) -> LayerFFN { i < denseLayers ? .dense : .moe }
@@ -92,58 +110,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 }
 
 extension ModelConfig {
-    /// Kimi-Linear-48B-A3B as published (HF config of moonshotai/Kimi-Linear-48B-A3B-Instruct).
-    public static let kimiLinear48B = ModelConfig(
-        name: "kimi-linear-48b-a3b", family: .kimiLinear, hiddenSize: 2304, layerCount: 27, vocabSize: 163_840,
-        normEps: 1e-5, attentionPeriod: 4,
-        kdaHeads: 32, kdaHeadDim: 128, kdaConvKernel: 4, kdaGateRank: 128,
-        mlaHeads: 32, kvLoraRank: 512, qkNopeDim: 128, qkRopeDim: 64, vHeadDim: 128,
-        fullHeads: 0, slidingHeads: 0, kvHeads: 0, headDim: 0, fullRotaryDims: 0, slidingRotaryDims: 0,
-        fullRopeTheta: 0, slidingRopeTheta: 0, slidingWindow: 0,
-        denseLayers: 1, denseIntermediate: 9216, experts: 256, expertsPerToken: 8, sharedExperts: 1,
-        expertIntermediate: 1024, sharedIntermediate: 1024, routedScale: 2.446,
-        routedSwigluLimit: nil, sharedSwigluLimit: nil, maxContext: 1_048_576)
-
-    /// Step-3.5-Flash as published (stepfun-ai/Step-3.5-Flash), without the optional MTP layers.
-    public static let step35Flash = ModelConfig(
-        name: "step-3.5-flash", family: .step35, hiddenSize: 4096, layerCount: 45, vocabSize: 128_896,
-        normEps: 1e-5, attentionPeriod: 4,
-        kdaHeads: 0, kdaHeadDim: 0, kdaConvKernel: 0, kdaGateRank: 0,
-        mlaHeads: 0, kvLoraRank: 0, qkNopeDim: 0, qkRopeDim: 0, vHeadDim: 0,
-        fullHeads: 64, slidingHeads: 96, kvHeads: 8, headDim: 128, fullRotaryDims: 64, slidingRotaryDims: 128,
-        fullRopeTheta: 5_000_000, slidingRopeTheta: 10_000, slidingWindow: 512,
-        denseLayers: 3, denseIntermediate: 11_264, experts: 288, expertsPerToken: 8, sharedExperts: 1,
-        expertIntermediate: 1280, sharedIntermediate: 1280, routedScale: 3.0,
-        routedSwigluLimit: 7.0, sharedSwigluLimit: 16.0, maxContext: 262_144)
-
-    /// Kimi-Linear's layer pattern (3 KDA : 1 MLA, KDA/KDA/MLA tail, one dense layer) and ratios
-    /// (head dim 128 for KDA, latent 512 + 64, 8 of many experts) at about 1/8 of the width, so the
-    /// whole 8-layer model runs in milliseconds per token here. Widths stay multiples of 256 so
-    /// K-quants apply to every matrix.
-    public static let kimiLinearMini: ModelConfig = {
-        var c = kimiLinear48B
-        c.name = "kimi-linear-mini"
-        c.hiddenSize = 512; c.layerCount = 8; c.vocabSize = 4096
-        c.kdaHeads = 4; c.kdaGateRank = 32
-        c.mlaHeads = 4
-        c.denseIntermediate = 2048; c.experts = 32; c.expertsPerToken = 4
-        c.expertIntermediate = 256; c.sharedIntermediate = 256
-        return c
-    }()
-
-    /// Step-3.5-Flash's pattern (full GQA every fourth layer, sliding window 512 elsewhere, 3 dense
-    /// layers, clamped SwiGLU) at about 1/8 of the width, 8 layers.
-    public static let step35Mini: ModelConfig = {
-        var c = step35Flash
-        c.name = "step-3.5-mini"
-        c.hiddenSize = 512; c.layerCount = 8; c.vocabSize = 4096
-        c.fullHeads = 8; c.slidingHeads = 12; c.kvHeads = 2
-        c.denseIntermediate = 1536; c.experts = 32; c.expertsPerToken = 4
-        c.expertIntermediate = 256; c.sharedIntermediate = 256
-        return c
-    }()
-
-    public static let presets: [ModelConfig] = [kimiLinear48B, step35Flash, kimiLinearMini, step35Mini]
+    /// Every family's presets (each family's unit defines its own): the published models first,
+    /// then the small ones, in family order.
+    public static var presets: [ModelConfig] {
+        let perFamily = Family.allCases.map { $0.architecture.presets }
+        return (0..<(perFamily.map(\.count).max() ?? 0)).flatMap { i in perFamily.compactMap { i < $0.count ? $0[i] : nil } }
+    }
 
     public static func preset(named name: String) -> ModelConfig? { presets.first { $0.name == name } }
 }

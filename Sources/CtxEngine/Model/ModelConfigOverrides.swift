@@ -8,10 +8,12 @@ public struct ModelConfigError: Error, CustomStringConvertible, Equatable {
 }
 
 extension ModelConfig {
-    /// The field names, sorted (what overrides may set). Step-3.5-Flash sets every optional field,
-    /// so its encoding names them all.
+    /// The field names, sorted (what overrides may set): a configuration with every optional field
+    /// set, so that its encoding names them all.
     public static var fieldNames: [String] {
-        let object = try! JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelConfig.step35Flash)) as! [String: Any]
+        var every = ModelConfig.step35Flash
+        every.routedSwigluLimit = 0; every.sharedSwigluLimit = 0; every.layerPattern = []
+        let object = try! JSONSerialization.jsonObject(with: JSONEncoder().encode(every)) as! [String: Any]
         return Array(object.keys).sorted()
     }
 
@@ -31,6 +33,15 @@ extension ModelConfig {
         }
         // Optional fields left nil are absent from the encoding; null overrides remove them.
         for (key, value) in object where value is NSNull { object.removeValue(forKey: key) }
+        // A model cut to fewer (or given more) layers keeps the per-layer arrays' last layers: the
+        // clamps a published model puts on its last layers stay on the cut model's last layers.
+        if let layers = values["layerCount"] as? Int, layers >= 1, layers <= 4096 {
+            for key in ["routedSwigluLimits", "sharedSwigluLimits"] where values[key] == nil {
+                if let limits = object[key] as? [Any], limits.count != layers {
+                    object[key] = Array(repeating: 0, count: max(0, layers - limits.count)) + limits.suffix(layers)
+                }
+            }
+        }
         let data = try JSONSerialization.data(withJSONObject: object)
         let config: ModelConfig
         do {
@@ -92,6 +103,12 @@ extension ModelConfig {
         if denseLayers > 0 { try positive("denseIntermediate", denseIntermediate) }
         if sharedExperts > 0 { try positive("sharedIntermediate", sharedIntermediate) }
         if layerCount > 4096 { throw ModelConfigError(field: "layerCount", message: "expected at most 4096, got \(layerCount)") }
+        for (name, count) in [("layerPattern", layerPattern?.count), ("routedSwigluLimits", routedSwigluLimits?.count),
+                              ("sharedSwigluLimits", sharedSwigluLimits?.count)] {
+            if let count, count != layerCount {
+                throw ModelConfigError(field: name, message: "expected one entry per layer (\(layerCount)), got \(count)")
+            }
+        }
         switch family {
         case .kimiLinear:
             for (name, value) in [("kdaHeads", kdaHeads), ("kdaHeadDim", kdaHeadDim), ("kdaGateRank", kdaGateRank),

@@ -29,88 +29,58 @@ public struct TensorSpec: Sendable, Equatable {
     public var alwaysF32: Bool { [.norm, .router, .routerBias, .conv, .decay].contains(role) }
 }
 
+extension TensorSpec {
+    /// Specs of layer `i`: (name, rows, cols, role, scale, experts) -> "blk.i.name", the scale
+    /// defaulting to 1/sqrt(cols).
+    static func layer(_ i: Int) -> (String, Int, Int, Role, Float?, Int) -> TensorSpec {
+        { name, rows, cols, role, scale, experts in
+            TensorSpec(name: "blk.\(i).\(name)", rows: rows, cols: cols, role: role, layer: i,
+                       scale: scale ?? inverseRoot(cols), experts: experts)
+        }
+    }
+}
+
 extension ModelConfig {
-    /// Every tensor of the model, layer by layer, then embedding, output norm and LM head.
+    /// Every tensor of the model, layer by layer, then embedding, output norm and LM head, named as
+    /// in GGUF files (so a file's tensors are found by name, with no copy).
     public func tensorSpecs(layers: Int? = nil) -> [TensorSpec] {
         (0..<(layers ?? layerCount)).flatMap(layerTensorSpecs) + [
-            TensorSpec(name: "token_embd", rows: vocabSize, cols: hiddenSize, role: .embedding, layer: nil, scale: 1, experts: 1),
-            TensorSpec(name: "output_norm", rows: 1, cols: hiddenSize, role: .norm, layer: nil, scale: 1, experts: 1),
-            TensorSpec(name: "output", rows: vocabSize, cols: hiddenSize, role: .output, layer: nil,
+            TensorSpec(name: "token_embd.weight", rows: vocabSize, cols: hiddenSize, role: .embedding, layer: nil, scale: 1, experts: 1),
+            TensorSpec(name: "output_norm.weight", rows: 1, cols: hiddenSize, role: .norm, layer: nil, scale: 1, experts: 1),
+            TensorSpec(name: "output.weight", rows: vocabSize, cols: hiddenSize, role: .output, layer: nil,
                        scale: inverseRoot(hiddenSize), experts: 1),
         ]
     }
 
-    /// Tensors of layer `i`. Projections into the residual stream get half the usual scale so the
-    /// stream grows slowly with depth (the synthetic model must stay finite through any depth).
+    /// Tensors of layer `i`: its norms, its token mixer's (from the family's unit) and its FFN's.
+    /// Projections into the residual stream get half the usual scale so the stream grows slowly
+    /// with depth (the synthetic model must stay finite through any depth).
     public func layerTensorSpecs(_ i: Int) -> [TensorSpec] {
         let h = hiddenSize
-        func spec(_ name: String, _ rows: Int, _ cols: Int, _ role: TensorSpec.Role, scale: Float? = nil,
-                  experts: Int = 1) -> TensorSpec {
-            TensorSpec(name: "blk.\(i).\(name)", rows: rows, cols: cols, role: role, layer: i,
-                       scale: scale ?? inverseRoot(cols), experts: experts)
-        }
-        var specs = [spec("attn_norm", 1, h, .norm, scale: 1)]
-        switch mixer(ofLayer: i) {
-        case .kda:
-            let d = kdaHeads * kdaHeadDim
-            specs += [
-                spec("kda_q", d, h, .attentionQ), spec("kda_k", d, h, .attentionKV), spec("kda_v", d, h, .attentionValue),
-                spec("kda_conv_q", d, kdaConvKernel, .conv, scale: 0.5),
-                spec("kda_conv_k", d, kdaConvKernel, .conv, scale: 0.5),
-                spec("kda_conv_v", d, kdaConvKernel, .conv, scale: 0.5),
-                // Forget gate: hidden -> rank -> heads*headDim; small so the decay stays near dt.
-                spec("kda_f_a", kdaGateRank, h, .attentionGate),
-                spec("kda_f_b", d, kdaGateRank, .attentionGate, scale: 0.1 * inverseRoot(kdaGateRank)),
-                spec("kda_a_log", 1, kdaHeads, .decay), spec("kda_dt_bias", 1, d, .decay),
-                spec("kda_beta", kdaHeads, h, .attentionGate),
-                spec("kda_g_a", kdaGateRank, h, .attentionGate), spec("kda_g_b", d, kdaGateRank, .attentionGate),
-                spec("kda_o_norm", 1, kdaHeadDim, .norm, scale: 1),
-                spec("kda_o", h, d, .attentionOut, scale: 0.5 * inverseRoot(d)),
-            ]
-        case .mla:
-            let qk = qkNopeDim + qkRopeDim
-            specs += [
-                spec("attn_q", mlaHeads * qk, h, .attentionQ),
-                spec("attn_kv_a", kvLoraRank + qkRopeDim, h, .attentionKV),
-                spec("attn_kv_a_norm", 1, kvLoraRank, .norm, scale: 1),
-                // W_kb per head stored transposed (llama.cpp's attn_k_b): rows h*rank + j hold column j
-                // of head h's (qkNope x rank) key up-projection, so absorption q_abs = W_kb^T q_nope is
-                // a matrix-vector product over rows.
-                spec("attn_k_b", mlaHeads * kvLoraRank, qkNopeDim, .attentionKV, scale: inverseRoot(kvLoraRank)),
-                // W_vb per head (vHeadDim x rank): the value up-projection.
-                spec("attn_v_b", mlaHeads * vHeadDim, kvLoraRank, .attentionValue),
-                spec("attn_o", h, mlaHeads * vHeadDim, .attentionOut, scale: 0.5 * inverseRoot(mlaHeads * vHeadDim)),
-            ]
-        case .gqaFull, .gqaSliding:
-            let heads = gqaHeads(mixer(ofLayer: i))
-            specs += [
-                spec("attn_q", heads * headDim, h, .attentionQ),
-                spec("attn_k", kvHeads * headDim, h, .attentionKV),
-                spec("attn_v", kvHeads * headDim, h, .attentionValue),
-                spec("attn_q_norm", 1, headDim, .norm, scale: 1),
-                spec("attn_k_norm", 1, headDim, .norm, scale: 1),
-                spec("attn_gate", heads, h, .attentionGate),
-                spec("attn_o", h, heads * headDim, .attentionOut, scale: 0.5 * inverseRoot(heads * headDim)),
-            ]
-        }
-        specs.append(spec("ffn_norm", 1, h, .norm, scale: 1))
+        let spec = TensorSpec.layer(i)
+        var specs = [spec("attn_norm.weight", 1, h, .norm, 1, 1)]
+        specs += family.architecture.mixerTensorSpecs(self, layer: i)
+        specs.append(spec("ffn_norm.weight", 1, h, .norm, 1, 1))
         switch ffn(ofLayer: i) {
         case .dense:
-            // Gate and up projections fused row-wise: rows 0..<I gate, I..<2I up (one GEMV per token).
-            specs += [spec("ffn_gate_up", 2 * denseIntermediate, h, .ffnGateUp),
-                      spec("ffn_down", h, denseIntermediate, .ffnDown, scale: 0.5 * inverseRoot(denseIntermediate))]
+            specs += [spec("ffn_gate.weight", denseIntermediate, h, .ffnGateUp, nil, 1),
+                      spec("ffn_up.weight", denseIntermediate, h, .ffnGateUp, nil, 1),
+                      spec("ffn_down.weight", h, denseIntermediate, .ffnDown, 0.5 * inverseRoot(denseIntermediate), 1)]
         case .moe:
+            // Experts stacked (GGUF [hidden, I, E]): expert e's rows are e*I..<(e+1)*I.
             specs += [
-                spec("ffn_router", experts, h, .router),
-                spec("ffn_router_bias", 1, experts, .routerBias, scale: 0.01),
-                spec("ffn_gate_up_exps", experts * 2 * expertIntermediate, h, .expertGateUp, experts: experts),
-                spec("ffn_down_exps", experts * h, expertIntermediate, .expertDown,
-                     scale: 0.5 * inverseRoot(expertIntermediate), experts: experts),
+                spec("ffn_gate_inp.weight", experts, h, .router, nil, 1),
+                spec("exp_probs_b.bias", 1, experts, .routerBias, 0.01, 1),
+                spec("ffn_gate_exps.weight", experts * expertIntermediate, h, .expertGateUp, nil, experts),
+                spec("ffn_up_exps.weight", experts * expertIntermediate, h, .expertGateUp, nil, experts),
+                spec("ffn_down_exps.weight", experts * h, expertIntermediate, .expertDown,
+                     0.5 * inverseRoot(expertIntermediate), experts),
             ]
             if sharedExperts > 0 {
                 let width = sharedExperts * sharedIntermediate
-                specs += [spec("ffn_gate_up_shexp", 2 * width, h, .ffnGateUp),
-                          spec("ffn_down_shexp", h, width, .ffnDown, scale: 0.5 * inverseRoot(width))]
+                specs += [spec("ffn_gate_shexp.weight", width, h, .ffnGateUp, nil, 1),
+                          spec("ffn_up_shexp.weight", width, h, .ffnGateUp, nil, 1),
+                          spec("ffn_down_shexp.weight", h, width, .ffnDown, 0.5 * inverseRoot(width), 1)]
             }
         }
         return specs

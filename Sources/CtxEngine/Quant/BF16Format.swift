@@ -9,6 +9,9 @@ public enum BF16Format: WeightFormat, SixteenBitFloatFormat {
     public static let blockValues = 1
     public static let blockBytes = 2
     public static let activationType = DType.f32
+    /// llama.cpp rounds activations to bf16 for these weights (its vec_dot_type); the dot products then
+    /// take the rounded values as f32.
+    public static let vecDotType = DType.bf16
 
     @inline(__always)
     public static func encode(_ value: Float) -> UInt16 {

@@ -3,7 +3,9 @@ public enum DType: String, CaseIterable, Codable, Sendable {
     case f32, f16, bf16
     case q8_0 = "q8_0"
     case q4_0 = "q4_0"
+    case q5_0 = "q5_0"
     case q4_K = "q4_K"
+    case q5_K = "q5_K"
     case q6_K = "q6_K"
     /// Activation-only: what a K-quant weight row is dotted with.
     case q8_K = "q8_K"
@@ -16,7 +18,9 @@ public enum DType: String, CaseIterable, Codable, Sendable {
         case .bf16: BF16Format.self
         case .q8_0: Q8_0Format.self
         case .q4_0: Q4_0Format.self
+        case .q5_0: Q5_0Format.self
         case .q4_K: Q4_KFormat.self
+        case .q5_K: Q5_KFormat.self
         case .q6_K: Q6_KFormat.self
         case .q8_K: Q8_KFormat.self
         }

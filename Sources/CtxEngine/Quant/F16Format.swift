@@ -6,6 +6,9 @@ public enum F16Format: WeightFormat, SixteenBitFloatFormat {
     public static let blockValues = 1
     public static let blockBytes = 2
     public static let activationType = DType.f32
+    /// llama.cpp rounds activations to f16 for these weights (its vec_dot_type); the dot products then
+    /// take the rounded values as f32.
+    public static let vecDotType = DType.f16
 
     public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         let o = out.assumingMemoryBound(to: Float16.self)

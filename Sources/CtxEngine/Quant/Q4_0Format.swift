@@ -17,12 +17,7 @@ public enum Q4_0Format: TwoPathDotFormat {
         for b in 0..<(count / 32) {
             let src = x + b &* 32
             let block = out + b &* blockBytes
-            var amax: Float = 0, extreme: Float = 0
-            for j in 0..<32 where amax < abs(src[j]) {
-                amax = abs(src[j])
-                extreme = src[j]
-            }
-            let d = extreme / -8
+            let d = signedExtreme(src, count: 32) / -8
             let id: Float = d != 0 ? 1 / d : 0
             block.storeF16(d, at: 0)
             let qs = (block + qsOffset).assumingMemoryBound(to: UInt8.self)

@@ -68,14 +68,28 @@ public enum Q4_KFormat: TwoPathDotFormat {
     /// reference's make_qkx2_quants idea, unweighted). Then the 8 scales and 8 mins are quantized
     /// to 6 bits against the super-block maxima, and the values re-quantized with the stored scales.
     public static func quantize(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
+        quantizeAffine(x, out, count: count, blockBytes: blockBytes, maxLevel: 15) { block, levels in
+            let qs = (block + qsOffset).assumingMemoryBound(to: UInt8.self)
+            for g in 0..<4 {
+                for l in 0..<32 { qs[g * 32 + l] = levels[g * 64 + l] | (levels[g * 64 + 32 + l] << 4) }
+            }
+        }
+    }
+
+    /// The fit q4_K and q5_K share (levels 0...maxLevel): scales, mins and the two f16 super-block
+    /// scales written to each block, then `store` packs the block's 256 levels (re-quantized with
+    /// the scales as stored) in the type's own layout.
+    static func quantizeAffine(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int, blockBytes: Int,
+                               maxLevel: Int, store: (UnsafeMutableRawPointer, [UInt8]) -> Void) {
         var levels = [UInt8](repeating: 0, count: 256)
         var subScales = [Float](repeating: 0, count: 8)
         var subMins = [Float](repeating: 0, count: 8)  // stored as positive offsets: x ≈ scale*q - min
+        let top = Float(maxLevel)
         for b in 0..<(count / 256) {
             let src = x + b &* 256
             let block = out + b &* blockBytes
             for j in 0..<8 {
-                let fit = AffineFit.best(src + j &* 32, count: 32, levels: 15)
+                let fit = AffineFit.best(src + j &* 32, count: 32, levels: maxLevel)
                 subScales[j] = fit.scale
                 subMins[j] = -fit.offset
             }
@@ -99,15 +113,10 @@ public enum Q4_KFormat: TwoPathDotFormat {
                 let offset = dmin * Float(m)
                 for l in 0..<32 {
                     let value = step != 0 ? ((src[j * 32 + l] + offset) / step).rounded() : 0
-                    levels[j * 32 + l] = UInt8(min(15, max(0, value.isNaN ? 0 : value)))
+                    levels[j * 32 + l] = UInt8(min(top, max(0, value.isNaN ? 0 : value)))
                 }
             }
-            let qs = (block + qsOffset).assumingMemoryBound(to: UInt8.self)
-            for g in 0..<4 {
-                for l in 0..<32 {
-                    qs[g * 32 + l] = levels[g * 64 + l] | (levels[g * 64 + 32 + l] << 4)
-                }
-            }
+            store(block, levels)
         }
     }
 
@@ -130,19 +139,28 @@ public enum Q4_KFormat: TwoPathDotFormat {
     /// chosen so each sub-block is centred (dmin * m = d * scale * 7.5), std ≈ `std`.
     public static func synthesize(_ out: UnsafeMutableRawPointer, count: Int, std: Float,
                                   random: inout SeededRandom) {
-        let d = std / (4.61 * 47.5)
+        synthesizeAffine(out, count: count, std: std, blockBytes: blockBytes, maxLevel: 15, random: &random)
+    }
+
+    /// Shared with q5_K: levels uniform in 0...maxLevel (random bytes from offset 16 to the block's
+    /// end: q5_K's qh and qs, q4_K's qs), scales 32...63 and the mins that centre each sub-block.
+    static func synthesizeAffine(_ out: UnsafeMutableRawPointer, count: Int, std: Float, blockBytes: Int, maxLevel: Int,
+                                 random: inout SeededRandom) {
+        let top = Float(maxLevel)
+        let levelStd = (top * (top + 2) / 12).squareRoot()  // a uniform level in 0...top
+        let d = std / (levelStd * 47.5)
         var ls = [UInt8](repeating: 0, count: 8), lm = [UInt8](repeating: 0, count: 8)
         for b in 0..<(count / 256) {
             let block = out + b &* blockBytes
             let bits = random.next()
             for j in 0..<8 {
                 ls[j] = 32 + UInt8((bits >> UInt64(5 * j)) & 31)
-                lm[j] = UInt8((Float(ls[j]) * 7.5 / 8).rounded())
+                lm[j] = UInt8((Float(ls[j]) * (top / 2) / ((top + 1) / 2)).rounded())
             }
             block.storeF16(d, at: 0)
-            block.storeF16(d * 8, at: 2)
+            block.storeF16(d * (top + 1) / 2, at: 2)
             packScaleMins(ls, lm, into: (block + scalesOffset).assumingMemoryBound(to: UInt8.self))
-            random.fillBytes(block + qsOffset, count: 128)
+            random.fillBytes(block + 16, count: blockBytes - 16)
         }
     }
 
@@ -154,9 +172,20 @@ public enum Q4_KFormat: TwoPathDotFormat {
     /// vpmaddwd, and the min term Σ_j min_j * (Σ a over sub-block j) as one vpmaddwd of q8_K's 16
     /// bsums (pairs summed) times the mins, accumulated in float lanes: no scalar loop per sub-block.
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        dotAVX2(w, a, count: count, blockBytes: blockBytes, qsOffset: qsOffset, fifthBitsOffset: nil)
+    }
+
+    /// The kernel q4_K and q5_K share: with `fifthBitsOffset` (q5_K's 32 qh bytes, loaded once per
+    /// block) each sub-block's fifth bit is shifted down, masked and moved to bit 4 (two 16-bit
+    /// shifts and a mask, the bit never crossing a byte) and or'ed into the nibbles; values 0...31
+    /// still go through vpmaddubsw unsigned (31 x 127 x 2 fits int16). Inlined into each format's
+    /// entry point, so the q4_K copy has no fifth-bit code.
+    @inline(__always)
+    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int, blockBytes: Int, qsOffset: Int,
+                        fifthBitsOffset: Int?) -> Float {
         var acc = SIMD8<Float>()
         var minAcc = SIMD8<Float>()
-        let mask = AVX2Lanes.bytes(0x0F)
+        let mask = AVX2Lanes.bytes(0x0F), one = AVX2Lanes.bytes(0x01)
         // vpshufb controls that spread scale byte j over 16 int16 lanes, j = 0..<8.
         let splat = (AVX2Lanes.byteSplatControl(0, 0), AVX2Lanes.byteSplatControl(1, 1),
                      AVX2Lanes.byteSplatControl(2, 2), AVX2Lanes.byteSplatControl(3, 3),
@@ -169,12 +198,17 @@ public enum Q4_KFormat: TwoPathDotFormat {
             let (scales, minBytes) = unpackScalesAndMins(wb + scalesOffset)
             let qa = ab + Q8_KFormat.qsOffset
             let scaleBytes = AVX2Lanes.bothLanes(scales)
+            let high = fifthBitsOffset.map { AVX2Lanes.load(wb + $0) }
+            @inline(__always) func withFifth(_ v: AVX2Lanes.V, _ j: UInt16) -> AVX2Lanes.V {
+                guard let high else { return v }
+                return v | AVX2Lanes.shiftLeft16(AVX2Lanes.shiftRight16(high, j) & one, 4)
+            }
             // Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load, each
             // sub-block's scale spread over 16 int16 lanes by one vpshufb of the scale bytes.
             @inline(__always) func group(_ g: Int, _ c0: AVX2Lanes.V, _ c1: AVX2Lanes.V) -> SIMD8<Int32> {
                 let q = AVX2Lanes.load(wb + (qsOffset &+ g &* 32))
-                let lo = q & mask
-                let hi = AVX2Lanes.shiftRight16(q, 4) & mask
+                let lo = withFifth(q & mask, UInt16(2 &* g))
+                let hi = withFifth(AVX2Lanes.shiftRight16(q, 4) & mask, UInt16(2 &* g &+ 1))
                 return AVX2Lanes.dotUnsigned(lo, AVX2Lanes.load(qa + g &* 64), scale16: AVX2Lanes.shuffleBytes(scaleBytes, c0))
                     &+ AVX2Lanes.dotUnsigned(hi, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: AVX2Lanes.shuffleBytes(scaleBytes, c1))
             }
@@ -182,7 +216,7 @@ public enum Q4_KFormat: TwoPathDotFormat {
                 &+ group(2, splat.4, splat.5) &+ group(3, splat.6, splat.7)
             // Σ a per sub-block of 32: q8_K's 16 bsums (16 values each) summed in pairs.
             let subBlockSums = AVX2Lanes.pairSums16(AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
-            let mins = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(minBytes, to: SIMD8<UInt8>.self))
+            let mins = AVX2Lanes.int32FromBytes(minBytes)
             let da = Q8_KFormat.scale(ab)
             let (d, dmin) = AVX2Lanes.halves2(wb)
             acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: d * da))
@@ -195,6 +229,14 @@ public enum Q4_KFormat: TwoPathDotFormat {
     /// d_w*d_a * Σ_j scale_j Σ q*a  -  dmin_w*d_a * Σ_j min_j * (Σ a over sub-block j, from bsums).
     /// Portable scalar loops (LLVM vectorizes the 32-wide sums).
     public static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
+        dotPortable(w, a, count: count, blockBytes: blockBytes, qsOffset: qsOffset, fifthBitsOffset: nil)
+    }
+
+    /// Shared with q5_K, whose fifth bits (bit j of qh byte l: value l of sub-block j) sit at
+    /// `fifthBitsOffset`.
+    @inline(__always)
+    static func dotPortable(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int, blockBytes: Int, qsOffset: Int,
+                            fifthBitsOffset: Int?) -> Float {
         var total: Float = 0
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
@@ -202,6 +244,7 @@ public enum Q4_KFormat: TwoPathDotFormat {
             Prefetch.ahead(wb, bytes: blockBytes)
             let scales = (wb + scalesOffset).assumingMemoryBound(to: UInt8.self)
             let qs = (wb + qsOffset).assumingMemoryBound(to: UInt8.self)
+            let qh = fifthBitsOffset.map { (wb + $0).assumingMemoryBound(to: UInt8.self) }
             let qa = (ab + Q8_KFormat.qsOffset).assumingMemoryBound(to: Int8.self)
             var sumScaled: Int32 = 0
             var sumMins: Int32 = 0
@@ -210,10 +253,12 @@ public enum Q4_KFormat: TwoPathDotFormat {
                 let (s1, m1) = scaleMin(scales, 2 &* g &+ 1)
                 let q = qs + g &* 32
                 let a0 = qa + g &* 64
+                let b0 = UInt8(2 &* g), b1 = UInt8(2 &* g &+ 1)
                 var lo: Int32 = 0, hi: Int32 = 0
                 for l in 0..<32 {
-                    lo &+= Int32(q[l] & 0x0F) &* Int32(a0[l])
-                    hi &+= Int32(q[l] >> 4) &* Int32(a0[l &+ 32])
+                    let h = qh?[l] ?? 0
+                    lo &+= Int32((q[l] & 0x0F) | (((h >> b0) & 1) << 4)) &* Int32(a0[l])
+                    hi &+= Int32((q[l] >> 4) | (((h >> b1) & 1) << 4)) &* Int32(a0[l &+ 32])
                 }
                 sumScaled &+= s0 &* lo &+ s1 &* hi
                 sumMins &+= m0 &* (Q8_KFormat.bsum(ab, 4 &* g) &+ Q8_KFormat.bsum(ab, 4 &* g &+ 1))

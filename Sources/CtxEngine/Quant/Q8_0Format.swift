@@ -16,8 +16,11 @@ public enum Q8_0Format: TwoPathDotFormat, TwoPathQuantizer {
     public static let activationType = DType.q8_0
     static let qsOffset = 2
 
-    /// quantize_row_q8_0_ref: d = amax / 127, q = round-half-away(x / d), value by value (NaN
-    /// ignored by the max and stored as 0). `quantize` (TwoPathQuantizer) uses `quantizeAVX2` on AVX2.
+    /// As llama.cpp's CPU backend quantizes activations (ggml-cpu quantize_row_q8_0 on AVX2 and NEON,
+    /// not the scalar quantize_row_q8_0_ref, which rounds half away from zero): d = amax / 127,
+    /// q = round-half-to-even(x * id), id = 127 / amax on x86-64 (1 / d elsewhere, as NEON does), so
+    /// the engine's activations are llama.cpp's to the bit. NaN is ignored by the max and stored as 0.
+    /// `quantize` (TwoPathQuantizer) uses `quantizeAVX2` on AVX2.
     public static func quantizeReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         for b in 0..<(count / 32) {
             let src = x + b &* 32
@@ -25,11 +28,21 @@ public enum Q8_0Format: TwoPathDotFormat, TwoPathQuantizer {
             var amax: Float = 0
             for j in 0..<32 { amax = max(amax, abs(src[j])) }
             let d = amax / 127
-            let id: Float = d != 0 ? 1 / d : 0
             block.storeF16(d, at: 0)
+            let id = inverseScale(amax: amax, d: d)
             let qs = (block + qsOffset).assumingMemoryBound(to: Int8.self)
-            for j in 0..<32 { qs[j] = roundToInt8(src[j] * id) }
+            for j in 0..<32 { qs[j] = saturatingInt8((src[j] * id).rounded(.toNearestOrEven)) }
         }
+    }
+
+    /// 1 / d as llama.cpp's CPU backend computes it for this ISA.
+    @inline(__always)
+    static func inverseScale(amax: Float, d: Float) -> Float {
+        #if arch(x86_64)
+        amax != 0 ? 127 / amax : 0
+        #else
+        d != 0 ? 1 / d : 0
+        #endif
     }
 
     /// Synthetic weights straight into blocks: uniform int8 levels, d = std * sqrt(3) / 128.
@@ -55,8 +68,7 @@ public enum Q8_0Format: TwoPathDotFormat, TwoPathQuantizer {
     #if CTXBENCH_AVX2
     /// `quantizeReference`, 8 lanes at a time, byte for byte the same: NaN lanes are zeroed before
     /// the max (the reference's max skips them) and after scaling (the reference stores 0), scaled
-    /// values are clamped to [-128, 127] before conversion (1/d overflows to inf for tiny d), and
-    /// rounding is LLVM's own lowering of `rounded()`: add copysign(0.49999997, v), truncate.
+    /// values are rounded half to even (vroundps), then clamped to [-128, 127] before conversion.
     /// 32 int32 are packed to bytes with vpackssdw/vpacksswb and put back in order with one vpermd.
     public static func quantizeAVX2(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer, count: Int) {
         let order = unsafeBitCast(SIMD8<Int32>(0, 4, 1, 5, 2, 6, 3, 7), to: AVX2Lanes.V.self)
@@ -71,22 +83,15 @@ public enum Q8_0Format: TwoPathDotFormat, TwoPathQuantizer {
             var amax: Float = 0
             for i in 0..<8 where m[i] > amax { amax = m[i] }
             let d = amax / 127
-            let id: Float = d != 0 ? 1 / d : 0
+            let id = inverseScale(amax: amax, d: d)
             let block = out + b &* blockBytes
             block.storeF16(d, at: 0)
             let t = (v.0 * id, v.1 * id, v.2 * id, v.3 * id)
-            let q = (ctx_cvttps_epi32(int8Range(roundHalfAway(t.0))), ctx_cvttps_epi32(int8Range(roundHalfAway(t.1))),
-                     ctx_cvttps_epi32(int8Range(roundHalfAway(t.2))), ctx_cvttps_epi32(int8Range(roundHalfAway(t.3))))
+            let q = (ctx_cvttps_epi32(int8Range(t.0.rounded(.toNearestOrEven))), ctx_cvttps_epi32(int8Range(t.1.rounded(.toNearestOrEven))),
+                     ctx_cvttps_epi32(int8Range(t.2.rounded(.toNearestOrEven))), ctx_cvttps_epi32(int8Range(t.3.rounded(.toNearestOrEven))))
             let bytes = ctx_packs_epi16(ctx_packs_epi32(q.0, q.1), ctx_packs_epi32(q.2, q.3))
             (block + qsOffset).storeBytes(of: ctx_permutevar8x32_epi32(bytes, order), as: AVX2Lanes.V.self)
         }
-    }
-
-    /// r + copysign(0.49999997, r): truncated, this is LLVM's lowering of `rounded()` (half away).
-    @inline(__always)
-    static func roundHalfAway(_ r: SIMD8<Float>) -> SIMD8<Float> {
-        let bits = unsafeBitCast(r, to: SIMD8<UInt32>.self) & 0x8000_0000 | Float(0.49999997).bitPattern
-        return r + unsafeBitCast(bits, to: SIMD8<Float>.self)
     }
 
     /// NaN -> 0, then clamped to [-128, 127] (what `saturatingInt8` does lane by lane).
@@ -169,4 +174,5 @@ protocol Q8_0PairedAVX2: WeightFormat {
 
 extension Q8_0Format: Q8_0PairedAVX2 {}
 extension Q4_0Format: Q8_0PairedAVX2 {}
+extension Q5_0Format: Q8_0PairedAVX2 {}
 #endif

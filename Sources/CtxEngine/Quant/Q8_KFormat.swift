@@ -24,12 +24,8 @@ public enum Q8_KFormat: TwoPathQuantizer {
             let src = x + b &* 256
             let block = out + b &* blockBytes
             let qs = (block + qsOffset).assumingMemoryBound(to: Int8.self)
-            var amax: Float = 0, extreme: Float = 0
-            for j in 0..<256 where abs(src[j]) > amax {
-                amax = abs(src[j])
-                extreme = src[j]
-            }
-            if amax == 0 {
+            let extreme = signedExtreme(src, count: 256)
+            if extreme == 0 {
                 block.initializeMemory(as: UInt8.self, repeating: 0, count: blockBytes)
                 continue
             }

@@ -39,6 +39,11 @@ extension QuantFormat {
 /// with (f32 for the float formats, q8_0 for q8_0/q4_0, q8_K for the K-quants).
 public protocol WeightFormat: QuantFormat {
     static var activationType: DType { get }
+    /// The type llama.cpp's CPU backend converts an activation to before a product with weights of
+    /// this type (ggml's vec_dot_type): `activationType`, except f16 and bf16, whose f32 activations
+    /// llama.cpp first rounds to f16 / bf16. Every product rounds its input to it
+    /// (`roundActivation`), so the engine computes llama.cpp's function, prefill included.
+    static var vecDotType: DType { get }
     /// Σ w[i] * a[i] over `count` values: `w` in this format, `a` in `activationType`.
     static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float
 
@@ -55,6 +60,26 @@ public protocol WeightFormat: QuantFormat {
 }
 
 extension WeightFormat {
+    public static var vecDotType: DType { activationType }
+
+    /// `x` as a product with this format's weights sees it: converted to `vecDotType` and back (q8_0
+    /// or q8_K quantization, f16 or bf16 rounding), or copied when that is f32. `count` is a
+    /// multiple of the vec_dot type's block (the weight rows' length always is).
+    public static func roundActivation(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        let type = vecDotType
+        guard type != .f32 else { out.update(from: x, count: count); return }
+        let chunk = max(256, type.blockValues)
+        withUnsafeTemporaryAllocation(byteCount: type.rowBytes(chunk), alignment: 64) { temp in
+            var done = 0
+            while done < count {
+                let n = min(chunk, count - done)
+                type.format.quantize(x + done, temp.baseAddress!, count: n)
+                type.format.dequantize(temp.baseAddress!, out + done, count: n)
+                done += n
+            }
+        }
+    }
+
     public static func preparedActivationBytes(count: Int) -> Int { 0 }
     public static func prepareActivation(_ activation: UnsafeRawPointer, _ out: UnsafeMutableRawPointer, count: Int, blocks: Range<Int>) {
         preconditionFailure("\(type) has no prepared activation layout")
@@ -132,4 +157,16 @@ func roundToInt8(_ v: Float) -> Int8 { saturatingInt8(v.rounded()) }
 
 extension UnsafeMutableRawPointer {
     @inline(__always) func f16(at offset: Int) -> Float { UnsafeRawPointer(self).f16(at: offset) }
+}
+
+/// The value of largest magnitude among x[0..<count] (the first of equals; 0 when all are 0): the
+/// extreme that ggml's q4_0, q5_0 and q8_K quantizers map to their most negative level.
+@inline(__always)
+func signedExtreme(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var amax: Float = 0, extreme: Float = 0
+    for j in 0..<count where amax < abs(x[j]) {
+        amax = abs(x[j])
+        extreme = x[j]
+    }
+    return extreme
 }

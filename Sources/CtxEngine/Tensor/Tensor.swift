@@ -7,8 +7,9 @@ public final class Tensor: @unchecked Sendable {
     public let cols: Int
     /// Bytes per row: cols / blockValues * blockBytes.
     public let rowBytes: Int
-    /// The buffer this tensor's rows live in (shared with the parent for a row slice).
-    public let storage: AlignedBuffer
+    /// What keeps this tensor's memory alive: its own buffer, a parent's (a row slice), or a
+    /// memory-mapped GGUF file (weights read in place).
+    public let storage: AnyObject
     /// Address of row 0.
     public let data: UnsafeMutableRawPointer
 
@@ -19,8 +20,20 @@ public final class Tensor: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         self.rowBytes = type.rowBytes(cols)
-        self.storage = try AlignedBuffer(byteCount: rows * rowBytes, placement: placement)
-        self.data = storage.raw
+        let buffer = try AlignedBuffer(byteCount: rows * rowBytes, placement: placement)
+        self.storage = buffer
+        self.data = buffer.raw
+    }
+
+    /// A tensor over memory another object owns (a GGUF file's mapping): no copy.
+    public init(type: DType, rows: Int, cols: Int, data: UnsafeRawPointer, owner: AnyObject) throws {
+        try type.checkRowLength(cols)
+        self.type = type
+        self.rows = rows
+        self.cols = cols
+        self.rowBytes = type.rowBytes(cols)
+        self.storage = owner
+        self.data = UnsafeMutableRawPointer(mutating: data)
     }
 
     private init(slicing parent: Tensor, rows range: Range<Int>) {

@@ -22,8 +22,8 @@ final class GQALayer {
         rope = mixer == .gqaSliding ? RoPE(rotaryDims: c.slidingRotaryDims, theta: c.slidingRopeTheta)
                                     : RoPE(rotaryDims: c.fullRotaryDims, theta: c.fullRopeTheta)
         func t(_ name: String) -> Tensor { weights.layerTensor(index, name) }
-        wq = t("attn_q"); wk = t("attn_k"); wv = t("attn_v"); wg = t("attn_gate"); wo = t("attn_o")
-        qNorm = t("attn_q_norm"); kNorm = t("attn_k_norm")
+        wq = t("attn_q.weight"); wk = t("attn_k.weight"); wv = t("attn_v.weight"); wg = t("attn_gate.weight")
+        wo = t("attn_output.weight"); qNorm = t("attn_q_norm.weight"); kNorm = t("attn_k_norm.weight")
         let h = c.gqaHeads(mixer)
         q = try FloatBuffer(maxBatch * h * c.headDim)
         k = try FloatBuffer(maxBatch * c.kvHeads * c.headDim)

@@ -8,17 +8,18 @@
 ///   S       = Diag(exp g) S;  S += beta k (v - Sᵀk)ᵀ;  o = Sᵀ q
 ///   o       = RMSNorm(o) * w_onorm * sigmoid(Wgb Wga x);  y = Wo concat_h(o)
 /// Decode runs the recurrence token by token; prefill runs it in chunks of 16 (the chunked form
-/// below, as llama.cpp's chunk size). L2 norm: flash-linear-attention's x / sqrt(Σx² + 1e-6).
+/// below, as llama.cpp's chunk size). L2 norm as llama.cpp's (build_gdn_l2_norm): x / sqrt(Σx² + eps)
+/// with the model's RMS-norm epsilon (flash-linear-attention uses 1e-6; the files llama.cpp runs
+/// carry 1e-5). A is read as GGUF stores it, -exp(A_log) per head.
 final class KDALayer {
     static let chunk = 16
-    static let l2Epsilon: Float = 1e-6
 
     let layer: Int
     let heads: Int, dim: Int, width: Int, kernel: Int, rank: Int, eps: Float
     let wq: Tensor, wk: Tensor, wv: Tensor, wfa: Tensor, wfb: Tensor, wb: Tensor, wga: Tensor, wgb: Tensor, wo: Tensor
     /// Conv kernels transposed to [kernel][width] per stream, so the conv vectorizes over channels.
     let convWeights: [FloatBuffer]
-    let decayRate: [Float]  // exp(A_log[h])
+    let decayRate: [Float]  // exp(A_log[h]) = -A[h]
     let dtBias: Tensor, outputNorm: Tensor
     // Scratch for a micro-batch of up to maxBatch tokens.
     let raw: [FloatBuffer]       // q~, k~, v~: [T][width] each
@@ -36,11 +37,12 @@ final class KDALayer {
         self.heads = heads; self.dim = dim; self.width = width; self.kernel = kernel; self.rank = rank
         eps = c.normEps
         func t(_ name: String) -> Tensor { weights.layerTensor(index, name) }
-        wq = t("kda_q"); wk = t("kda_k"); wv = t("kda_v"); wfa = t("kda_f_a"); wfb = t("kda_f_b"); wb = t("kda_beta")
-        wga = t("kda_g_a"); wgb = t("kda_g_b"); wo = t("kda_o"); dtBias = t("kda_dt_bias"); outputNorm = t("kda_o_norm")
-        let aLog = t("kda_a_log").data.assumingMemoryBound(to: Float.self)
-        decayRate = (0..<heads).map { Float(_exp(Double(aLog[$0]))) }
-        convWeights = try ["kda_conv_q", "kda_conv_k", "kda_conv_v"].map { name in
+        wq = t("attn_q.weight"); wk = t("attn_k.weight"); wv = t("attn_v.weight"); wfa = t("ssm_f_a.weight")
+        wfb = t("ssm_f_b.weight"); wb = t("ssm_beta.weight"); wga = t("ssm_g_a.weight"); wgb = t("ssm_g_b.weight")
+        wo = t("attn_output.weight"); dtBias = t("ssm_dt.bias"); outputNorm = t("ssm_norm.weight")
+        let a = t("ssm_a").data.assumingMemoryBound(to: Float.self)
+        decayRate = (0..<heads).map { -a[$0] }
+        convWeights = try ["ssm_conv1d_q.weight", "ssm_conv1d_k.weight", "ssm_conv1d_v.weight"].map { name in
             let w = t(name).data.assumingMemoryBound(to: Float.self)  // [width][kernel]
             let transposed = try FloatBuffer(kernel * width)
             for ch in 0..<width { for j in 0..<kernel { transposed.p[j * width + ch] = w[ch * kernel + j] } }
@@ -76,9 +78,9 @@ final class KDALayer {
             for t in 0..<tokens {
                 for h in 0..<heads {
                     let q = qkv[0].p + t * width + h * dim, k = qkv[1].p + t * width + h * dim
-                    VectorOps.l2Normalize(q, eps: Self.l2Epsilon, q, dim)
+                    VectorOps.l2Normalize(q, eps: eps, q, dim)
                     VectorOps.scale(q, scale, q, dim)
-                    VectorOps.l2Normalize(k, eps: Self.l2Epsilon, k, dim)
+                    VectorOps.l2Normalize(k, eps: eps, k, dim)
                 }
             }
         }

@@ -33,8 +33,8 @@ final class MLALayer {
         layer = index
         heads = c.mlaHeads; rank = c.kvLoraRank; nope = c.qkNopeDim; rope = c.qkRopeDim; vDim = c.vHeadDim; eps = c.normEps
         func t(_ name: String) -> Tensor { weights.layerTensor(index, name) }
-        wq = t("attn_q"); wkva = t("attn_kv_a"); kvNorm = t("attn_kv_a_norm"); wkb = t("attn_k_b"); wvb = t("attn_v_b")
-        wo = t("attn_o")
+        wq = t("attn_q.weight"); wkva = t("attn_kv_a_mqa.weight"); kvNorm = t("attn_kv_a_norm.weight")
+        wkb = t("attn_k_b.weight"); wvb = t("attn_v_b.weight"); wo = t("attn_output.weight")
         let b = maxBatch
         q = try FloatBuffer(b * c.mlaHeads * (c.qkNopeDim + c.qkRopeDim))
         kv = try FloatBuffer(b * (c.kvLoraRank + c.qkRopeDim))
