@@ -19,6 +19,7 @@ public enum CLI {
         KernelsCommand.self,
         ModelsCommand.self,
         EngineCommand.self,
+        LogitsCommand.self,
     ] }
 
     public static func command(named name: String) -> (any ParsableCommand.Type)? {

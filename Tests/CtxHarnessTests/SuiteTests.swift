@@ -110,7 +110,7 @@ import CtxEngine
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: '512'} }", "tests.pp", "expected a list, got the string"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {} }", "tests", "at least one of pp, tg or pg"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pg: [[1]]} }", "tests.pg[0]", "expected a pair"),
-        ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, weightTypes: ['q5_K'] }", "weightTypes[0]", "expected one of"),
+        ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, weightTypes: ['q3_K'] }", "weightTypes[0]", "expected one of"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, cacheTypes: ['q4_0'] }", "cacheTypes[0]", "expected f32, f16 or q8_0"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, threads: [0] }", "threads[0]", "expected an integer 1...4096"),
         ("{ models: [{preset: 'kimi-linear-mini'}], tests: {pp: [1]}, fill: 'fast' }", "fill", "expected \"synthetic\" or \"computed\""),

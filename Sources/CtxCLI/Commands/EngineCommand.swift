@@ -10,6 +10,9 @@ struct EngineCommand: ParsableCommand {
         name: "engine",
         abstract: "Run one model configuration: pp and tg at a depth, per-op times, slice projection.",
         discussion: """
+        --gguf FILE runs a GGUF file (architectures kimi-linear and step35): its own weights, memory-mapped,
+        or with --weights synthetic its shape with synthetic weights of --type. The load time and any
+        tensor converted on load are printed.
         --set overrides model fields (see `ctxbench models --fields`), e.g. --set layerCount=4,experts=32.
         --layers N runs the first N layers of the full model's pattern at full size and projects the
         full model's time from per-layer-kind op times (printed as a projection). --calibrate measures
@@ -18,6 +21,8 @@ struct EngineCommand: ParsableCommand {
         """,
         options: [
             .value("--model", "name", help: "Model preset.", default: "kimi-linear-mini"),
+            .value("--gguf", "file", help: "A GGUF model file instead of a preset."),
+            .choice("--weights", WeightSource.self, help: "With --gguf: the file's weights or synthetic ones.", default: .file),
             .value("--set", "k=v,...", help: "Override model fields."),
             .value("--layers", "n", help: "Run a slice: the first n layers of the pattern."),
             .value("--type", "recipe", help: "Weight type or mix (\(WeightRecipe.names.joined(separator: ", "))).", default: "q8_0"),
@@ -37,8 +42,11 @@ struct EngineCommand: ParsableCommand {
         ]
     )
 
+    enum WeightSource: String, CaseIterable { case file, synthetic }
+
     struct Options {
         var preset: String
+        var gguf: GGUFModel?
         var setup: EngineSession.Setup
         var depth: Int
         var fill: FillMode
@@ -53,29 +61,52 @@ struct EngineCommand: ParsableCommand {
 
     init(parsed: ParsedArguments) throws {
         let name = parsed.string("--model")!
-        guard var config = ModelConfig.preset(named: name) else {
-            throw UsageError("option '--model' expects a preset (\(ModelConfig.presets.map(\.name).joined(separator: ", "))), got '\(name)'")
+        var config: ModelConfig
+        var gguf: GGUFModel?
+        let layersRequested = try parsed.int("--layers", in: 1...4096)
+        let synthetic = try parsed.choice("--weights", as: WeightSource.self)! == .synthetic
+        if let path = parsed.string("--gguf") {
+            if parsed.isGiven("--model") { throw UsageError("--gguf and --model name two models; give one") }
+            do {
+                (gguf, config) = try GGUFModel.open(path, syntheticWeights: synthetic, layers: layersRequested)
+            } catch let e as GGUFError {
+                throw UsageError("option '--gguf': \(e)")
+            }
+            if !synthetic {
+                if parsed.isGiven("--set") { throw UsageError("--set applies to synthetic weights (--weights synthetic); the file's tensors have the file's shapes") }
+                if parsed.isGiven("--type") { throw UsageError("--type applies to synthetic weights (--weights synthetic); the file's tensors have their own types") }
+            }
+        } else {
+            if parsed.isGiven("--weights") { throw UsageError("--weights applies to a --gguf file") }
+            guard let preset = ModelConfig.preset(named: name) else {
+                throw UsageError("option '--model' expects a preset (\(ModelConfig.presets.map(\.name).joined(separator: ", "))), got '\(name)'")
+            }
+            config = preset
         }
         if let overrides = try parsed.stringList("--set") {
             config = try Self.override(config, overrides)
         }
         let recipeName = parsed.string("--type")!
-        guard let recipe = WeightRecipe(name: recipeName) else {
+        guard let typeRecipe = WeightRecipe(name: recipeName) else {
             throw UsageError("option '--type' expects one of \(WeightRecipe.names.joined(separator: ", ")), got '\(recipeName)'")
         }
+        let recipe = gguf?.fileRecipe ?? typeRecipe
         let cacheName = parsed.string("--cache-type")!
         guard let cache = DType(name: cacheName), KVCache.types.contains(cache) else {
             throw UsageError("option '--cache-type' expects f32, f16 or q8_0, got '\(cacheName)'")
         }
-        let layers = try parsed.int("--layers", in: 1...config.layerCount)
+        if let layersRequested, layersRequested > config.layerCount {
+            throw UsageError("option '--layers' expects 1...\(config.layerCount), got \(layersRequested)")
+        }
+        let layers = layersRequested
         let setup = EngineSession.Setup(
             config: config, layers: layers, recipe: recipe, cacheType: cache,
             threads: try parsed.int("--threads", in: 1...4096) ?? ProcessInfo.processInfo.activeProcessorCount,
             numa: try parsed.choice("--numa", as: NumaPolicy.self)!,
             seed: UInt64(try parsed.int("--seed", in: 0...Int.max)!),
             microBatch: try parsed.int("--micro-batch", in: 1...65536)!,
-            mlaForm: try parsed.choice("--mla-form", as: MLAForm.self)!)
-        options = Options(preset: name, setup: setup, depth: try parsed.int("--depth", in: 0...16_777_216)!,
+            mlaForm: try parsed.choice("--mla-form", as: MLAForm.self)!, gguf: gguf)
+        options = Options(preset: name, gguf: gguf, setup: setup, depth: try parsed.int("--depth", in: 0...16_777_216)!,
                           fill: try parsed.choice("--fill", as: FillMode.self)!,
                           pp: try parsed.int("--pp", in: 0...1_048_576)!, tg: try parsed.int("--tg", in: 0...1_048_576)!,
                           repetitions: try parsed.int("--repetitions", in: 1...1000)!,
@@ -103,7 +134,7 @@ struct EngineCommand: ParsableCommand {
     func run(io: CommandIO) throws -> Int32 {
         let s = options.setup
         let suite = Suite.oneConfiguration(
-            model: s.config, preset: options.preset, layers: s.layers, recipe: s.recipe, cacheType: s.cacheType,
+            model: s.config, preset: options.preset, gguf: options.gguf, layers: s.layers, recipe: s.recipe, cacheType: s.cacheType,
             threads: s.threads, numa: s.numa, fill: options.fill, depth: options.depth, pp: options.pp, tg: options.tg,
             repetitions: options.repetitions, microBatch: s.microBatch, seed: s.seed, mlaForm: s.mlaForm)
         guard !suite.tests.isEmpty else { throw UsageError("nothing to run: --pp and --tg are both 0") }
@@ -125,6 +156,12 @@ struct EngineCommand: ParsableCommand {
                    s.config.layerCount, s.recipe.description, bytes(Double(footprint.weightBytes)), s.cacheType.rawValue, s.threads),
             String(format: "depth %d (%@, %.2f s), caches and states %@", options.depth, options.fill.rawValue, fill,
                    bytes(state.cache + state.rings + state.fixed)),
+        ]
+        if let gguf = options.gguf, let cell = sink.cells.first {
+            lines.append(String(format: "weights from %@ (%@): mapped and checked in %.3f s, used in place; %d small tensors converted to f32 on load",
+                                gguf.path, bytes(Double(gguf.fileBytes)), cell.weightsSeconds ?? 0, cell.weightsConverted ?? 0))
+        }
+        lines += [
             "",
             "| test | reps | mean ms | t/s | sd t/s | GFLOP/s | GB/s (weights + cache) | % FMA peak | % DRAM read | status |",
             "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",

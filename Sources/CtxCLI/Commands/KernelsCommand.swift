@@ -16,7 +16,7 @@ struct KernelsCommand: ParsableCommand {
         count; GEMM's "% FMA peak" is against that.
         """,
         options: [
-            .value("--types", "list", help: "Weight types, comma-separated.", default: "f32,f16,bf16,q8_0,q4_0,q4_K,q6_K"),
+            .value("--types", "list", help: "Weight types, comma-separated.", default: DType.weightTypes.map(\.rawValue).joined(separator: ",")),
             .value("--shapes", "list", help: "Shapes, comma-separated.", default: "4096x4096,512x2048x2048"),
             .value("--threads", "n", help: "Threads.", note: "all logical CPUs"),
             .value("--seconds", "s", help: "Minimum measuring time per case.", default: "0.5"),

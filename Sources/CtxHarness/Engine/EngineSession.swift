@@ -24,13 +24,17 @@ public final class EngineSession: @unchecked Sendable {
         public var microBatch: Int
         public var mlaForm: MLAForm
         public var profiling: Bool
+        /// A GGUF file whose own weights the session reads (with synthetic weights, nil: the file
+        /// gave only the configuration).
+        public var gguf: GGUFModel?
 
         public init(config: ModelConfig, layers: Int? = nil, recipe: WeightRecipe, cacheType: DType = .f16,
                     threads: Int, numa: NumaPolicy = .none, seed: UInt64 = 1, microBatch: Int = 512,
-                    mlaForm: MLAForm = .absorbed, profiling: Bool = true) {
+                    mlaForm: MLAForm = .absorbed, profiling: Bool = true, gguf: GGUFModel? = nil) {
             self.config = config; self.layers = layers; self.recipe = recipe; self.cacheType = cacheType
             self.threads = threads; self.numa = numa; self.seed = seed; self.microBatch = microBatch
             self.mlaForm = mlaForm; self.profiling = profiling
+            self.gguf = gguf.flatMap { $0.syntheticWeights ? nil : $0 }
         }
     }
 
@@ -40,8 +44,10 @@ public final class EngineSession: @unchecked Sendable {
     public let context: EngineContext
     public let pool: ThreadPool
     public let placement: ThreadPlacement
-    /// Seconds spent generating weights.
+    /// Seconds spent generating weights (or mapping and checking a GGUF file's).
     public let weightSeconds: Double
+    /// Tensors of a GGUF file converted on load (the rest are used in place).
+    public let convertedTensors: [String]
     private var snapshots: [Int: StateSnapshot] = [:]
     /// Test tokens and computed-fill tokens come from separate streams, so the tests after a
     /// synthetic and after a computed fill see the same tokens (and route to the same experts).
@@ -53,9 +59,11 @@ public final class EngineSession: @unchecked Sendable {
         placement = try ThreadPlacement.plan(threads: setup.threads, policy: setup.numa, topology: topology)
         pool = ThreadPool(threads: setup.threads, placement: placement)
         let start = monotonicNanoseconds()
-        let weights = try ModelWeights(config: setup.config, recipe: setup.recipe, seed: setup.seed, layers: setup.layers,
-                                       pool: pool, placement: placement.memory)
+        let weights = try setup.gguf.map { try $0.loadWeights(config: setup.config, layers: setup.layers) }
+            ?? ModelWeights(config: setup.config, recipe: setup.recipe, seed: setup.seed, layers: setup.layers,
+                            pool: pool, placement: placement.memory)
         weightSeconds = Double(monotonicNanoseconds() - start) / 1e9
+        convertedTensors = weights.convertedTensors
         model = try Model(weights: weights, maxBatch: setup.microBatch)
         model.mlaForm = setup.mlaForm
         state = try InferenceState(model: model, capacity: capacity, cacheType: setup.cacheType, placement: placement.memory)

@@ -45,6 +45,10 @@ public struct CellResult: Codable, Sendable, Equatable {
     public var peakFraction: Double?
     public var projectedTs: Double?
     public var fillSeconds: Double?
+    /// The setup's weights: seconds to generate them (synthetic) or to map and check them (a GGUF
+    /// file), and how many of a file's tensors had to be converted on load (the rest are used in place).
+    public var weightsSeconds: Double? = nil
+    public var weightsConverted: Int? = nil
     public var finishedAt: String
     /// Per-op times of the timed repetitions (empty when profiling is off or the cell did not run).
     public var ops: [OpRow]
@@ -125,6 +129,8 @@ public enum ResultSchema {
         Column(name: "probe_fma_gflops", unit: "GFLOP/s", meaning: "median FMA peak probed before and after the cell's repetitions (empty without calibration)") { number($0.probeFMAGFLOPs.map { SampleStatistics.median($0) }, 1) },
         Column(name: "projected_ts", unit: "tokens/s", meaning: "PROJECTED full-model rate from a layer slice (empty when the full model ran)") { number($0.projectedTs) },
         Column(name: "fill_s", unit: "s", meaning: "time to reach this depth from the previous one (0 when reused)") { number($0.fillSeconds) },
+        Column(name: "weights_s", unit: "s", meaning: "the setup's weights: seconds to generate them (synthetic) or to map and check them (a GGUF file)") { number($0.weightsSeconds, 3) },
+        Column(name: "weights_converted", unit: "", meaning: "tensors of a GGUF file converted on load (small ones the engine keeps in f32); the rest are used in place") { $0.weightsConverted.map(String.init) ?? "" },
         Column(name: "finished_at", unit: "UTC", meaning: "when the cell finished (ISO 8601)") { $0.finishedAt },
     ]
 

@@ -156,7 +156,7 @@ public final class SuiteRunner {
                     let s = EngineSession.Setup(config: entry.config, layers: entry.layers, recipe: setup.recipe,
                                                 cacheType: setup.cacheType, threads: setup.threads, numa: setup.numa,
                                                 seed: suite.seed, microBatch: suite.microBatch, mlaForm: suite.mlaForm,
-                                                profiling: suite.profile)
+                                                profiling: suite.profile, gguf: entry.gguf)
                     sessions[setup] = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
                 } catch {
                     for cell in cells where cell.setup == setup && !closed.contains(cell.index) {
@@ -222,8 +222,14 @@ public final class SuiteRunner {
         var fillSeconds = 0.0
         var probeRead: [Double] = []
         var probeFMA: [Double] = []
+        var weightsSeconds: Double
+        var weightsConverted: Int?
 
-        init(_ session: EngineSession) { profiler = OpProfiler(layers: session.model.layerCount) }
+        init(_ session: EngineSession) {
+            profiler = OpProfiler(layers: session.model.layerCount)
+            weightsSeconds = session.weightSeconds
+            weightsConverted = session.setup.gguf == nil ? nil : session.convertedTensors.count
+        }
     }
 
     /// Warmup, then this session's repetitions of the cells of one slot (`repetitions`: a fixed
@@ -296,6 +302,8 @@ public final class SuiteRunner {
         let id = cell.id(in: suite)
         var result = skeleton(cell)
         result.fillSeconds = partial.fillSeconds
+        result.weightsSeconds = partial.weightsSeconds
+        result.weightsConverted = partial.weightsConverted
         let samples = partial.samples
         let rates = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
         result.samplesNs = samples

@@ -15,8 +15,11 @@ import Foundation
 ///     }
 public struct Suite: Sendable {
     public struct ModelEntry: Sendable {
+        /// The preset the entry starts from ("" for a GGUF file).
         public var preset: String
         public var config: ModelConfig
+        /// The GGUF file the configuration (and, unless synthetic, the weights) come from.
+        public var gguf: GGUFModel? = nil
         /// Run only the first `layers` layers of the pattern (a slice, projected to the full model).
         public var layers: Int?
         /// "kimi-linear-mini", or "kimi-linear-48b-a3b[4/27]" for a slice, "+set" when overridden.
@@ -68,6 +71,8 @@ public struct Suite: Sendable {
     public var name: String
     public var description: String
     public var models: [ModelEntry]
+    /// Weight types of synthetic weights (presets, and GGUF shapes with `weights: "synthetic"`); a
+    /// GGUF file's own weights have the one recipe the file holds (`recipes(ofModel:)`).
     public var weightTypes: [WeightRecipe]
     public var cacheTypes: [DType]
     public var threads: [Int]
@@ -100,6 +105,12 @@ public struct Suite: Sendable {
     /// The file as parsed, echoed into run metadata.
     public var source: JSONValue
 
+    /// The weight recipes the grid runs for model `i`.
+    public func recipes(ofModel i: Int) -> [WeightRecipe] {
+        if let recipe = models[i].gguf?.fileRecipe { return [recipe] }
+        return weightTypes
+    }
+
     /// SHA-256 of the suite as parsed (comments, spacing and key quoting do not count): two runs
     /// with the same hash ran the same plan.
     public var contentHash: String { SHA256.hex(source.jsonText) }
@@ -116,22 +127,27 @@ public struct SuiteError: Error, CustomStringConvertible, Equatable {
 extension Suite {
     /// A suite of one configuration (`ctxbench engine`): one model, weight and cache type, thread
     /// count and fill, a prefill and a decode test at one depth, run by the same runner as any suite.
-    public static func oneConfiguration(model: ModelConfig, preset: String, layers: Int?, recipe: WeightRecipe, cacheType: DType,
-                                        threads: Int, numa: NumaPolicy, fill: FillMode, depth: Int, pp: Int, tg: Int,
+    public static func oneConfiguration(model: ModelConfig, preset: String, gguf: GGUFModel? = nil, layers: Int?, recipe: WeightRecipe,
+                                        cacheType: DType, threads: Int, numa: NumaPolicy, fill: FillMode, depth: Int, pp: Int, tg: Int,
                                         repetitions: Int, microBatch: Int, seed: UInt64, mlaForm: MLAForm) -> Suite {
-        let overridden = ModelConfig.preset(named: preset) != model
-        var label = preset + (overridden ? "+set" : "")
+        var label: String
+        if let gguf {
+            label = GGUFModel.stem(gguf.path) + (gguf.syntheticWeights ? "+synthetic" : "")
+        } else {
+            label = preset + (ModelConfig.preset(named: preset) != model ? "+set" : "")
+        }
         if let layers, layers < model.layerCount { label += "[\(layers)/\(model.layerCount)]" }
         let tests = (pp > 0 ? [Test.pp(pp)] : []) + (tg > 0 ? [Test.tg(tg)] : [])
         let source = JSONValue.object([
-            ("name", .string("engine")), ("model", .string(label)), ("weightType", .string(recipe.description)),
+            ("name", .string("engine")), ("model", .string(label)), ("gguf", gguf.map { .string($0.path) } ?? .null),
+            ("weightType", .string(recipe.description)),
             ("cacheType", .string(cacheType.rawValue)), ("threads", .number(Double(threads))), ("numa", .string(numa.rawValue)),
             ("fill", .string(fill.rawValue)), ("depth", .number(Double(depth))), ("pp", .number(Double(pp))), ("tg", .number(Double(tg))),
             ("repetitions", .number(Double(repetitions))), ("microBatch", .number(Double(microBatch))),
             ("seed", .number(Double(seed))), ("mlaForm", .string(mlaForm.rawValue)),
         ])
         var suite = Suite(name: "engine", description: "one configuration (ctxbench engine)",
-                          models: [ModelEntry(preset: preset, config: model, layers: layers, label: label)],
+                          models: [ModelEntry(preset: preset, config: model, gguf: gguf, layers: layers, label: label)],
                           weightTypes: [recipe], cacheTypes: [cacheType], threads: [threads], numa: [numa], tests: tests,
                           depths: [depth], fills: [fill], batch: max(pp, 1), microBatch: microBatch, warmup: 1,
                           repetitions: .fixed(repetitions), seed: seed, delaySeconds: 0, sessions: 1, profile: true, source: source)
@@ -178,8 +194,9 @@ extension Suite {
         let top = try r.object(root, "")
         let name = try top.string("name") ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         let description = try top.string("description") ?? ""
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
         let models = try top.required("models", "a non-empty array of models").nonEmptyArray().enumerated().map { i, value in
-            try modelEntry(r, value, path: "models[\(i)]")
+            try modelEntry(r, value, path: "models[\(i)]", directory: directory)
         }
         let weightTypes = try (top.optionalReader("weightTypes")?.nonEmptyArray() ?? []).enumerated().map { i, v -> WeightRecipe in
             let s = try r.string(v, "weightTypes[\(i)]")
@@ -263,7 +280,7 @@ extension Suite {
             throw r.fail("tests.depths", "depth \(depths.last!) exceeds \(m.label)'s context of \(m.config.maxContext) tokens (models[\(i)])")
         }
         // Bounded before anything is built: a grid this large is a mistake, not a plan.
-        let cellCount = [models.count, max(1, weightTypes.count), max(1, cacheTypes.count), max(1, threads.count),
+        let cellCount = [models.count, max(1, weightTypes.count, models.contains { $0.gguf?.fileRecipe != nil } ? 1 : 0), max(1, cacheTypes.count), max(1, threads.count),
                          max(1, numa.count), max(1, fills.count), depths.count, tests.count].reduce(1.0) { $0 * Double($1) }
         if cellCount > Double(maximumCells) {
             throw r.fail("", String(format: "the grid has %.0f cells; at most %d (split it into several suites or fewer depths)", cellCount, maximumCells))
@@ -318,15 +335,59 @@ extension Suite {
         return suite
     }
 
-    static func modelEntry(_ r: SuiteReader, _ value: JSONValue, path: String) throws -> ModelEntry {
+    static func modelEntry(_ r: SuiteReader, _ value: JSONValue, path: String, directory: String) throws -> ModelEntry {
         let o = try r.object(value, path)
+        if let file = try o.string("gguf") {
+            return try ggufEntry(r, o, file: file, path: path, directory: directory)
+        }
         let preset = try o.string("preset") ?? ""
         guard var config = ModelConfig.preset(named: preset) else {
             let names = ModelConfig.presets.map(\.name)
             let hint = closestName(to: preset, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
             throw r.fail(path + ".preset", "expected one of \(names.joined(separator: ", ")), got \"\(clipped(preset, 40))\"\(hint)")
         }
-        var overridden = false
+        let overridden = try applyOverrides(r, o, path: path, to: &config)
+        let layers = try o.integer("layers", 1...config.layerCount)
+        let name = try entryName(r, o, path: path)
+        try o.finish()
+        var label = name ?? preset + (overridden ? "+set" : "")
+        if name == nil, let layers, layers < config.layerCount { label += "[\(layers)/\(config.layerCount)]" }
+        return ModelEntry(preset: preset, config: config, layers: layers, label: label)
+    }
+
+    /// `{ gguf: "path", weights: "file" | "synthetic", layers, name, set }`: the configuration from
+    /// the file's header (a relative path is relative to the suite file); `set` only with synthetic
+    /// weights (the file's tensors have the file's shapes).
+    static func ggufEntry(_ r: SuiteReader, _ o: SuiteReader.ObjectReader, file: String, path: String, directory: String) throws -> ModelEntry {
+        if o.optional("preset") != nil { throw r.fail(path, "expected either preset or gguf, got both") }
+        let weights = try o.string("weights") ?? "file"
+        guard weights == "file" || weights == "synthetic" else {
+            throw r.fail(path + ".weights", "expected \"file\" (the file's own weights) or \"synthetic\", got \"\(clipped(weights, 40))\"")
+        }
+        let synthetic = weights == "synthetic"
+        if !synthetic, o.optional("set") != nil {
+            throw r.fail(path + ".set", "applies to synthetic weights only (weights: \"synthetic\"); the file's own tensors have the file's shapes")
+        }
+        let layersValue = try o.integer("layers", 1...4096)
+        var (model, config): (GGUFModel, ModelConfig)
+        do {
+            (model, config) = try GGUFModel.open(file, relativeTo: directory, syntheticWeights: synthetic, layers: layersValue)
+        } catch let e as GGUFError {
+            throw r.fail(path + ".gguf", e.description)
+        }
+        let overridden = try applyOverrides(r, o, path: path, to: &config)
+        if let layersValue, layersValue > config.layerCount {
+            throw r.fail(path + ".layers", "expected 1...\(config.layerCount), got \(layersValue)")
+        }
+        let name = try entryName(r, o, path: path)
+        try o.finish()
+        var label = name ?? GGUFModel.stem(model.path) + (synthetic ? "+synthetic" : "") + (overridden ? "+set" : "")
+        if name == nil, let layersValue, layersValue < config.layerCount { label += "[\(layersValue)/\(config.layerCount)]" }
+        return ModelEntry(preset: "", config: config, gguf: model, layers: layersValue, label: label)
+    }
+
+    /// An entry's `set: { field: value }` applied to `config`; whether there was one.
+    static func applyOverrides(_ r: SuiteReader, _ o: SuiteReader.ObjectReader, path: String, to config: inout ModelConfig) throws -> Bool {
         if case let .object(members)? = o.optional("set") {
             var values: [String: Any] = [:]
             for (key, v) in members {
@@ -340,19 +401,19 @@ extension Suite {
             do { config = try config.overriding(values) } catch let e as ModelConfigError {
                 throw r.fail(e.field.isEmpty ? "\(path).set" : "\(path).set.\(clipped(e.field, 40))", e.message)
             }
-            overridden = true
+            return true
         } else if let v = o.optional("set") {
             throw r.fail(path + ".set", "expected an object of model fields, got \(v.kindDescription)")
         }
-        let layers = try o.integer("layers", 1...config.layerCount)
+        return false
+    }
+
+    static func entryName(_ r: SuiteReader, _ o: SuiteReader.ObjectReader, path: String) throws -> String? {
         let name = try o.string("name")
         if let name, name.isEmpty || name.count > 80 || name.contains("/") || name.contains(where: \.isNewline) {
             throw r.fail(path + ".name", "expected a label of 1-80 characters without '/' or line breaks, got \"\(clipped(name, 40))\"")
         }
-        try o.finish()
-        var label = name ?? preset + (overridden ? "+set" : "")
-        if name == nil, let layers, layers < config.layerCount { label += "[\(layers)/\(config.layerCount)]" }
-        return ModelEntry(preset: preset, config: config, layers: layers, label: label)
+        return name
     }
 
     static func depthList(_ r: SuiteReader, _ value: JSONValue, path: String) throws -> [Int] {

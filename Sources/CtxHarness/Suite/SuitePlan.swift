@@ -57,7 +57,7 @@ public struct SuitePlan: Sendable {
         self.shard = shard
         var all: [Cell] = []
         for model in suite.models.indices {
-            for recipe in suite.weightTypes {
+            for recipe in suite.recipes(ofModel: model) {
                 for cache in suite.cacheTypes {
                     for threads in suite.threads {
                         for numa in suite.numa {
