@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "CtxHarnessTests",
             dependencies: ["CtxHarness", "CtxEngine"],
-            exclude: ["LlamaCppOutputs", "Corpus"],
+            exclude: ["LlamaCppOutputs", "Corpus", "Parity"],
             swiftSettings: isaSwiftFlags
         ),
         .testTarget(
