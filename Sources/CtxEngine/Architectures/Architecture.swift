@@ -116,11 +116,11 @@ struct GGUFMetadata {
         return (t.rows, t.cols)
     }
 
-    /// `base` (a family's published preset) with what every family's header holds: the file name as
-    /// the model's name, layer count, width, vocabulary, context length and norm epsilon.
+    /// `base` (a family's published preset) with what every family's header holds: the file name
+    /// without ".gguf" as the model's name, layer count, width, vocabulary, context length and norm epsilon.
     func common(_ base: ModelConfig) throws -> ModelConfig {
         var c = base
-        c.name = file.path.split(separator: "/").last.map(String.init) ?? "gguf"
+        c.name = GGUFFile.stem(file.path)
         c.layerCount = try integer("block_count", 1...4096)
         c.hiddenSize = try integer("embedding_length", 1...ModelConfig.largestDimension)
         c.vocabSize = try vocabulary()

@@ -125,6 +125,12 @@ public final class GGUFFile: @unchecked Sendable {
     /// The bytes of a tensor (whose type has a known size), in the mapping.
     public func data(_ info: GGUFTensorInfo) -> UnsafeRawPointer { base + dataOffset + info.offset }
 
+    /// The file name without ".gguf": the name of the model a file holds.
+    public static func stem(_ path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return name.lowercased().hasSuffix(".gguf") ? String(name.dropLast(5)) : name
+    }
+
     /// The architecture the file declares (general.architecture).
     public var architecture: String? { self["general.architecture"]?.string }
 }

@@ -66,8 +66,8 @@ public enum GEMV {
             let key = keys[k], values = key.type.blockValues
             if Self.roundsInPlace(key.type) {
                 let out = (buffer + key.offset).assumingMemoryBound(to: Float.self) + blocks.lowerBound
-                let converter: any WeightFormat.Type = key.type == .f16 ? F16Format.self : BF16Format.self
-                converter.roundActivation(key.x + blocks.lowerBound, out, count: blocks.count)
+                // f16 and bf16 weights are their own vec_dot type: their roundActivation rounds to it.
+                key.type.weightFormat!.roundActivation(key.x + blocks.lowerBound, out, count: blocks.count)
                 return
             }
             key.type.format.quantize(key.x + blocks.lowerBound * values,

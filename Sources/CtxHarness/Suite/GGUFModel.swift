@@ -20,19 +20,12 @@ public struct GGUFModel: Sendable, Equatable {
                             layers: Int? = nil) throws -> (model: GGUFModel, config: ModelConfig) {
         let absolute = Self.absolute(path, relativeTo: directory)
         let file = try GGUFFile(path: absolute)
-        var config = try ModelConfig.from(gguf: file)
-        config.name = Self.stem(absolute)
+        let config = try ModelConfig.from(gguf: file)
         if let layers, !(1...config.layerCount).contains(layers) {
             throw GGUFError(absolute, "layers: expected 1...\(config.layerCount) (the file's block_count), got \(layers)")
         }
         let recipe = syntheticWeights ? nil : try ModelWeights.fileRecipe(file, config: config, layers: layers)
         return (GGUFModel(path: absolute, syntheticWeights: syntheticWeights, fileRecipe: recipe, fileBytes: file.fileSize), config)
-    }
-
-    /// The file name without ".gguf": a model's label.
-    public static func stem(_ path: String) -> String {
-        let name = URL(fileURLWithPath: path).lastPathComponent
-        return name.lowercased().hasSuffix(".gguf") ? String(name.dropLast(5)) : name
     }
 
     static func absolute(_ path: String, relativeTo directory: String?) -> String {

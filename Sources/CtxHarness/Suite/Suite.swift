@@ -132,7 +132,7 @@ extension Suite {
                                         repetitions: Int, microBatch: Int, seed: UInt64, mlaForm: MLAForm) -> Suite {
         var label: String
         if let gguf {
-            label = GGUFModel.stem(gguf.path) + (gguf.syntheticWeights ? "+synthetic" : "")
+            label = GGUFFile.stem(gguf.path) + (gguf.syntheticWeights ? "+synthetic" : "")
         } else {
             label = preset + (ModelConfig.preset(named: preset) != model ? "+set" : "")
         }
@@ -381,7 +381,7 @@ extension Suite {
         }
         let name = try entryName(r, o, path: path)
         try o.finish()
-        var label = name ?? GGUFModel.stem(model.path) + (synthetic ? "+synthetic" : "") + (overridden ? "+set" : "")
+        var label = name ?? GGUFFile.stem(model.path) + (synthetic ? "+synthetic" : "") + (overridden ? "+set" : "")
         if name == nil, let layersValue, layersValue < config.layerCount { label += "[\(layersValue)/\(config.layerCount)]" }
         return ModelEntry(preset: "", config: config, gguf: model, layers: layersValue, label: label)
     }

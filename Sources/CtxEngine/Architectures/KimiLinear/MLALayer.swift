@@ -81,22 +81,7 @@ final class MLALayer {
         let scale = 1 / Float(qkDim).squareRoot()
         ctx.time(.mlaAbsorb, layer) {
             // queries[t][h] = [W_kb_hᵀ q_nope ; q_pe] / sqrt(192)
-            if tokens < Linear.gemmMinimumTokens {
-                // Decode: every head's product in one batched GEMV region, straight into place.
-                for t in 0..<tokens {
-                    ctx.linear((0..<heads).map { h in
-                        (wkb.rows(h * rank..<(h + 1) * rank), UnsafePointer(q.p + (t * heads + h) * qkDim),
-                         queries.p + (t * heads + h) * rowWidth)
-                    }, tokens: 1)
-                }
-            } else {
-                for h in 0..<heads {
-                    Self.gather(q.p, stride: heads * qkDim, offset: h * qkDim, width: nope, tokens: tokens, headIn.p)
-                    ctx.linear(wkb.rows(h * rank..<(h + 1) * rank), headIn.p, tokens: tokens, headOut.p)
-                    Self.gather(queries.p, stride: heads * rowWidth, offset: h * rowWidth, width: rank, tokens: tokens,
-                                headOut.p, scatter: true)
-                }
-            }
+            perHead(wkb, q.p, inStride: qkDim, queries.p, outStride: rowWidth, tokens: tokens, ctx: ctx)
             for t in 0..<tokens {
                 for h in 0..<heads {
                     let dst = queries.p + (t * heads + h) * rowWidth
@@ -112,21 +97,32 @@ final class MLALayer {
                                pool: ctx.pool, scratch: ctx.attention)
         }
         ctx.time(.mlaValueUp, layer) {
-            if tokens < Linear.gemmMinimumTokens {
-                for t in 0..<tokens {
-                    ctx.linear((0..<heads).map { h in
-                        (wvb.rows(h * vDim..<(h + 1) * vDim), UnsafePointer(latent.p + (t * heads + h) * rank),
-                         attended.p + (t * heads + h) * vDim)
-                    }, tokens: 1)
-                }
-                return
+            perHead(wvb, latent.p, inStride: rank, attended.p, outStride: vDim, tokens: tokens, ctx: ctx)
+        }
+    }
+
+    /// out[t][h][0..<w.rows/heads] = W_h · in[t][h][0..<w.cols] for every token and head, W_h being
+    /// head h's block of w's rows; in and out rows hold `heads` blocks of `inStride` / `outStride`
+    /// values (W_kb: q_nope -> latent; W_vb: latent -> value). Decode: every head's product in one
+    /// batched GEMV region, straight into place. Prefill: per head, its inputs gathered into a
+    /// contiguous [T][w.cols], one GEMM, and the outputs scattered back.
+    func perHead(_ w: Tensor, _ input: UnsafeMutablePointer<Float>, inStride: Int, _ output: UnsafeMutablePointer<Float>,
+                 outStride: Int, tokens: Int, ctx: EngineContext) {
+        let width = w.rows / heads
+        if tokens < Linear.gemmMinimumTokens {
+            for t in 0..<tokens {
+                ctx.linear((0..<heads).map { h in
+                    (w.rows(h * width..<(h + 1) * width), UnsafePointer(input + (t * heads + h) * inStride),
+                     output + (t * heads + h) * outStride)
+                }, tokens: 1)
             }
-            for h in 0..<heads {
-                Self.gather(latent.p, stride: heads * rank, offset: h * rank, width: rank, tokens: tokens, headIn.p)
-                ctx.linear(wvb.rows(h * vDim..<(h + 1) * vDim), headIn.p, tokens: tokens, headOut.p)
-                Self.gather(attended.p, stride: heads * vDim, offset: h * vDim, width: vDim, tokens: tokens, headOut.p,
-                            scatter: true)
-            }
+            return
+        }
+        for h in 0..<heads {
+            Self.gather(input, stride: heads * inStride, offset: h * inStride, width: w.cols, tokens: tokens, headIn.p)
+            ctx.linear(w.rows(h * width..<(h + 1) * width), headIn.p, tokens: tokens, headOut.p)
+            Self.gather(output, stride: heads * outStride, offset: h * outStride, width: width, tokens: tokens, headOut.p,
+                        scatter: true)
         }
     }
 
