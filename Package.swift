@@ -3,7 +3,7 @@
 //
 // Layers, one module each:
 //   CNuma, CCSV        system-library shims (libnuma, libcsv)
-//   CPlatform          small C shims: compile-time ISA macros, sched_getcpu
+//   CPlatform          small C shims: compile-time ISA macros, sched_getcpu, the named measured region
 //   CX86Intrinsics     one-line wrappers of AVX2 intrinsics Swift cannot express (vpmaddubsw...)
 //   CtxEngine          compute: thread pool, NUMA placement, aligned memory (kernels and models go here)
 //   CtxHarness         measurement around the engine: platform fingerprint, calibration, result files
@@ -87,7 +87,7 @@ let package = Package(
         ),
         .target(
             name: "CtxHarness",
-            dependencies: ["CtxEngine", "CCSV"],
+            dependencies: ["CtxEngine", "CCSV", "CPlatform"],
             swiftSettings: isaSwiftFlags
         ),
         .target(

@@ -205,6 +205,12 @@ struct RunCommand: ParsableCommand {
             }
             options.testSlowdown = value
         }
+        if let knob = ProcessInfo.processInfo.environment["CTXBENCH_TEST_EXTRA_WORK"] {
+            guard let value = Double(knob), (0...10).contains(value) else {
+                throw UsageError("CTXBENCH_TEST_EXTRA_WORK must be a fraction such as 0.05, got '\(knob)'")
+            }
+            options.testExtraWork = value
+        }
         options.commandLine = arguments
         if directory == nil {
             let path = out ?? Self.defaultDirectory(suite: plan.suite.name, shard: shard)

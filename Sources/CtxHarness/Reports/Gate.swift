@@ -144,8 +144,8 @@ public struct Gate: Sendable {
                                   100 * options.maxRegression, options.alpha, options.metric.rawValue, normalized,
                                   comparison.rows.count, comparison.baseOnly, comparison.candidateOnly))
         if let g = comparison.geometricMeanRatio { table.notes.append("Geometric mean of the ratios: " + Format.percent(g - 1) + ".") }
-        if base.metadata.testSlowdown != nil || candidate.metadata.testSlowdown != nil {
-            table.notes.append("Note: a run here was made slower on purpose (CTXBENCH_TEST_SLOWDOWN).")
+        if base.metadata.testSlowdown != nil || candidate.metadata.testSlowdown != nil || base.metadata.testExtraWork != nil || candidate.metadata.testExtraWork != nil {
+            table.notes.append("Note: a run here was made slower on purpose (CTXBENCH_TEST_SLOWDOWN or CTXBENCH_TEST_EXTRA_WORK).")
         }
         lines.append(table.markdown)
         let summary = ["regression": counts[.regression, default: 0], "inconclusive": counts[.inconclusive, default: 0],

@@ -38,6 +38,8 @@ public struct RunMetadata: Codable, Sendable {
     /// The test-only slowdown knob (CTXBENCH_TEST_SLOWDOWN) this run was made with, if any: such a
     /// run exists to check that `gate` catches a slower build, and says so.
     public var testSlowdown: Double? = nil
+    /// The test-only extra-work knob (CTXBENCH_TEST_EXTRA_WORK) this run was made with, if any.
+    public var testExtraWork: Double? = nil
 
     /// How reports name the platform of this run.
     public var platformLabel: String {

@@ -1,3 +1,4 @@
+import CPlatform
 import CtxEngine
 import Foundation
 
@@ -25,6 +26,10 @@ public final class SuiteRunner {
         /// timed region (CTXBENCH_TEST_SLOWDOWN=0.15), to check that `gate` catches a slower build.
         /// Recorded in run.json; never set by a suite.
         public var testSlowdown: Double = 0
+        /// Test-only: add this fraction of extra work to every repetition, as a fixed number of
+        /// arithmetic iterations proportional to the repetition's FLOPs (CTXBENCH_TEST_EXTRA_WORK=0.05):
+        /// deterministic, unlike `testSlowdown`, so an instruction-count gate can be checked with it.
+        public var testExtraWork: Double = 0
         public var commandLine: [String] = []
         public init() {}
     }
@@ -71,6 +76,8 @@ public final class SuiteRunner {
     }
 
     var interrupted: Bool { interruptSignal != 0 }
+    /// Whether SIGINT or SIGTERM arrived since `installInterruptHandler` (for drivers of child runs).
+    public static var interruptRequested: Bool { interruptSignal != 0 }
 
     /// The exit status of an interrupted run: 130 for SIGINT, 143 for SIGTERM.
     public static var interruptExitStatus: Int32 { 128 + (interruptSignal == 0 ? SIGINT : interruptSignal) }
@@ -90,6 +97,11 @@ public final class SuiteRunner {
             commandLine: options.commandLine, shard: plan.shard.map { "\($0.index)/\($0.count)" },
             startedAt: Self.timestamp(), finishedAt: nil, status: "running", cellsPlanned: plan.cells.count)
         metadata.suiteHash = suite.contentHash
+        if options.testExtraWork > 0 {
+            metadata.testExtraWork = options.testExtraWork
+            log(String(format: "warning: CTXBENCH_TEST_EXTRA_WORK: every repetition does %.0f%% extra work on purpose\n",
+                       100 * options.testExtraWork))
+        }
         if options.testSlowdown > 0 {
             metadata.testSlowdown = options.testSlowdown
             log(String(format: "warning: CTXBENCH_TEST_SLOWDOWN: every repetition made %.0f%% slower on purpose\n",
@@ -256,7 +268,7 @@ public final class SuiteRunner {
                 progress(cell, done: done, total: total, eta: eta, note: "warmup \(w + 1)/\(suite.warmup)")
                 let session = sessions[cell.setup]!
                 session.restore(depth: cell.depth)
-                _ = runOnce(cell.test, session: session)
+                _ = runOnce(cell, session: session)
                 if interrupted { return nil }
             }
         }
@@ -271,7 +283,7 @@ public final class SuiteRunner {
                 progress(cell, done: done, total: total, eta: eta,
                          note: "repetition \(repetition + 1)/\(suite.sessions > 1 ? suite.repetitions.maximum : limit)")
                 session.restore(depth: cell.depth)
-                let (ns, perToken) = runOnce(cell.test, session: session)
+                let (ns, perToken) = insideMeasuredRegion { runOnce(cell, session: session) }
                 partials[cell.index]!.samples.append(ns)
                 partials[cell.index]!.tokenNs += perToken
                 do {
@@ -338,8 +350,8 @@ public final class SuiteRunner {
     }
 
     /// One repetition: wall ns, and per-token decode latencies for tg / pg.
-    func runOnce(_ test: Suite.Test, session: EngineSession) -> (Double, [Double]) {
-        let batch = plan.suite.batch
+    func runOnce(_ cell: Cell, session: EngineSession) -> (Double, [Double]) {
+        let test = cell.test, batch = plan.suite.batch
         let start = monotonicNanoseconds()
         var remaining = test.promptTokens
         while remaining > 0 {
@@ -349,7 +361,48 @@ public final class SuiteRunner {
         }
         let perToken = test.generatedTokens > 0 ? session.decode(test.generatedTokens).map { Double($0) } : []
         if options.testSlowdown > 0 { Self.burn(nanoseconds: Double(monotonicNanoseconds() - start) * options.testSlowdown) }
+        if options.testExtraWork > 0 {
+            let f = flops(cell)
+            Self.burn(iterations: Int(options.testExtraWork * (f.prompt / Self.promptFlopsPerBurnIteration + f.generation / Self.generationFlopsPerBurnIteration)))
+        }
         return (Double(monotonicNanoseconds() - start), perToken)
+    }
+
+    /// The FLOPs of one repetition of the cell by the cost model: its prompt and its generation.
+    func flops(_ cell: Cell) -> (prompt: Double, generation: Double) {
+        let entry = plan.suite.models[cell.model]
+        return (entry.config.flops(tokens: cell.test.promptTokens, depth: cell.depth, recipe: cell.recipe, layers: entry.layers),
+                entry.config.flops(tokens: cell.test.generatedTokens, depth: cell.depth + cell.test.promptTokens,
+                                   recipe: cell.recipe, layers: entry.layers))
+    }
+
+    /// Runs `body` inside `ctx_measured_region` (CPlatform), the function an instruction counter
+    /// toggles on: only measured repetitions go through it, never set-up, fill or warmup.
+    func insideMeasuredRegion<T>(_ body: () -> T) -> T {
+        var result: T? = nil
+        withoutActuallyEscaping({ result = body() }) { escapable in
+            let frame = MeasuredRegionFrame(escapable)
+            withExtendedLifetime(frame) {
+                ctx_measured_region({ Unmanaged<MeasuredRegionFrame>.fromOpaque($0!).takeUnretainedValue().body() },
+                                    Unmanaged.passUnretained(frame).toOpaque())
+            }
+        }
+        return result!
+    }
+
+    /// FLOPs of the engine per iteration of the burn loop with the same instruction count, read off
+    /// callgrind's counts of suites/ci-instructions.json5 (the mini presets' pp4 and tg2 at depth
+    /// 256) on the x86-64-v3 release build (prefill does more FLOPs per instruction than decode):
+    /// `testExtraWork` = f then adds about f of the repetition's instructions there (3.7-4.5% for
+    /// 0.05). scripts/gate-reliability prints the change it makes.
+    static let promptFlopsPerBurnIteration = 6.0
+    static let generationFlopsPerBurnIteration = 18.0
+
+    /// The test-only extra work: a fixed count of dependent multiply-adds.
+    static func burn(iterations: Int) {
+        var x = 1.0
+        for _ in 0..<iterations { x = x * 1.0000001 + 1e-9 }
+        if x.isNaN { print(x) }  // keeps the loop from being optimized away
     }
 
     /// The test-only slowdown: arithmetic (not a sleep, so it competes for the core like real work)
@@ -379,9 +432,7 @@ public final class SuiteRunner {
         for g in 0..<cell.test.generatedTokens {
             bytes += f.weightBytesRead(tokens: 1) + f.contextBytes(depth: cell.depth + cell.test.promptTokens + g)
         }
-        let flops = entry.config.flops(tokens: cell.test.promptTokens, depth: cell.depth, recipe: cell.recipe, layers: entry.layers)
-            + entry.config.flops(tokens: cell.test.generatedTokens, depth: cell.depth + cell.test.promptTokens,
-                                 recipe: cell.recipe, layers: entry.layers)
+        let flops = flops(cell).prompt + flops(cell).generation
         result.bytesPerToken = bytes / Double(cell.test.tokens)
         result.achievedGBps = bytes / meanNs
         result.flopsPerRepetition = flops
@@ -479,4 +530,10 @@ struct ETA {
         let s = Int(seconds.rounded())
         return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
     }
+}
+
+/// The closure `insideMeasuredRegion` hands through C's void pointer.
+private final class MeasuredRegionFrame {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
 }

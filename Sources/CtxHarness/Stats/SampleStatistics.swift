@@ -67,14 +67,8 @@ public struct SampleStatistics: Codable, Sendable, Equatable {
         return s[lo] + (s[hi] - s[lo]) * (rank - Double(lo))
     }
 
-    /// Two-sided 95% critical value of Student's t: table to 30 degrees of freedom, then the
-    /// normal approximation with a 1/df correction.
+    /// Two-sided 95% critical value of Student's t.
     public static func tCritical95(degreesOfFreedom df: Int) -> Double {
-        let table: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                               2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
-        if df < 1 { return .nan }
-        if df <= table.count { return table[df - 1] }
-        return 1.959964 + 2.4 / Double(df)
+        df < 1 ? .nan : StudentT.quantile(0.975, degreesOfFreedom: Double(df))
     }
 }

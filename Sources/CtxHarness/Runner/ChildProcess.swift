@@ -1,0 +1,82 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Another program run to completion: its exit status, whether it was stopped by a signal or a
+/// timeout, and the tail of what it wrote to stderr (kept whole in `stderrFile`). Starting a
+/// program that does not exist is an outcome like any other, not a thrown error, so a driver can
+/// record it as a failed cell and go on.
+public struct ChildProcess: Sendable {
+    public var status: Int32
+    /// Ended by a signal (`status` holds the signal number).
+    public var signaled: Bool
+    public var timedOut: Bool
+    public var stderrTail: String
+
+    public var succeeded: Bool { !signaled && !timedOut && status == 0 }
+
+    /// What went wrong, in one line, or nil on success.
+    public var failure: String? {
+        if succeeded { return nil }
+        let what = timedOut ? "timed out" : signaled ? "killed by signal \(status)" : "exited with status \(status)"
+        return stderrTail.isEmpty ? what : "\(what): \(stderrTail)"
+    }
+
+    /// Runs `executable` with `arguments`, stdout discarded, stderr to `stderrFile`; sends SIGTERM
+    /// after `timeoutSeconds` (then SIGKILL 10 s later).
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                           stderrFile: String, timeoutSeconds: Double) -> ChildProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardOutput = FileHandle.nullDevice
+        guard FileManager.default.createFile(atPath: stderrFile, contents: nil),
+              let errorHandle = FileHandle(forWritingAtPath: stderrFile) else {
+            return ChildProcess(status: 1, signaled: false, timedOut: false, stderrTail: "cannot create \(stderrFile)")
+        }
+        defer { try? errorHandle.close() }
+        process.standardError = errorHandle
+        do { try process.run() } catch {
+            return ChildProcess(status: 127, signaled: false, timedOut: false,
+                                stderrTail: "cannot start \(executable): \((error as NSError).localizedDescription)")
+        }
+        let pid = process.processIdentifier
+        let state = ChildState()
+        let timer = DispatchWorkItem {
+            guard state.markTimedOut() else { return }
+            kill(pid, SIGTERM)
+            DispatchQueue.global().asyncAfter(deadline: .now() + 10) { if !state.reaped { kill(pid, SIGKILL) } }
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: timer)
+        process.waitUntilExit()
+        state.markReaped()
+        timer.cancel()
+        let signaled = process.terminationReason == .uncaughtSignal
+        return ChildProcess(status: process.terminationStatus, signaled: signaled, timedOut: state.timedOut,
+                            stderrTail: tail(of: stderrFile))
+    }
+
+    /// The last non-empty lines of a file (up to 3, 400 characters), joined with " | ".
+    static func tail(of path: String) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return String(lines.suffix(3).joined(separator: " | ").suffix(400))
+    }
+}
+
+/// Shared by the waiting thread and the timeout timer: a pid is signalled only while its process
+/// has not been reaped (after that the number may belong to another process).
+private final class ChildState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var timedOutValue = false, reapedValue = false
+    /// True when the timer may signal (the child is still unreaped).
+    func markTimedOut() -> Bool { lock.lock(); defer { lock.unlock() }; if reapedValue { return false }; timedOutValue = true; return true }
+    func markReaped() { lock.lock(); reapedValue = true; lock.unlock() }
+    var timedOut: Bool { lock.lock(); defer { lock.unlock() }; return timedOutValue }
+    var reaped: Bool { lock.lock(); defer { lock.unlock() }; return reapedValue }
+}
