@@ -393,7 +393,7 @@ public final class SuiteRunner {
     /// FLOPs of the engine per iteration of the burn loop with the same instruction count, read off
     /// callgrind's counts of suites/ci-instructions.json5 (the mini presets' pp4 and tg2 at depth
     /// 256) on the x86-64-v3 release build (prefill does more FLOPs per instruction than decode):
-    /// `testExtraWork` = f then adds about f of the repetition's instructions there (3.7-4.5% for
+    /// `testExtraWork` = f then adds about f of the repetition's instructions there (3.8-4.5% for
     /// 0.05). scripts/gate-reliability prints the change it makes.
     static let promptFlopsPerBurnIteration = 6.0
     static let generationFlopsPerBurnIteration = 18.0
