@@ -98,7 +98,7 @@ public struct InterleavedGate {
         switch FileError.kind(of: self.out) {
         case nil: break
         case .directory:
-            if let contents = try? FileManager.default.contentsOfDirectory(atPath: self.out), !contents.isEmpty {
+            if try !RunDirectory.isEmpty(self.out) {
                 throw Failure(message: "--out \(out) is not empty; the gate writes a new directory (choose another)")
             }
         default: throw Failure(message: "--out \(out) exists and is not a directory")

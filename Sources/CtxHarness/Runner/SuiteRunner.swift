@@ -432,7 +432,8 @@ public final class SuiteRunner {
         for g in 0..<cell.test.generatedTokens {
             bytes += f.weightBytesRead(tokens: 1) + f.contextBytes(depth: cell.depth + cell.test.promptTokens + g)
         }
-        let flops = flops(cell).prompt + flops(cell).generation
+        let cost = flops(cell)
+        let flops = cost.prompt + cost.generation
         result.bytesPerToken = bytes / Double(cell.test.tokens)
         result.achievedGBps = bytes / meanNs
         result.flopsPerRepetition = flops
