@@ -14,6 +14,7 @@ public enum CLI {
         CompareCommand.self,
         GateCommand.self,
         ImportCommand.self,
+        MergeCommand.self,
         PlatformCommand.self,
         CalibrateCommand.self,
         KernelsCommand.self,

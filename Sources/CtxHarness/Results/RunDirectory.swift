@@ -40,6 +40,11 @@ public struct RunMetadata: Codable, Sendable {
     public var testSlowdown: Double? = nil
     /// The test-only extra-work knob (CTXBENCH_TEST_EXTRA_WORK) this run was made with, if any.
     public var testExtraWork: Double? = nil
+    /// A run made by `ctxbench merge`: the shard directories it joined.
+    public var mergedFrom: [ShardMerge.Source]? = nil
+    /// Set when `merge --allow-hardware-mismatch` joined shards of different hardware fingerprints
+    /// (`platform` is then the first shard's).
+    public var hardwareMismatchAllowed: Bool? = nil
 
     /// How reports name the platform of this run.
     public var platformLabel: String {
@@ -297,11 +302,16 @@ public final class RunDirectory: @unchecked Sendable {
     }
 
     public func writeTables(cells: [CellResult], title: String) throws {
+        try writeTables(cells: cells, title: title, ladder: nil)
+    }
+
+    /// `ladder`: the ladder rows to write (a merge carries each shard's over); nil: computed from `cells`.
+    public func writeTables(cells: [CellResult], title: String, ladder: [[String]]?) throws {
         let ordered = cells.sorted { $0.cellIndex < $1.cellIndex }
         try AtomicFile.write(ResultSchema.cellsCSV(ordered), to: file("cells.csv"))
         try AtomicFile.write(ResultSchema.opsCSV(ordered.flatMap(\.ops)), to: file("ops.csv"))
         try AtomicFile.write(ResultSchema.summaryMarkdown(ordered, title: title), to: file("summary.md"))
-        let ladder = Self.ladderRows(ordered)
+        let ladder = ladder ?? Self.ladderRows(ordered)
         if !ladder.isEmpty {
             try AtomicFile.write(ResultSchema.ladderCSV(ladder), to: file("ladder.csv"))
         }
