@@ -21,12 +21,14 @@ struct MergeCommand: ParsableCommand {
         options: [
             .value("--out", "dir", help: "The merged run directory (new or empty)."),
             .flag("--allow-hardware-mismatch", help: "Merge shards run on different hardware (recorded in run.json)."),
+            .value("--platform", "name", help: "The platform's name in reports (a cluster partition, say).", note: "the CPU model and host of the first shard"),
         ]
     )
 
     let directories: [String]
     let out: String
     let allowHardwareMismatch: Bool
+    let platform: String?
     let arguments: [String]
 
     init(parsed: ParsedArguments) throws {
@@ -35,12 +37,13 @@ struct MergeCommand: ParsableCommand {
         guard let out = parsed.string("--out") else { throw UsageError("missing --out DIR, where the merged run goes") }
         self.out = out
         allowHardwareMismatch = parsed.flag("--allow-hardware-mismatch")
+        platform = parsed.string("--platform")
         arguments = CommandLine.arguments
     }
 
     func run(io: CommandIO) throws -> Int32 {
         let merge = try ShardMerge(paths: directories, allowHardwareMismatch: allowHardwareMismatch)
-        try merge.write(to: out, commandLine: arguments)
+        try merge.write(to: out, commandLine: arguments, platformName: platform)
         io.out("merged \(directories.count) shard(s), \(merge.cells.count) cells, into \(out)\n")
         if !merge.failed.isEmpty {
             io.err("\(merge.failed.count) cell(s) did not succeed:\n"

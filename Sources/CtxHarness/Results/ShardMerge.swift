@@ -137,8 +137,9 @@ public struct ShardMerge {
         failed = cells.filter { $0.status != .ok }
     }
 
-    /// Writes the merged run into `out` (new or empty; never over an existing run).
-    public func write(to out: String, commandLine: [String]) throws {
+    /// Writes the merged run into `out` (new or empty; never over an existing run). `platformName`
+    /// names the platform in reports (default: the first shard's CPU model and host).
+    public func write(to out: String, commandLine: [String], platformName: String? = nil) throws {
         let (directory, _) = try RunDirectory.create(path: out, force: false)
         defer { directory.close() }
         let first = shards[0].metadata
@@ -151,6 +152,7 @@ public struct ShardMerge {
         metadata.finishedAt = shards.compactMap(\.metadata.finishedAt).max()
         metadata.status = "complete"
         metadata.cellsPlanned = planned.count
+        if let platformName { metadata.platformName = platformName }
         metadata.mergedFrom = shards.map { shard in
             Source(path: shard.path, shard: shard.metadata.shard, hostname: shard.metadata.platform.hostname,
                    hardwareKey: shard.metadata.platform.hardwareKey, status: shard.metadata.status,
