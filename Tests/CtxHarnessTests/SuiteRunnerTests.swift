@@ -97,6 +97,33 @@ import Testing
         #expect(platforms.rows.count == 2)
     }
 
+    /// A llama.cpp engine whose binary is missing: its cells fail with the reason, ctxbench's cells
+    /// of the same sweep are ok, and the report still pairs nothing it cannot.
+    @Test func llamaCppCellsThatCannotRunFailWithTheReason() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-runner-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Parity").path
+        let suite = try Suite.parse("""
+            { models: [{ gguf: "\(parity)/step-tiny-f32.gguf" }],
+              engines: [{ name: "ctxbench" }, { name: "llama.cpp", bin: "/nonexistent-llama" }],
+              threads: [1], tests: { pp: [4] }, warmup: 0, repetitions: 2 }
+            """, file: "engines.json5")
+        var options = SuiteRunner.Options()
+        options.calibrate = false
+        options.quiet = true
+        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
+        let outcome = try SuiteRunner(plan: SuitePlan(suite: suite), suiteFile: "engines.json5", sink: directory,
+                                      options: options, log: { _ in }).run(resuming: false)
+        #expect(outcome == .complete(failedCells: 1))
+        let cells = RunDirectory(existing: work.path).finishedCells()
+        #expect(cells.map(\.cellID) == ["step-tiny-f32/f32/f16/t1/none/synthetic/pp4@d0", "llama.cpp/step-tiny-f32/f32/f16/t1/none/computed/pp4@d0"])
+        #expect(cells[0].status == .ok && cells[0].engine == "ctxbench")
+        #expect(cells[1].status == .failed && cells[1].engine == "llama.cpp")
+        #expect(cells[1].error?.contains("cannot start /nonexistent-llama/llama-bench") == true)
+        let csv = try CSVCodec.parse(String(contentsOf: work.appendingPathComponent("cells.csv"), encoding: .utf8))
+        #expect(csv.dropFirst().map { $0[1] } == ["ctxbench", "llama.cpp"])
+    }
+
     /// The README's column reference is the schema's, verbatim.
     @Test func readmeDocumentsEveryColumn() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

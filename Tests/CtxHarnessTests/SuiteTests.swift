@@ -84,12 +84,37 @@ import CtxEngine
         #expect(plan.cells.map { $0.id(in: suite) }.contains("kimi-linear-mini/q8_0/f16/t\(suite.threads[0])/none/computed/pp8@d64"))
     }
 
+    /// Engines: llama.cpp cells for GGUF files only (presets, synthetic weights and slices skipped,
+    /// and said so), one computed fill, the engine's label leading the cell id.
+    @Test func enginesAreAGridDimension() throws {
+        let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Parity").path
+        let suite = try Suite.parse("""
+            { models: [{ gguf: "\(parity)/step-tiny-f32.gguf" }, { preset: "kimi-linear-mini" },
+                       { gguf: "\(parity)/kimi-tiny-f32.gguf", weights: "synthetic" }],
+              engines: [{ name: "ctxbench" }, { name: "llama.cpp", bin: "llama/bin", args: ["-fa", "1"] }],
+              threads: [1], tests: { pp: [8], depths: [0, 16] }, fill: ["synthetic", "computed"] }
+            """, file: "/suites/f.json5")
+        #expect(suite.engines.map(\.label) == ["ctxbench", "llama.cpp"])
+        #expect(suite.engines[1].bin == "/suites/llama/bin" && suite.engines[1].args == ["-fa", "1"])
+        let plan = SuitePlan(suite: suite)
+        let ids = plan.cells.map { $0.id(in: suite) }
+        #expect(ids.filter { !$0.hasPrefix("llama.cpp/") }.count == 3 * 2 * 2)
+        #expect(ids.filter { $0.hasPrefix("llama.cpp/") } == ["llama.cpp/step-tiny-f32/f32/f16/t1/none/computed/pp8@d0",
+                                                              "llama.cpp/step-tiny-f32/f32/f16/t1/none/computed/pp8@d16"])
+        #expect(plan.skipped.count == 2 && plan.skipped[0].contains("kimi-linear-mini is a preset")
+                && plan.skipped[1].contains("synthetic weights"))
+        let cell = try #require(plan.cells.first { $0.engine == 1 && $0.depth == 16 })
+        let arguments = LlamaBenchInvocation.arguments(cell: cell, suite: suite, repetitions: 4)
+        #expect(arguments.joined(separator: " ") == "-m \(parity)/step-tiny-f32.gguf -o jsonl -r 4 -t 1 -ctk f16 -ctv f16 -b 2048 -ub 512 -d 16 -p 8 -n 0 -fa 1")
+        #expect(LlamaBenchInvocation.executable(suite.engines[1]) == "/suites/llama/bin/llama-bench")
+    }
+
     @Test func shippedSuitesAreValid() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("suites")
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json5") }
         #expect(Set(files) == ["quickstart.json5", "kimi-linear-262k.json5", "step35-flash-262k.json5", "quant-levels.json5", "ci.json5",
-                             "ci-instructions.json5", "fill-equivalence.json5"])
+                             "ci-instructions.json5", "fill-equivalence.json5", "cluster-check.json5", "llama-engine-check.json5"])
         for file in files {
             let suite = try Suite.load(path: directory.appendingPathComponent(file).path)
             #expect(!SuitePlan(suite: suite).cells.isEmpty, "\(file)")

@@ -32,9 +32,11 @@ func describePlan(_ plan: SuitePlan, file: String, platform: PlatformInfo) -> (t
         if !fits { refused += cells.count }
         let seconds = cells.reduce(0.0) { $0 + plan.estimatedSeconds($1, gflops: 50, gbps: 10) }
         totalSeconds += fits ? seconds : 0
-        lines.append("| \(suite.models[setup.model].label) \(setup.recipe) \(setup.cacheType.rawValue) t\(setup.threads) \(setup.numa.rawValue) \(setup.fill.rawValue) | \(cells.count) | \(gib(m.weights)) | \(gib(m.cache)) | \(gib(m.state)) | \(gib(m.total)) | "
+        let engine = suite.engines.count > 1 ? suite.engines[setup.engine].label + ": " : ""
+        lines.append("| \(engine)\(suite.models[setup.model].label) \(setup.recipe) \(setup.cacheType.rawValue) t\(setup.threads) \(setup.numa.rawValue) \(setup.fill.rawValue) | \(cells.count) | \(gib(m.weights)) | \(gib(m.cache)) | \(gib(m.state)) | \(gib(m.total)) | "
                      + (fits ? "yes" : "NO: refused (\(gib(available)) available)") + " | \(ETAText.format(seconds)) |")
     }
+    if !plan.skipped.isEmpty { lines += [""] + plan.skipped.map { "not in the grid: \($0)" } }
     lines += ["", "estimated time: \(ETAText.format(totalSeconds)) (a rough estimate at 50 GFLOP/s and 10 GB/s, before calibration)"]
     return (lines.joined(separator: "\n") + "\n", refused)
 }

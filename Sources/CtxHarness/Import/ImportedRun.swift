@@ -100,12 +100,14 @@ public struct ImportedRun {
                 if m.error == nil && !rates.isEmpty {
                     rate = m.reportedStddevTs.map { SampleStatistics(reportedMean: rates[0], standardDeviation: $0) } ?? SampleStatistics(rates)
                 }
-                return CellResult(
+                var cell = CellResult(
                     cellID: id, cellIndex: index, status: m.error == nil ? .ok : .failed, error: m.error,
                     model: m.model, preset: "", layers: 0, layersTotal: 0, weightType: m.weightType,
                     cacheType: m.cacheType, threads: m.threads, numa: "-", fill: "computed", test: m.testLabel,
                     nPrompt: m.nPrompt, nGen: m.nGen, nDepth: m.nDepth, warmup: 0, samplesNs: m.samplesNs,
                     samplesTs: m.samplesTs, rate: rate, finishedAt: now, ops: [])
+                cell.engine = Suite.Engine.Kind.llamaCpp.rawValue
+                return cell
             }
             return ImportedRun(metadata: metadata, cells: cells)
         }

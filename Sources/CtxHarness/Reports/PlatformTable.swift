@@ -25,7 +25,9 @@ enum PlatformTable {
                 if let label = value.label { text += " (\(label))"; labelled = true }
                 return text
             }
-            let backend = g.run.metadata.backend ?? (g.run.metadata.source == nil ? "CPU (ctxbench)" : "-")
+            let backend = g.series.engine.isEmpty
+                ? g.run.metadata.backend ?? (g.run.metadata.source == nil ? "CPU (ctxbench)" : "-")
+                : "\(g.run.metadata.llamaCpp?.first { $0.engine == g.series.engine }?.backends ?? "?") (\(g.series.engine))"
             // The extended context: C when measured, else the largest context with a figure.
             let extended = [context] + contexts(g.cells).filter { $0 != context }.sorted(by: >)
             let reach = extended.first { prefill(g.cells, at: $0) != nil || generation(g.cells, at: $0) != nil }

@@ -33,7 +33,7 @@ public struct Report: Sendable {
         let (curves, fits) = DegradationReport.make(groups, context: options.context)
         let ops = OpBreakdownReport.make(groups)
         tables = [PlatformTable.make(groups, promptTokens: options.promptTokens, context: options.context), curves, fits,
-                  QuantizationReport.make(runs), ops.table].filter { !$0.rows.isEmpty }
+                  QuantizationReport.make(runs), ops.table, EngineComparison.make(runs)].filter { !$0.rows.isEmpty }
         sources = runs.map { run in
             let what = run.metadata.source.map { "imported from \($0)" } ?? "ctxbench run, commit \(run.metadata.gitCommit ?? "unknown")"
             return "\(run.path): \(run.metadata.platformLabel), \(what), \(run.cells.count) cells"

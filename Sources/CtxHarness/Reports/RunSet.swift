@@ -14,7 +14,10 @@ public struct LoadedRun: Sendable {
         }
         let metadata: RunMetadata
         do { metadata = try directory.readMetadata() } catch { throw ImportError(directory.file(RunDirectory.metadataFile), "unreadable: \(error)") }
-        return LoadedRun(path: path, metadata: metadata, cells: directory.finishedCells())
+        var cells = directory.finishedCells()
+        // Imports made before cells named their engine: llama.cpp's.
+        if metadata.source != nil { for i in cells.indices where cells[i].engine == nil { cells[i].engine = Suite.Engine.Kind.llamaCpp.rawValue } }
+        return LoadedRun(path: path, metadata: metadata, cells: cells)
     }
 
     /// The calibrated limits of this run at `threads`, if it measured any.
@@ -37,6 +40,9 @@ public struct Series: Hashable, Sendable, Comparable {
     public var fill: String = ""
     /// Settings from an imported cell id (".../pp512@d0/flash_attn=1,n_ubatch=256"), "" otherwise.
     public var settings: String = ""
+    /// The engine of a suite's llama.cpp cells ("llama.cpp", or the engine's label); "" for
+    /// ctxbench's own cells and for imports (whose backend column says llama.cpp).
+    public var engine: String = ""
 
     public var label: String {
         var parts = [platform, model, weightType, cacheType]
@@ -44,6 +50,7 @@ public struct Series: Hashable, Sendable, Comparable {
         if numa != "-" && numa != "none" { parts.append("numa \(numa)") }
         if !fill.isEmpty { parts.append(fill) }
         if !settings.isEmpty { parts.append(settings) }
+        if !engine.isEmpty { parts.append(engine) }
         return parts.filter { !$0.isEmpty }.joined(separator: " · ")
     }
 
@@ -60,7 +67,8 @@ public struct Series: Hashable, Sendable, Comparable {
         }
         return Series(platform: run.metadata.platformLabel, model: cell.model, weightType: cell.weightType,
                       cacheType: cell.cacheType, threads: cell.threads, numa: imported ? "-" : cell.numa,
-                      fill: imported ? "" : cell.fill, settings: settings)
+                      fill: imported ? "" : cell.fill, settings: settings,
+                      engine: imported || (cell.engine ?? Suite.Engine.ctxbench.label) == Suite.Engine.ctxbench.label ? "" : cell.engine!)
     }
 
     /// Groups the ok cells of `runs` by series, keeping run order.

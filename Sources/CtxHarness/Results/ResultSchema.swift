@@ -50,6 +50,8 @@ public struct CellResult: Codable, Sendable, Equatable {
     public var weightsSeconds: Double? = nil
     public var weightsConverted: Int? = nil
     public var finishedAt: String
+    /// The engine that ran the cell, as the suite labels it ("llama.cpp"); nil: ctxbench's own.
+    public var engine: String? = nil
     /// Per-op times of the timed repetitions (empty when profiling is off or the cell did not run).
     public var ops: [OpRow]
     /// DRAM read bandwidth and FMA peak probed before each session's warmup and after its last
@@ -90,6 +92,7 @@ public enum ResultSchema {
 
     public static let cellColumns: [Column] = [
         Column(name: "cell_id", unit: "", meaning: "model/weights/cache/threads/numa/fill/test@depth (imports: settings that differ appended): unique within a run") { $0.cellID },
+        Column(name: "engine", unit: "", meaning: "who ran the cell: ctxbench, or a llama.cpp engine of the suite (its label); imports: llama.cpp") { $0.engine ?? "ctxbench" },
         Column(name: "status", unit: "", meaning: "ok, refused (not run: memory or setup), nan (non-finite logits), failed (error)") { $0.status.rawValue },
         Column(name: "error", unit: "", meaning: "why the cell is not ok") { $0.error ?? "" },
         Column(name: "model", unit: "", meaning: "model label: preset, +set when fields are overridden, [n/N] for a layer slice") { $0.model },
@@ -182,14 +185,16 @@ public enum ResultSchema {
 
     /// llama-bench-style Markdown: one row per cell, mean ± sd, median.
     public static func summaryMarkdown(_ results: [CellResult], title: String) -> String {
+        // An engine column when another engine than ctxbench's ran cells.
+        let engines = results.contains { ($0.engine ?? "ctxbench") != "ctxbench" }
         var lines = ["# \(title)", "",
-                     "| model | weights | cache | threads | test | t/s | median t/s | status |",
-                     "|---|---|---|--:|---|--:|--:|---|"]
+                     (engines ? "| engine " : "") + "| model | weights | cache | threads | test | t/s | median t/s | status |",
+                     (engines ? "|---" : "") + "|---|---|---|--:|---|--:|--:|---|"]
         for r in results {
             let rate = r.rate.map { String(format: "%.2f ± %.2f", $0.mean, $0.standardDeviation) } ?? "-"
             let median = r.rate.map { String(format: "%.2f", $0.median) } ?? "-"
             let status = r.status == .ok ? "ok" : "\(r.status.rawValue): \(r.error ?? "")"
-            lines.append("| \(r.model) | \(r.weightType) | \(r.cacheType) | \(r.threads) | \(r.test) | \(rate) | \(median) | \(status) |")
+            lines.append((engines ? "| \(r.engine ?? "ctxbench") " : "") + "| \(r.model) | \(r.weightType) | \(r.cacheType) | \(r.threads) | \(r.test) | \(rate) | \(median) | \(status) |")
         }
         let projected = results.filter { $0.projectedTs != nil }
         if !projected.isEmpty {

@@ -40,6 +40,8 @@ public struct RunMetadata: Codable, Sendable {
     public var testSlowdown: Double? = nil
     /// The test-only extra-work knob (CTXBENCH_TEST_EXTRA_WORK) this run was made with, if any.
     public var testExtraWork: Double? = nil
+    /// The llama.cpp builds that ran cells of this run, per engine label, as llama-bench reported them.
+    public var llamaCpp: [LlamaCppBuild]? = nil
     /// A run made by `ctxbench merge`: the shard directories it joined.
     public var mergedFrom: [ShardMerge.Source]? = nil
     /// Set when `merge --allow-hardware-mismatch` joined shards of different hardware fingerprints

@@ -26,10 +26,12 @@ public struct ChildProcess: Sendable {
         return stderrTail.isEmpty ? what : "\(what): \(stderrTail)"
     }
 
-    /// Runs `executable` with `arguments`, stdout discarded, stderr to `stderrFile`; sends SIGTERM
-    /// after `timeoutSeconds` (then SIGKILL 10 s later).
+    /// Runs `executable` with `arguments`, stdout to `stdoutFile` (or discarded), stderr to
+    /// `stderrFile`; sends SIGTERM after `timeoutSeconds` (then SIGKILL 10 s later), or as soon as
+    /// `stopWhen` (polled every 0.2 s) says so, as when the run is interrupted.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                           stderrFile: String, timeoutSeconds: Double) -> ChildProcess {
+                           stdoutFile: String? = nil, stderrFile: String, timeoutSeconds: Double,
+                           stopWhen: (@Sendable () -> Bool)? = nil) -> ChildProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -41,6 +43,16 @@ public struct ChildProcess: Sendable {
         }
         defer { try? errorHandle.close() }
         process.standardError = errorHandle
+        var outputHandle: FileHandle? = nil
+        if let stdoutFile {
+            guard FileManager.default.createFile(atPath: stdoutFile, contents: nil),
+                  let handle = FileHandle(forWritingAtPath: stdoutFile) else {
+                return ChildProcess(status: 1, signaled: false, timedOut: false, stderrTail: "cannot create \(stdoutFile)")
+            }
+            outputHandle = handle
+            process.standardOutput = handle
+        }
+        defer { try? outputHandle?.close() }
         do { try process.run() } catch {
             return ChildProcess(status: 127, signaled: false, timedOut: false,
                                 stderrTail: "cannot start \(executable): \((error as NSError).localizedDescription)")
@@ -53,19 +65,28 @@ public struct ChildProcess: Sendable {
             DispatchQueue.global().asyncAfter(deadline: .now() + 10) { if !state.reaped { kill(pid, SIGKILL) } }
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: timer)
+        let poll = DispatchSource.makeTimerSource(queue: .global())
+        if let stopWhen {
+            poll.schedule(deadline: .now() + 0.2, repeating: 0.2)
+            poll.setEventHandler { if stopWhen(), state.markStopped() { kill(pid, SIGTERM) } }
+            poll.resume()
+        }
         process.waitUntilExit()
         state.markReaped()
         timer.cancel()
+        if stopWhen != nil { poll.cancel() }
         let signaled = process.terminationReason == .uncaughtSignal
         return ChildProcess(status: process.terminationStatus, signaled: signaled, timedOut: state.timedOut,
                             stderrTail: tail(of: stderrFile))
     }
 
-    /// The last non-empty lines of a file (up to 3, 400 characters), joined with " | ".
+    /// The last non-empty lines of a file (up to 3, 400 characters), joined with " | "; when some
+    /// lines say "error", the last of those (a tool's usage text after its error says nothing).
     static func tail(of path: String) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return String(lines.suffix(3).joined(separator: " | ").suffix(400))
+        let errors = lines.filter { $0.range(of: "error", options: .caseInsensitive) != nil }
+        return String((errors.isEmpty ? lines : errors).suffix(3).joined(separator: " | ").suffix(400))
     }
 }
 
@@ -77,6 +98,9 @@ private final class ChildState: @unchecked Sendable {
     /// True when the timer may signal (the child is still unreaped).
     func markTimedOut() -> Bool { lock.lock(); defer { lock.unlock() }; if reapedValue { return false }; timedOutValue = true; return true }
     func markReaped() { lock.lock(); reapedValue = true; lock.unlock() }
+    private var stoppedValue = false
+    /// True once, while the child is unreaped: the stop signal is sent one time.
+    func markStopped() -> Bool { lock.lock(); defer { lock.unlock() }; if reapedValue || stoppedValue { return false }; stoppedValue = true; return true }
     var timedOut: Bool { lock.lock(); defer { lock.unlock() }; return timedOutValue }
     var reaped: Bool { lock.lock(); defer { lock.unlock() }; return reapedValue }
 }

@@ -46,6 +46,8 @@ public final class SuiteRunner {
     let log: @Sendable (String) -> Void
     var results: [CellResult] = []
     var limits: [Int: MachineLimits] = [:]
+    /// llama.cpp builds that ran cells (run.json's `llamaCpp`).
+    var llamaBuilds: [LlamaCppBuild] = []
     let platform = PlatformInfo.probe()
 
     public init(plan: SuitePlan, suiteFile: String, sink: ResultSink, options: Options,
@@ -108,6 +110,11 @@ public final class SuiteRunner {
                        100 * options.testSlowdown))
         }
         if resuming, let previous = sink.previousStart() { metadata.startedAt = previous }
+        // The llama.cpp builds a resumed run recorded before (cells they ran stay).
+        if resuming, let builds = (sink as? RunDirectory).flatMap({ try? $0.readMetadata() })?.llamaCpp {
+            for build in builds { noteBuild(build) }
+            metadata.llamaCpp = builds
+        }
         try sink.writeMetadata(metadata)
 
         let todo = plan.cells.filter { !finished.contains($0.id(in: suite)) }
@@ -119,11 +126,16 @@ public final class SuiteRunner {
             let cells = group.flatMap { plan.cells(of: $0) }.filter { todoIndices.contains($0.index) }
             if cells.isEmpty { continue }
             if interrupted { stopped = true; break }
-            stopped = try runGroup(group, cells: cells, eta: etaModel, done: &done, total: todo.count)
+            if suite.engines[group[0].engine].kind == .llamaCpp {
+                stopped = try runLlamaBench(cells, eta: etaModel, done: &done, total: todo.count)
+            } else {
+                stopped = try runGroup(group, cells: cells, eta: etaModel, done: &done, total: todo.count)
+            }
             if stopped { break }
         }
         metadata.finishedAt = Self.timestamp()
         metadata.status = stopped ? "interrupted" : "complete"
+        if !llamaBuilds.isEmpty { metadata.llamaCpp = llamaBuilds }
         try sink.writeMetadata(metadata)
         try sink.writeTables(cells: results, title: "\(suite.name) (\(platform.hostname))")
         if stopped { return .interrupted }
@@ -457,8 +469,8 @@ public final class SuiteRunner {
                           layersTotal: entry.config.layerCount, weightType: cell.recipe.description,
                           cacheType: cell.cacheType.rawValue, threads: cell.threads, numa: cell.numa.rawValue,
                           fill: cell.fill.rawValue, test: cell.testLabel, nPrompt: cell.test.promptTokens,
-                          nGen: cell.test.generatedTokens, nDepth: cell.depth, warmup: suite.warmup, samplesNs: [],
-                          samplesTs: [], finishedAt: Self.timestamp(), ops: [])
+                          nGen: cell.test.generatedTokens, nDepth: cell.depth, warmup: suite.engines[cell.engine].kind == .llamaCpp ? min(suite.warmup, 1) : suite.warmup, samplesNs: [],
+                          samplesTs: [], finishedAt: Self.timestamp(), engine: suite.engines[cell.engine].label, ops: [])
     }
 
     func failure(_ cell: Cell, _ status: CellResult.Status, _ message: String) -> CellResult {

@@ -12,6 +12,7 @@ import Foundation
 ///       fill: "synthetic" or ["synthetic", "computed"],  batch: 512,  microBatch: 512,  warmup: 1,
 ///       repetitions: 5  or  { min: 3, max: 20, ciWidth: 0.05, budgetSeconds: 60 },
 ///       seed: 1,  delaySeconds: 0,  profile: true,  sessions: 1,
+///       engines: [{ name: "ctxbench" }, { name: "llama.cpp", bin: "DIR", args: ["-fa", "1"] }],   (SuiteEngine.swift)
 ///     }
 public struct Suite: Sendable {
     public struct ModelEntry: Sendable {
@@ -104,6 +105,8 @@ public struct Suite: Sendable {
     public var mlaForm: MLAForm = .absorbed
     /// The file as parsed, echoed into run metadata.
     public var source: JSONValue
+    /// Who runs the cells (`SuiteEngine.swift`); ctxbench's own engine alone by default.
+    public var engines: [Engine] = [.ctxbench]
 
     /// The weight recipes the grid runs for model `i`.
     public func recipes(ofModel i: Int) -> [WeightRecipe] {
@@ -325,6 +328,7 @@ extension Suite {
             profile: try top.bool("profile") ?? true,
             source: root)
         suite.interleave = Set(interleave)
+        suite.engines = try engines(r, top, directory: directory)
         if let form = try top.string("mlaForm") {
             guard let f = MLAForm(rawValue: form) else {
                 throw r.fail("mlaForm", "expected absorbed or naive, got \"\(clipped(form, 40))\"")

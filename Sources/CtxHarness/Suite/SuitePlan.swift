@@ -13,6 +13,8 @@ public struct Cell: Sendable, Equatable {
     public var fill: FillMode
     public var depth: Int
     public var test: Suite.Test
+    /// Index into the suite's engines.
+    public var engine: Int = 0
 
     /// Cells sharing a setup share one engine session (weights, caches, the depth ladder).
     public struct Setup: Hashable, Sendable {
@@ -22,13 +24,16 @@ public struct Cell: Sendable, Equatable {
         public var threads: Int
         public var numa: NumaPolicy
         public var fill: FillMode
+        public var engine: Int = 0
     }
 
-    public var setup: Setup { Setup(model: model, recipe: recipe, cacheType: cacheType, threads: threads, numa: numa, fill: fill) }
+    public var setup: Setup { Setup(model: model, recipe: recipe, cacheType: cacheType, threads: threads, numa: numa, fill: fill, engine: engine) }
 
-    /// A unique, readable key: "kimi-linear-mini/q8_0/f16/t2/none/synthetic/pp512@d1024".
+    /// A unique, readable key: "kimi-linear-mini/q8_0/f16/t2/none/synthetic/pp512@d1024"; another
+    /// engine's cells start with its label ("llama.cpp/kimi-small/q4_K_M/f16/t2/none/computed/pp512@d0").
     public func id(in suite: Suite) -> String {
-        "\(suite.models[model].label)/\(recipe)/\(cacheType.rawValue)/t\(threads)/\(numa.rawValue)/\(fill.rawValue)/\(test.label)@d\(depth)"
+        let engine = suite.engines[self.engine].label
+        return (engine == Suite.Engine.ctxbench.label ? "" : engine + "/") + "\(suite.models[model].label)/\(recipe)/\(cacheType.rawValue)/t\(threads)/\(numa.rawValue)/\(fill.rawValue)/\(test.label)@d\(depth)"
     }
 
     /// llama-bench's test label: "pp512 @ d1024" (no suffix at depth 0).
@@ -52,20 +57,30 @@ public struct SuitePlan: Sendable {
     private let depthCounts: [Cell.Setup: Int]
     private let firstAtDepth: Set<Int>
 
+    /// Models an engine cannot run, and why ("llama.cpp: kimi-linear-mini is a preset; ..."): not in the grid.
+    public let skipped: [String]
+
     public init(suite: Suite, shard: (index: Int, count: Int)? = nil) {
         self.suite = suite
         self.shard = shard
         var all: [Cell] = []
-        for model in suite.models.indices {
-            for recipe in suite.recipes(ofModel: model) {
-                for cache in suite.cacheTypes {
-                    for threads in suite.threads {
-                        for numa in suite.numa {
-                            for fill in suite.fills {
-                                for depth in suite.depths {
-                                    for test in suite.tests {
-                                        all.append(Cell(index: all.count, model: model, recipe: recipe, cacheType: cache,
-                                                        threads: threads, numa: numa, fill: fill, depth: depth, test: test))
+        var skipped: [String] = []
+        for (engineIndex, engine) in suite.engines.enumerated() {
+            // llama.cpp reaches a depth by a real prefill: its cells have one fill, computed.
+            let fills: [FillMode] = engine.kind == .ctxbench ? suite.fills : [.computed]
+            for model in suite.models.indices {
+                if let reason = suite.engine(engine, cannotRun: model) { skipped.append("\(engine.label): \(reason)"); continue }
+                for recipe in suite.recipes(ofModel: model) {
+                    for cache in suite.cacheTypes {
+                        for threads in suite.threads {
+                            for numa in suite.numa {
+                                for fill in fills {
+                                    for depth in suite.depths {
+                                        for test in suite.tests {
+                                            all.append(Cell(index: all.count, model: model, recipe: recipe, cacheType: cache,
+                                                            threads: threads, numa: numa, fill: fill, depth: depth, test: test,
+                                                            engine: engineIndex))
+                                        }
                                     }
                                 }
                             }
@@ -74,6 +89,7 @@ public struct SuitePlan: Sendable {
                 }
             }
         }
+        self.skipped = skipped
         let cells = shard.map { s in all.filter { $0.index % s.count == s.index } } ?? all
         self.cells = cells
         var order: [Cell.Setup] = [], grouped: [Cell.Setup: [Cell]] = [:]
