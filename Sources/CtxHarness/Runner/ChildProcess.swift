@@ -65,16 +65,19 @@ public struct ChildProcess: Sendable {
             DispatchQueue.global().asyncAfter(deadline: .now() + 10) { if !state.reaped { kill(pid, SIGKILL) } }
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: timer)
-        let poll = DispatchSource.makeTimerSource(queue: .global())
+        // Created only when used: a dispatch source released without ever being resumed traps.
+        var poll: DispatchSourceTimer? = nil
         if let stopWhen {
-            poll.schedule(deadline: .now() + 0.2, repeating: 0.2)
-            poll.setEventHandler { if stopWhen(), state.markStopped() { kill(pid, SIGTERM) } }
-            poll.resume()
+            let source = DispatchSource.makeTimerSource(queue: .global())
+            source.schedule(deadline: .now() + 0.2, repeating: 0.2)
+            source.setEventHandler { if stopWhen(), state.markStopped() { kill(pid, SIGTERM) } }
+            source.resume()
+            poll = source
         }
         process.waitUntilExit()
         state.markReaped()
         timer.cancel()
-        if stopWhen != nil { poll.cancel() }
+        poll?.cancel()
         let signaled = process.terminationReason == .uncaughtSignal
         return ChildProcess(status: process.terminationStatus, signaled: signaled, timedOut: state.timedOut,
                             stderrTail: tail(of: stderrFile))
