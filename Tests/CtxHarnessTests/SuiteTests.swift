@@ -109,6 +109,34 @@ import CtxEngine
         #expect(LlamaBenchInvocation.executable(suite.engines[1]) == "/suites/llama/bin/llama-bench")
     }
 
+    /// llama-batched-bench as the tool: pp tests from empty and tg tests after a prefill of the depth
+    /// only, each read from a line llama-batched-bench really printed (LlamaCppOutputs/).
+    @Test func batchedBenchCellsAndTheirSamples() throws {
+        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        let suite = try Suite.parse("""
+            { models: [{ gguf: "\(here.path)/Parity/step-tiny-f32.gguf" }],
+              engines: [{ name: "llama.cpp", tool: "llama-batched-bench" }],
+              threads: [2], tests: { pp: [128], tg: [32], pg: [[8, 2]], depths: [0, 128] } }
+            """, file: "/suites/b.json5")
+        let plan = SuitePlan(suite: suite)
+        #expect(plan.cells.map(\.testLabel) == ["pp128", "tg32", "tg32 @ d128"])
+        #expect(plan.skipped.count == 1 && plan.skipped[0].contains("3 test(s) llama-batched-bench does not measure"))
+        let tg = plan.cells[2]
+        #expect(LlamaBenchInvocation.batchedArguments(cell: tg, suite: suite).joined(separator: " ")
+                == "-m \(here.path)/Parity/step-tiny-f32.gguf --output-format jsonl -c 161 -npp 128 -ntg 32 -npl 1 -t 2 -ctk f16 -ctv f16 -b 2048 -ub 512")
+        #expect(LlamaBenchInvocation.executable(suite.engines[0]).hasSuffix("llama-batched-bench"))
+        // The first line of the real output: pp 128, tg 32; t_pp 0.005510 s, t_tg 0.006349 s.
+        let line = try String(contentsOf: here.appendingPathComponent("LlamaCppOutputs/batched-bench.jsonl"), encoding: .utf8)
+            .split(separator: "\n")[0] + "\n"
+        let decode = try SuiteRunner.batchedBenchSample(String(line), file: "b.jsonl", cell: tg)
+        #expect(decode.ns == [6_349_000] && decode.fillSeconds == 0.005510)
+        var pp = plan.cells[0]
+        #expect(throws: ImportError.self) { try SuiteRunner.batchedBenchSample(String(line), file: "b.jsonl", cell: pp) }  // pp 128 with tg 32: not this cell
+        pp.test = .pp(128)
+        let prefillLine = line.replacingOccurrences(of: "\"tg\": 32", with: "\"tg\": 0")
+        #expect(try SuiteRunner.batchedBenchSample(prefillLine, file: "b.jsonl", cell: pp).ns == [5_510_000])
+    }
+
     @Test func shippedSuitesAreValid() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("suites")

@@ -27,7 +27,7 @@ enum PlatformTable {
             }
             let backend = g.series.engine.isEmpty
                 ? g.run.metadata.backend ?? (g.run.metadata.source == nil ? "CPU (ctxbench)" : "-")
-                : "\(g.run.metadata.llamaCpp?.first { $0.engine == g.series.engine }?.backends ?? "?") (\(g.series.engine))"
+                : "\(g.run.metadata.llamaCpp?.first { $0.engine == g.series.engine }?.backends ?? "-") (\(g.series.engine))"
             // The extended context: C when measured, else the largest context with a figure.
             let extended = [context] + contexts(g.cells).filter { $0 != context }.sorted(by: >)
             let reach = extended.first { prefill(g.cells, at: $0) != nil || generation(g.cells, at: $0) != nil }
@@ -59,11 +59,15 @@ enum PlatformTable {
         return out
     }
 
-    /// Prefill at context n: S_PP(n) (a ppN cell from empty), else the ladder's most common pp
-    /// test at depth n, labelled.
+    /// Prefill at context n: S_PP(n) (a ppN cell from empty, or a fill of n tokens from empty that
+    /// llama-batched-bench timed), else the ladder's most common pp test at depth n, labelled.
     static func prefill(_ cells: [CellResult], at n: Int) -> Figure? {
         if let fromEmpty = cells.first(where: { $0.nPrompt == n && $0.nGen == 0 && $0.nDepth == 0 }), let r = fromEmpty.rate?.mean {
             return Figure(rate: r, label: nil)
+        }
+        // llama-batched-bench's prefill of n tokens from empty before a tg test at depth n.
+        if let filled = cells.first(where: { $0.nDepth == n && n > 0 && $0.fillFromDepth == 0 }), let f = filled.fillSeconds, f > 0 {
+            return Figure(rate: Double(n) / f, label: nil)
         }
         let atDepth = cells.filter { $0.nGen == 0 && $0.nPrompt > 0 && $0.nDepth == n && n > 0 }
         guard let size = Curve.mostCommon(atDepth.map(\.nPrompt)),

@@ -45,6 +45,10 @@ public struct CellResult: Codable, Sendable, Equatable {
     public var peakFraction: Double?
     public var projectedTs: Double?
     public var fillSeconds: Double?
+    /// The depth the fill started from, when the engine says (llama-batched-bench: 0, every fill is
+    /// from an empty context, so depth / fillSeconds is S_PP at the depth); nil: the previous depth
+    /// of the setup's ladder.
+    public var fillFromDepth: Int? = nil
     /// The setup's weights: seconds to generate them (synthetic) or to map and check them (a GGUF
     /// file), and how many of a file's tensors had to be converted on load (the rest are used in place).
     public var weightsSeconds: Double? = nil
@@ -131,7 +135,8 @@ public enum ResultSchema {
         Column(name: "probe_read_gbps", unit: "GB/s", meaning: "median DRAM read bandwidth probed before and after the cell's repetitions (empty without calibration)") { number($0.probeReadGBps.map { SampleStatistics.median($0) }, 2) },
         Column(name: "probe_fma_gflops", unit: "GFLOP/s", meaning: "median FMA peak probed before and after the cell's repetitions (empty without calibration)") { number($0.probeFMAGFLOPs.map { SampleStatistics.median($0) }, 1) },
         Column(name: "projected_ts", unit: "tokens/s", meaning: "PROJECTED full-model rate from a layer slice (empty when the full model ran)") { number($0.projectedTs) },
-        Column(name: "fill_s", unit: "s", meaning: "time to reach this depth from the previous one (0 when reused)") { number($0.fillSeconds) },
+        Column(name: "fill_s", unit: "s", meaning: "time to reach this depth from the previous one (0 when reused); from fill_from") { number($0.fillSeconds) },
+        Column(name: "fill_from", unit: "tokens", meaning: "depth the fill started from when the engine says (llama-batched-bench: 0, so n_depth / fill_s is S_PP); empty: the previous depth") { $0.fillFromDepth.map(String.init) ?? "" },
         Column(name: "weights_s", unit: "s", meaning: "the setup's weights: seconds to generate them (synthetic) or to map and check them (a GGUF file)") { number($0.weightsSeconds, 3) },
         Column(name: "weights_converted", unit: "", meaning: "tensors of a GGUF file converted on load (small ones the engine keeps in f32); the rest are used in place") { $0.weightsConverted.map(String.init) ?? "" },
         Column(name: "finished_at", unit: "UTC", meaning: "when the cell finished (ISO 8601)") { $0.finishedAt },
@@ -149,7 +154,7 @@ public enum ResultSchema {
 
     /// ladder.csv: computed-fill segments of the depth ladder, per setup.
     public static let ladderColumns: [(name: String, unit: String, meaning: String)] = [
-        ("setup", "", "model/weights/cache/threads/numa"),
+        ("setup", "", "[engine/]model/weights/cache/threads/numa (the engine when not ctxbench)"),
         ("depth_from", "tokens", "depth the segment starts at"),
         ("depth_to", "tokens", "depth the segment ends at"),
         ("segment_s", "s", "wall time of the prefill from depth_from to depth_to (measured once)"),

@@ -324,10 +324,20 @@ public final class RunDirectory: @unchecked Sendable {
     static func ladderRows(_ cells: [CellResult]) -> [[String]] {
         var rows: [[String]] = []
         let computed = cells.filter { $0.fill == "computed" && $0.status == .ok }
-        let setups = Dictionary(grouping: computed) { "\($0.model)/\($0.weightType)/\($0.cacheType)/t\($0.threads)/\($0.numa)" }
+        let setups = Dictionary(grouping: computed) {
+            ($0.engine.map { $0 == "ctxbench" ? "" : $0 + "/" } ?? "") + "\($0.model)/\($0.weightType)/\($0.cacheType)/t\($0.threads)/\($0.numa)"
+        }
         for (setup, cells) in setups.sorted(by: { $0.key < $1.key }) {
+            // Fills whose start the engine gives (llama-batched-bench: from empty), each its own row.
+            var fromEmpty: [Int: Double] = [:]
+            for c in cells { if let f = c.fillSeconds, f > 0, c.nDepth > 0, c.fillFromDepth == 0, fromEmpty[c.nDepth] == nil { fromEmpty[c.nDepth] = f } }
+            for depth in fromEmpty.keys.sorted() {
+                let seconds = fromEmpty[depth]!, rate = String(format: "%.3f", Double(depth) / seconds)
+                rows.append([setup, "0", String(depth), String(format: "%.6f", seconds), rate, String(format: "%.6f", seconds), rate])
+            }
+            // The ladder: each depth filled from the previous one.
             var byDepth: [Int: Double] = [:]
-            for c in cells { if let f = c.fillSeconds, f > 0, c.nDepth > 0 { byDepth[c.nDepth] = f } }  // depth 0 is a reset
+            for c in cells where c.fillFromDepth == nil { if let f = c.fillSeconds, f > 0, c.nDepth > 0 { byDepth[c.nDepth] = f } }  // depth 0 is a reset
             var previous = 0, cumulative = 0.0
             for depth in byDepth.keys.sorted() {
                 let segment = byDepth[depth]!

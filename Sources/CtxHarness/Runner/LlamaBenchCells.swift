@@ -34,22 +34,37 @@ public enum LlamaBenchInvocation {
         return a + engine.args
     }
 
-    /// The llama-bench binary of an engine: its `bin` folder; else the build scripts/setup-llama-cpp
+    /// One llama-batched-bench run for the cell: a pp test at depth 0 is `-npp P -ntg 0`, a tg test
+    /// at depth D is `-npp D -ntg M` (the generation after a prefill of D tokens from empty), one
+    /// sequence, a context just large enough.
+    public static func batchedArguments(cell: Cell, suite: Suite) -> [String] {
+        let engine = suite.engines[cell.engine]
+        let (pp, tg) = cell.test.promptTokens > 0 ? (cell.test.promptTokens, 0) : (cell.depth, cell.test.generatedTokens)
+        var a = ["-m", suite.models[cell.model].gguf!.path, "--output-format", "jsonl", "-c", String(pp + tg + 1),
+                 "-npp", String(pp), "-ntg", String(tg), "-npl", "1",
+                 "-t", String(cell.threads), "-ctk", cell.cacheType.rawValue, "-ctv", cell.cacheType.rawValue,
+                 "-b", String(suite.batch), "-ub", String(suite.microBatch)]
+        if cell.numa != .none { a += ["--numa", cell.numa.rawValue] }
+        return a + engine.args
+    }
+
+    /// The binary of an engine's tool: its `bin` folder; else the build scripts/setup-llama-cpp
     /// made (.build/llama.cpp/bin, above the working directory or the executable); else PATH.
     public static func executable(_ engine: Suite.Engine) -> String {
-        if let bin = engine.bin { return (bin as NSString).appendingPathComponent("llama-bench") }
+        let tool = engine.tool.rawValue
+        if let bin = engine.bin { return (bin as NSString).appendingPathComponent(tool) }
         var candidates = [FileManager.default.currentDirectoryPath]
         var url = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
         for _ in 0..<6 { url.deleteLastPathComponent(); candidates.append(url.path) }
         for directory in candidates {
-            let path = (directory as NSString).appendingPathComponent(".build/llama.cpp/bin/llama-bench")
+            let path = (directory as NSString).appendingPathComponent(".build/llama.cpp/bin/\(tool)")
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            let path = (String(directory) as NSString).appendingPathComponent("llama-bench")
+            let path = (String(directory) as NSString).appendingPathComponent(tool)
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        return "llama-bench"  // not found: starting it fails, and the cell says so
+        return tool  // not found: starting it fails, and the cell says so
     }
 }
 
@@ -72,42 +87,58 @@ extension SuiteRunner {
             let engine = suite.engines[cell.engine]
             let executable = LlamaBenchInvocation.executable(engine)
             var result = skeleton(cell)
-            var samples: [Double] = []
+            var samples: [Double] = [], fills: [Double] = []
             var problem: String? = nil
-            for session in 0..<suite.sessions {
-                let repetitions = suite.repetitions.share(ofSession: session, sessions: suite.sessions) ?? suite.repetitions.minimum
-                if repetitions == 0 { continue }
-                progress(cell, done: done, total: total, eta: eta, note: "llama-bench, \(repetitions) repetitions")
-                let stem = (outputDirectory as NSString).appendingPathComponent("cell-\(cell.index)" + (suite.sessions > 1 ? "-s\(session)" : ""))
-                let arguments = LlamaBenchInvocation.arguments(cell: cell, suite: suite, repetitions: repetitions)
+            // One process per session (llama-bench, its share of the repetitions) or per repetition
+            // (llama-batched-bench, which has no repetitions of its own).
+            let processes: [Int] = engine.tool == .llamaBench
+                ? (0..<suite.sessions).map { suite.repetitions.share(ofSession: $0, sessions: suite.sessions) ?? suite.repetitions.minimum }
+                : Array(repeating: 1, count: suite.repetitions.minimum)
+            for (k, repetitions) in processes.enumerated() where repetitions > 0 {
+                progress(cell, done: done, total: total, eta: eta, note: "\(engine.tool.rawValue), process \(k + 1)/\(processes.count)")
+                let stem = (outputDirectory as NSString).appendingPathComponent("cell-\(cell.index)" + (processes.count > 1 ? "-\(k)" : ""))
+                let arguments = engine.tool == .llamaBench
+                    ? LlamaBenchInvocation.arguments(cell: cell, suite: suite, repetitions: repetitions)
+                    : LlamaBenchInvocation.batchedArguments(cell: cell, suite: suite)
                 try? (([executable] + arguments).map(Self.shellQuoted).joined(separator: " ") + "\n")
                     .write(toFile: stem + ".cmd", atomically: true, encoding: .utf8)
-                let child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
+                var child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
                                              timeoutSeconds: engine.timeoutSeconds, stopWhen: { SuiteRunner.interruptRequested })
+                // llama-batched-bench prints its results through llama.cpp's asynchronous logger, which
+                // is never flushed at exit (llama.cpp issue 22142): a loaded machine loses the line now
+                // and then (3 runs in 20 here). A run that succeeded and printed nothing is run again,
+                // up to 4 more times; a lost line is no measurement, so nothing is discarded.
+                var attempts = 1
+                while engine.tool == .batchedBench, child.succeeded, attempts < 5, !interrupted,
+                      ((try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? "").allSatisfy(\.isWhitespace) {
+                    child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
+                                             timeoutSeconds: engine.timeoutSeconds, stopWhen: { SuiteRunner.interruptRequested })
+                    attempts += 1
+                }
                 if interrupted { return true }
-                if let failure = child.failure { problem = "llama-bench \(failure)"; break }
+                if let failure = child.failure { problem = "\(engine.tool.rawValue) \(failure)"; break }
+                let measured: MeasuredSamples
+                let text = (try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? ""
                 do {
-                    let text = try String(contentsOfFile: stem + ".jsonl", encoding: .utf8)
-                    let measured = try LlamaBenchImport.parse(text, file: stem + ".jsonl")
-                    guard measured.count == 1, let m = measured.first else {
-                        problem = "llama-bench printed \(measured.count) results for one test (\(stem).jsonl)"; break
-                    }
-                    guard m.nPrompt == cell.test.promptTokens, m.nGen == cell.test.generatedTokens, m.nDepth == cell.depth else {
-                        problem = "llama-bench ran \(m.testLabel), not \(cell.testLabel) (\(stem).jsonl)"; break
-                    }
-                    if let error = m.error { problem = "llama-bench: \(error)"; break }
-                    for (i, ns) in m.samplesNs.enumerated() {
-                        try sink.appendSample(.init(cellID: cell.id(in: suite), repetition: samples.count + i, ns: ns,
-                                                    tokens: cell.test.tokens, tokenNs: nil))
-                    }
-                    samples += m.samplesNs
-                    if let row = try ImportFormat.jsonRows(text, file: stem + ".jsonl").first {
+                    measured = try engine.tool == .llamaBench ? Self.llamaBenchSamples(text, file: stem + ".jsonl", cell: cell)
+                                                              : Self.batchedBenchSample(text, file: stem + ".jsonl", cell: cell)
+                } catch {
+                    problem = "\(engine.tool.rawValue) output: \(error)"; break
+                }
+                for (i, ns) in measured.ns.enumerated() {
+                    try sink.appendSample(.init(cellID: cell.id(in: suite), repetition: samples.count + i, ns: ns,
+                                                tokens: cell.test.tokens, tokenNs: nil))
+                }
+                samples += measured.ns
+                if let fill = measured.fillSeconds { fills.append(fill) }
+                if !llamaBuilds.contains(where: { $0.engine == engine.label }) {
+                    if engine.tool == .batchedBench {
+                        noteBuild(Self.batchedBenchBuild(engine: engine, executable: executable, stem: stem))
+                    } else if let row = try? ImportFormat.jsonRows(text, file: stem + ".jsonl").first {
                         noteBuild(LlamaCppBuild(engine: engine.label, bin: executable, commit: row.string("build_commit"),
                                                 buildNumber: row.string("build_number"), backends: row.string("backends"),
                                                 cpuInfo: row.string("cpu_info"), gpuInfo: row.string("gpu_info")))
                     }
-                } catch {
-                    problem = "llama-bench output unreadable: \(error)"; break
                 }
             }
             if let problem {
@@ -118,13 +149,65 @@ extension SuiteRunner {
                 result.samplesNs = samples
                 result.samplesTs = rates
                 result.rate = SampleStatistics(rates)
+                if !fills.isEmpty {
+                    // llama-batched-bench's prefill of the depth from empty, median over its processes.
+                    result.fillSeconds = SampleStatistics.median(fills)
+                    result.fillFromDepth = 0
+                }
                 efficiency(cell, &result, meanNs: samples.reduce(0, +) / Double(samples.count))
             }
+            if engine.tool == .batchedBench { result.warmup = 1 }  // its own short warmup decode
             result.finishedAt = Self.timestamp()
             try record(result)
             done += 1
         }
         return false
+    }
+
+    struct MeasuredSamples {
+        var ns: [Double]
+        var fillSeconds: Double?
+    }
+
+    /// llama-bench's one result for the cell: its per-repetition `samples_ns`.
+    static func llamaBenchSamples(_ text: String, file: String, cell: Cell) throws -> MeasuredSamples {
+        let measured = try LlamaBenchImport.parse(text, file: file)
+        guard measured.count == 1, let m = measured.first else { throw ImportError(file, "\(measured.count) results for one test") }
+        guard m.nPrompt == cell.test.promptTokens, m.nGen == cell.test.generatedTokens, m.nDepth == cell.depth else {
+            throw ImportError(file, "llama-bench ran \(m.testLabel), not \(cell.testLabel)")
+        }
+        if let error = m.error { throw ImportError(file, error) }
+        return MeasuredSamples(ns: m.samplesNs, fillSeconds: nil)
+    }
+
+    /// llama-batched-bench's one row: a pp cell's sample is its T_PP (prefill from empty); a tg
+    /// cell's is its T_TG after a prefill of the depth, whose T_PP is the fill (S_PP at the depth).
+    static func batchedBenchSample(_ text: String, file: String, cell: Cell) throws -> MeasuredSamples {
+        let rows = try ImportFormat.jsonRows(text, file: file)
+        guard rows.count == 1, let row = rows.first else { throw ImportError(file, "\(rows.count) rows for one test") }
+        let pp = try row.int("pp"), tg = try row.int("tg")
+        let expected = cell.test.promptTokens > 0 ? (cell.test.promptTokens, 0) : (cell.depth, cell.test.generatedTokens)
+        guard (pp, tg) == expected else { throw ImportError(file, "llama-batched-bench ran pp \(pp), tg \(tg), not \(cell.testLabel)") }
+        guard let tPP = try row.number("t_pp"), let tTG = try row.number("t_tg") else { throw ImportError(file, "no t_pp or t_tg") }
+        if cell.test.promptTokens > 0 {
+            guard tPP.isFinite, tPP > 0 else { throw ImportError(file, "t_pp is \(tPP)") }
+            return MeasuredSamples(ns: [tPP * 1e9], fillSeconds: nil)
+        }
+        guard tTG.isFinite, tTG > 0 else { throw ImportError(file, "t_tg is \(tTG)") }
+        return MeasuredSamples(ns: [tTG * 1e9], fillSeconds: cell.depth > 0 && tPP.isFinite && tPP > 0 ? tPP : nil)
+    }
+
+    /// llama-batched-bench's results say nothing of its build: `--version` does ("version: 0.5.0-dev
+    /// (build 1, commit 0c1e570)").
+    static func batchedBenchBuild(engine: Suite.Engine, executable: String, stem: String) -> LlamaCppBuild {
+        let child = ChildProcess.run(executable, ["--version"], stdoutFile: stem + ".version", stderrFile: stem + ".version.stderr", timeoutSeconds: 60)
+        let text = [stem + ".version", stem + ".version.stderr"].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.joined()
+        func field(_ name: String) -> String? {
+            guard child.succeeded, let r = text.range(of: name + " ") else { return nil }
+            return String(text[r.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" })
+        }
+        return LlamaCppBuild(engine: engine.label, bin: executable, commit: field("commit"), buildNumber: field("build"),
+                             backends: nil, cpuInfo: nil, gpuInfo: nil)
     }
 
     /// Records a llama.cpp build the first time an engine reports it.

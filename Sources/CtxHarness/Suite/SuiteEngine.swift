@@ -13,7 +13,15 @@ extension Suite {
             case ctxbench
             case llamaCpp = "llama.cpp"
         }
+        /// The llama.cpp program that measures: llama-bench (every test at every depth, `-d`
+        /// refilling the depth before each repetition), or llama-batched-bench (the published
+        /// tables' S_PP(N) and S_TG(N): one prefill of N tokens from empty, then the generation).
+        public enum Tool: String, Sendable, CaseIterable {
+            case llamaBench = "llama-bench"
+            case batchedBench = "llama-batched-bench"
+        }
         public var kind: Kind
+        public var tool: Tool = .llamaBench
         /// The engine's name in cell ids and reports: the kind, or the entry's `label` (two
         /// llama.cpp entries, for two builds or two sets of flags, need labels of their own).
         public var label: String
@@ -25,6 +33,18 @@ extension Suite {
         public var timeoutSeconds: Double
 
         public static let ctxbench = Engine(kind: .ctxbench, label: "ctxbench", bin: nil, args: [], timeoutSeconds: 0)
+
+        /// Whether this engine measures `test` at `depth`: llama-batched-bench times a prefill from
+        /// an empty context (a pp test at depth 0: S_PP) and the generation after a prefill of the
+        /// depth (a tg test: S_TG), not a prefill into a filled context, nor pp+tg.
+        public func measures(_ test: Test, depth: Int) -> Bool {
+            guard tool == .batchedBench else { return true }
+            switch test {
+            case .pp: return depth == 0
+            case .tg: return true
+            case .pg: return false
+            }
+        }
     }
 
     /// Whether `engine` can run model `model`, and if not, why: llama.cpp runs a GGUF file's own
@@ -56,6 +76,12 @@ extension Suite {
                     try r.string(v, "\(path).args[\(j)]")
                 }
                 engine.timeoutSeconds = try o.number("timeoutSeconds", 1...604_800) ?? 3600
+                if let tool = try o.string("tool") {
+                    guard let t = Engine.Tool(rawValue: tool) else {
+                        throw r.fail(path + ".tool", "expected \"llama-bench\" or \"llama-batched-bench\", got \"\(clipped(tool, 40))\"")
+                    }
+                    engine.tool = t
+                }
                 // Options the suite sets itself: given twice, llama-bench would run another grid.
                 let owned = ["-m", "--model", "-o", "--output", "-r", "--repetitions", "-p", "-n", "-pg", "-d", "--n-depth", "-t", "--threads",
                              "-ctk", "-ctv", "--cache-type-k", "--cache-type-v", "--numa", "-b", "-ub", "--batch-size", "--ubatch-size"]
@@ -63,8 +89,8 @@ extension Suite {
                     throw r.fail("\(path).args[\(j)]", "\(engine.args[j]) is set by the suite (models, tests, threads, cacheTypes, numa, "
                                  + "repetitions, batch, microBatch); pass only other llama-bench options here")
                 }
-            } else if let key = ["bin", "args", "timeoutSeconds"].first(where: { o.optional($0) != nil }) {
-                throw r.fail("\(path).\(key)", "only llama.cpp engines take bin, args and timeoutSeconds")
+            } else if let key = ["bin", "args", "timeoutSeconds", "tool"].first(where: { o.optional($0) != nil }) {
+                throw r.fail("\(path).\(key)", "only llama.cpp engines take bin, args, timeoutSeconds and tool")
             }
             guard !engine.label.isEmpty, engine.label.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
                 throw r.fail(path + ".label", "expected letters, digits, '.', '_' or '-', got \"\(clipped(engine.label, 40))\"")

@@ -37,7 +37,9 @@ public struct Cell: Sendable, Equatable {
     }
 
     /// llama-bench's test label: "pp512 @ d1024" (no suffix at depth 0).
-    public var testLabel: String { depth > 0 ? "\(test.label) @ d\(depth)" : test.label }
+    public var testLabel: String { Self.label(test, depth: depth) }
+
+    static func label(_ test: Suite.Test, depth: Int) -> String { depth > 0 ? "\(test.label) @ d\(depth)" : test.label }
 }
 
 /// The cells of a suite in run order: grouped by setup, then depth ascending (the ladder extends a
@@ -76,7 +78,7 @@ public struct SuitePlan: Sendable {
                             for numa in suite.numa {
                                 for fill in fills {
                                     for depth in suite.depths {
-                                        for test in suite.tests {
+                                        for test in suite.tests where engine.measures(test, depth: depth) {
                                             all.append(Cell(index: all.count, model: model, recipe: recipe, cacheType: cache,
                                                             threads: threads, numa: numa, fill: fill, depth: depth, test: test,
                                                             engine: engineIndex))
@@ -87,6 +89,13 @@ public struct SuitePlan: Sendable {
                         }
                     }
                 }
+            }
+        }
+        for engine in suite.engines where engine.tool == .batchedBench {
+            let left = suite.depths.flatMap { d in suite.tests.filter { !engine.measures($0, depth: d) }.map { Cell.label($0, depth: d) } }
+            if !left.isEmpty {
+                skipped.append("\(engine.label): \(left.count) test(s) llama-batched-bench does not measure (a prefill into a filled context, "
+                               + "or pp+tg), e.g. \(left[0])")
             }
         }
         self.skipped = skipped
