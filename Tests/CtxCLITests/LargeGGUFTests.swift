@@ -1,4 +1,5 @@
 import CtxEngine
+import CtxHarness
 import Foundation
 import Testing
 @testable import CtxCLI
@@ -128,5 +129,22 @@ struct GGUFHeaderWriter {
         let setup = try #require(text.split(separator: "\n").first { $0.hasPrefix("| Step-3.5-Flash-Q4_K ") }, "\(text)")
         #expect(setup.contains("| NO: refused"), "\(setup)")
         #expect(setup.contains("103.34 GiB"), "the weights as the file stores them: \(setup)")
+
+        // On llama.cpp (on the host), refused before llama-bench starts (its bin does not exist: a
+        // start would fail otherwise); with -ngl the host is not the limit, and it is tried.
+        let engines = dir.appendingPathComponent("engines.json5")
+        try #"{ models: [{ gguf: "Step-3.5-Flash-Q4_K.gguf" }], tests: { pp: [512] }, threads: [1], "#
+            .appending(#"engines: [{ name: "llama.cpp", bin: "/nonexistent" }, { name: "llama.cpp", label: "gpu", bin: "/nonexistent", args: ["-ngl", "99"] }] }"#)
+            .write(to: engines, atomically: true, encoding: .utf8)
+        let plan = SuitePlan(suite: try Suite.load(path: engines.path))
+        var options = SuiteRunner.Options()
+        options.calibrate = false
+        options.quiet = true
+        let (run, _) = try RunDirectory.create(path: dir.appendingPathComponent("run").path, force: false)
+        _ = try SuiteRunner(plan: plan, suiteFile: engines.path, sink: run, options: options, log: { _ in }).run(resuming: false)
+        let cells = RunDirectory(existing: run.path).finishedCells()
+        #expect(cells.count == 2)
+        #expect(cells[0].status == .refused && cells[0].error?.contains("llama.cpp on the host") == true, "\(cells[0].error ?? "")")
+        #expect(cells[1].status == .failed && cells[1].error?.contains("cannot start /nonexistent/llama-bench") == true)
     }
 }

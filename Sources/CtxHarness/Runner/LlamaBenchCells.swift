@@ -79,6 +79,14 @@ extension SuiteRunner {
             for cell in cells { try record(failure(cell, .refused, "llama.cpp cells run only into a run directory (ctxbench run)")); done += 1 }
             return false
         }
+        // Refused like ctxbench's own setups when they would not fit in host memory, unless the
+        // engine offloads (to a GPU or over RPC), where host memory is not the limit.
+        let offloads = ["-ngl", "--n-gpu-layers", "--rpc", "-dev", "--device"]
+        if let first = cells.first, !suite.engines[first.engine].args.contains(where: offloads.contains),
+           let reason = memoryRefusal([first.setup]) {
+            for cell in cells { try record(failure(cell, .refused, reason + " (llama.cpp on the host; offload with -ngl or --rpc to run it)")); done += 1 }
+            return false
+        }
         let outputDirectory = directory.file("llama.cpp")
         try? FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         for cell in cells {

@@ -146,14 +146,7 @@ public final class SuiteRunner {
     /// interleaved dimension, measured side by side). Returns true when interrupted.
     func runGroup(_ group: [Cell.Setup], cells: [Cell], eta: ETA, done: inout Int, total: Int) throws -> Bool {
         let suite = plan.suite
-        let memory = group.map(plan.memory(of:))
-        let needed = memory.reduce(0) { $0 + $1.total }
-        let available = Double(platform.memoryAvailableBytes)
-        if available > 0 && needed > 0.9 * available {
-            func gib(_ keyPath: KeyPath<SuitePlan.Memory, Double>) -> Double { memory.reduce(0) { $0 + $1[keyPath: keyPath] } / 1_073_741_824 }
-            let reason = String(format: "needs %.2f GiB (weights %.2f, cache %.2f, state %.2f%@) of %.2f GiB available",
-                                needed / 1_073_741_824, gib(\.weights), gib(\.cache), gib(\.state),
-                                group.count > 1 ? ", for \(group.count) interleaved setups" : "", available / 1_073_741_824)
+        if let reason = memoryRefusal(group) {
             for cell in cells { try record(failure(cell, .refused, reason)); done += 1 }
             return false
         }
@@ -235,6 +228,19 @@ public final class SuiteRunner {
             }
         }
         return false
+    }
+
+    /// Why a group of setups is not run, when it would not fit in the memory available now (weights,
+    /// caches at full capacity, states, by the cost model); nil when it fits or memory is unknown.
+    func memoryRefusal(_ group: [Cell.Setup]) -> String? {
+        let memory = group.map(plan.memory(of:))
+        let needed = memory.reduce(0) { $0 + $1.total }
+        let available = Double(platform.memoryAvailableBytes)
+        guard available > 0 && needed > 0.9 * available else { return nil }
+        func gib(_ keyPath: KeyPath<SuitePlan.Memory, Double>) -> Double { memory.reduce(0) { $0 + $1[keyPath: keyPath] } / 1_073_741_824 }
+        return String(format: "needs %.2f GiB (weights %.2f, cache %.2f, state %.2f%@) of %.2f GiB available",
+                      needed / 1_073_741_824, gib(\.weights), gib(\.cache), gib(\.state),
+                      group.count > 1 ? ", for \(group.count) interleaved setups" : "", available / 1_073_741_824)
     }
 
     /// A cell's samples so far, across sessions.
