@@ -3,9 +3,10 @@ import Foundation
 /// Where a runner's results go: a run directory (files written as they are produced: `ctxbench
 /// run`) or memory (`ctxbench engine`, which prints them). One measurement path either way.
 public protocol ResultSink: AnyObject {
-    /// Cells a resumed run already finished, and when it started.
+    /// Cells a resumed run already finished, and what its run.json said (when it started, the
+    /// llama.cpp builds that ran its cells).
     func previousCells() -> [CellResult]
-    func previousStart() -> String?
+    func previousMetadata() -> RunMetadata?
     /// Prepares the logs; samples of cells not in `finished` are set aside.
     func prepare(keepingSamplesOf finished: Set<String>) throws
     func writeMetadata(_ metadata: RunMetadata) throws
@@ -17,7 +18,7 @@ public protocol ResultSink: AnyObject {
 
 extension RunDirectory: ResultSink {
     public func previousCells() -> [CellResult] { finishedCells() }
-    public func previousStart() -> String? { (try? readMetadata())?.startedAt }
+    public func previousMetadata() -> RunMetadata? { try? readMetadata() }
     public func prepare(keepingSamplesOf finished: Set<String>) throws { try openLogs(keepingSamplesOf: finished) }
 }
 
@@ -30,7 +31,7 @@ public final class MemorySink: ResultSink, @unchecked Sendable {
     public init() {}
 
     public func previousCells() -> [CellResult] { [] }
-    public func previousStart() -> String? { nil }
+    public func previousMetadata() -> RunMetadata? { nil }
     public func prepare(keepingSamplesOf finished: Set<String>) throws {}
     public func writeMetadata(_ metadata: RunMetadata) throws { self.metadata = metadata }
     public func appendSample(_ sample: RunDirectory.SampleLine) throws { samples.append(sample) }

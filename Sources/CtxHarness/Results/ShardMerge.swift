@@ -37,6 +37,8 @@ public struct ShardMerge {
     }
 
     let shards: [Shard]
+    /// Index in `shards` of the shard that holds each cell.
+    let owner: [String: Int]
     let allowHardwareMismatch: Bool
     /// The full grid's cell ids in plan order, and the merged cells in that order.
     public let planned: [String]
@@ -97,14 +99,14 @@ public struct ShardMerge {
         let plan = SuitePlan(suite: suite)
         planned = plan.cells.map { $0.id(in: suite) }
         let plannedSet = Set(planned)
-        var owner: [String: String] = [:]
+        var owner: [String: Int] = [:]
         var byID: [String: CellResult] = [:]
         var twice: [String] = [], stray: [String] = []
-        for shard in shards {
+        for (index, shard) in shards.enumerated() {
             for cell in shard.cells {
                 if !plannedSet.contains(cell.cellID) { stray.append("\(cell.cellID) (\(shard.path))"); continue }
-                if let other = owner[cell.cellID] { twice.append("\(cell.cellID) (\(other) and \(shard.path))"); continue }
-                owner[cell.cellID] = shard.path
+                if let other = owner[cell.cellID] { twice.append("\(cell.cellID) (\(shards[other].path) and \(shard.path))"); continue }
+                owner[cell.cellID] = index
                 byID[cell.cellID] = cell
                 // Every ok cell's repetitions are in its shard's samples, once each.
                 let lines = shard.sampleLines[cell.cellID]?.count ?? 0
@@ -133,6 +135,7 @@ public struct ShardMerge {
         }
         guard problems.isEmpty else { throw Refusal(problems: problems) }
         self.shards = shards
+        self.owner = owner
         cells = planned.map { byID[$0]! }
         failed = cells.filter { $0.status != .ok }
     }
@@ -168,9 +171,8 @@ public struct ShardMerge {
         // Samples and cells as the shards wrote them, in plan order; the ladder as each shard
         // measured it (a segment's start is the previous depth that shard filled).
         var samples = "", cellLines = ""
-        let owner = Dictionary(uniqueKeysWithValues: shards.flatMap { s in s.cells.map { ($0.cellID, s) } })
         for cell in cells {
-            for line in owner[cell.cellID]!.sampleLines[cell.cellID] ?? [] { samples += line + "\n" }
+            for line in shards[owner[cell.cellID]!].sampleLines[cell.cellID] ?? [] { samples += line + "\n" }
             cellLines += String(decoding: try JSONFormat.encode(cell, pretty: false), as: UTF8.self) + "\n"
         }
         try AtomicFile.write(samples, to: directory.file("samples.jsonl"))

@@ -110,19 +110,18 @@ extension SuiteRunner {
                     : LlamaBenchInvocation.batchedArguments(cell: cell, suite: suite)
                 try? (([executable] + arguments).map(Self.shellQuoted).joined(separator: " ") + "\n")
                     .write(toFile: stem + ".cmd", atomically: true, encoding: .utf8)
-                var child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
-                                             timeoutSeconds: engine.timeoutSeconds, stopWhen: { SuiteRunner.interruptRequested })
                 // llama-batched-bench prints its results through llama.cpp's asynchronous logger, which
                 // is never flushed at exit (llama.cpp issue 22142): a loaded machine loses the line now
                 // and then (3 runs in 20 here). A run that succeeded and printed nothing is run again,
-                // up to 4 more times; a lost line is no measurement, so nothing is discarded.
-                var attempts = 1
-                while engine.tool == .batchedBench, child.succeeded, attempts < 5, !interrupted,
-                      ((try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? "").allSatisfy(\.isWhitespace) {
+                // up to 5 runs in all; a lost line is no measurement, so nothing is discarded.
+                var child: ChildProcess
+                var attempts = 0
+                repeat {
                     child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
                                              timeoutSeconds: engine.timeoutSeconds, stopWhen: { SuiteRunner.interruptRequested })
                     attempts += 1
-                }
+                } while engine.tool == .batchedBench && child.succeeded && attempts < 5 && !interrupted
+                    && ((try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? "").allSatisfy(\.isWhitespace)
                 if interrupted { return true }
                 if let failure = child.failure { problem = "\(engine.tool.rawValue) \(failure)"; break }
                 let measured: MeasuredSamples

@@ -109,11 +109,13 @@ public final class SuiteRunner {
             log(String(format: "warning: CTXBENCH_TEST_SLOWDOWN: every repetition made %.0f%% slower on purpose\n",
                        100 * options.testSlowdown))
         }
-        if resuming, let previous = sink.previousStart() { metadata.startedAt = previous }
-        // The llama.cpp builds a resumed run recorded before (cells they ran stay).
-        if resuming, let builds = (sink as? RunDirectory).flatMap({ try? $0.readMetadata() })?.llamaCpp {
-            for build in builds { noteBuild(build) }
-            metadata.llamaCpp = builds
+        if resuming, let previous = sink.previousMetadata() {
+            metadata.startedAt = previous.startedAt
+            // The llama.cpp builds it recorded before (cells they ran stay).
+            if let builds = previous.llamaCpp {
+                for build in builds { noteBuild(build) }
+                metadata.llamaCpp = builds
+            }
         }
         try sink.writeMetadata(metadata)
 
