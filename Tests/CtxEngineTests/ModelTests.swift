@@ -173,6 +173,39 @@ import Testing
         #expect(step.allocatedStateBytes(capacity: 300, microBatch: 256).rings == row * 300)
     }
 
+    /// The cost model counts the LM head as the engine runs it: once per forward call (the last
+    /// token's logits), so a 512-token prefill in one call has 511 fewer LM-head rows than 512 calls.
+    @Test func lmHeadCountedOncePerForwardCall() throws {
+        let model = try Self.model(TinyModels.kimi)
+        let ctx = EngineContext(pool: Self.pool, layers: model.layerCount)
+        let state = try InferenceState(model: model, capacity: 9, cacheType: .f32)
+        model.forward(Self.tokens(8, vocab: 128), state: state, ctx: ctx)
+        let lmHead = try #require(ctx.profiler.totalsByOp().first { $0.op.name == "lm_head" })
+        #expect(lmHead.entry.calls == 1)
+        let c = ModelConfig.kimiLinear48B
+        let once = c.flops(tokens: 512, depth: 0, recipe: .q4_K_M, forwardCalls: 1)
+        let perToken = c.flops(tokens: 512, depth: 0, recipe: .q4_K_M)
+        #expect(perToken - once == 2 * Double(c.vocabSize * c.hiddenSize) * 511)
+        #expect(c.flops(tokens: 1, depth: 0, recipe: .q4_K_M, forwardCalls: 1) == c.flops(tokens: 1, depth: 0, recipe: .q4_K_M))
+    }
+
+    /// Expert weight reads per micro-batch as the engine runs experts: an expert chosen by fewer
+    /// than Linear.gemmMinimumTokens tokens is a GEMV per token (its weights read per token), else
+    /// one GEMM. Checked against the sum over every token count j of P(j) x reads(j), with P from
+    /// log-gamma (another way to the binomial).
+    @Test(arguments: [(1, 8, 256), (3, 8, 256), (16, 8, 256), (64, 8, 256), (512, 8, 16), (5, 4, 32)])
+    func expertReadsFollowTheGEMMThreshold(tokens: Int, chosen: Int, experts: Int) {
+        let p = Double(chosen) / Double(experts), m = Linear.gemmMinimumTokens
+        var expected = 0.0
+        for j in 1...tokens {
+            let logP = lgamma(Double(tokens + 1)) - lgamma(Double(j + 1)) - lgamma(Double(tokens - j + 1))
+                + Double(j) * log(p) + Double(tokens - j) * log1p(-p)
+            expected += exp(logP) * Double(j < m ? j : 1)
+        }
+        let got = ModelFootprint.expectedExpertReads(tokens: tokens, chosen: chosen, of: experts)
+        #expect(abs(got - expected) <= 1e-9 * max(1, expected), "T=\(tokens): \(got) vs \(expected)")
+    }
+
     /// The plan's memory is what InferenceState allocates: caches and rings, byte for byte.
     @Test(arguments: [ModelConfig.step35Mini, .kimiLinearMini])
     func footprintMatchesTheAllocatedState(config: ModelConfig) throws {

@@ -28,14 +28,29 @@ public struct ModelFootprint: Sendable, Equatable {
 
     public var weightBytes: Int { weightBytesByType.values.reduce(0, +) }
 
-    /// Expected weight bytes one forward call of `tokens` tokens reads: every non-expert tensor once
-    /// (the embedding as one row per token), and each routed expert once if any token chose it:
-    /// with k of E experts chosen per token, E (1 - (1 - k/E)^T) distinct experts on average.
+    /// Expected weight bytes one micro-batch of `tokens` tokens reads: every non-expert tensor once
+    /// (the embedding as one row per token), and each routed expert as the engine runs it: once (a
+    /// GEMM) when at least `Linear.gemmMinimumTokens` tokens chose it, else once per token that
+    /// did (a GEMV each). An expert's token count is Binomial(T, k/E) for k of E experts per token,
+    /// so an expert is read on average P(j >= 1) + Σ_{j=2}^{m-1} (j - 1) P(j) times.
     public func weightBytesRead(tokens: Int) -> Double {
         let nonExpert = Double(activeWeightBytes) - Double(expertWeightBytes) * Double(expertsPerToken) / Double(max(experts, 1))
         guard experts > 0 else { return nonExpert }
-        let touched = 1 - pow(1 - Double(expertsPerToken) / Double(experts), Double(tokens))
-        return nonExpert + Double(expertWeightBytes) * touched
+        return nonExpert + Double(expertWeightBytes) * Self.expectedExpertReads(tokens: tokens, chosen: expertsPerToken, of: experts)
+    }
+
+    /// Times one routed expert's weights are read in a micro-batch of `tokens` tokens (see
+    /// `weightBytesRead`).
+    static func expectedExpertReads(tokens: Int, chosen: Int, of experts: Int) -> Double {
+        let p = Double(chosen) / Double(experts)
+        var reads = 1 - pow(1 - p, Double(tokens))  // chosen by any token
+        // P(j) = C(T, j) p^j (1-p)^(T-j), for the few j below the GEMM threshold.
+        var binomial = 1.0  // C(T, j)
+        for j in 1..<max(Linear.gemmMinimumTokens, 1) where j <= tokens {
+            binomial *= Double(tokens - j + 1) / Double(j)
+            if j >= 2 { reads += Double(j - 1) * binomial * pow(p, Double(j)) * pow(1 - p, Double(tokens - j)) }
+        }
+        return reads
     }
 
     /// Cache and state bytes a token reads at `depth` tokens of context: the linear caches up to the
@@ -101,15 +116,18 @@ extension ModelConfig {
 
 extension ModelConfig {
     /// Floating-point operations (multiply and add counted separately) the engine performs for
-    /// `tokens` tokens starting at context `depth`, in the first `layers` layers: 2 per active
-    /// weight per token (the embedding lookup excluded), plus attention over the cache as the
-    /// engine computes it (MLA absorbed: 576-wide scores and 512-wide values per head and key;
-    /// GQA: 128 + 128 per query head and visible key), plus the KDA recurrence (about 4 K x V
+    /// `tokens` tokens starting at context `depth`, in the first `layers` layers, fed in
+    /// `forwardCalls` forward calls (default: one per token, as in decode): 2 per active weight per
+    /// token (the embedding lookup excluded), except the LM head, which the engine runs once per
+    /// forward call (the last token's logits only); plus attention over the cache as the engine
+    /// computes it (MLA absorbed: 576-wide scores and 512-wide values per head and key; GQA:
+    /// 128 + 128 per query head and visible key), plus the KDA recurrence (about 4 K x V
     /// multiply-adds per head and token).
-    public func flops(tokens: Int, depth: Int, recipe: WeightRecipe, layers: Int? = nil) -> Double {
+    public func flops(tokens: Int, depth: Int, recipe: WeightRecipe, layers: Int? = nil, forwardCalls: Int? = nil) -> Double {
         let limit = layers ?? layerCount
-        let active = footprint(recipe: recipe, cacheType: .f32, layers: limit).activeParameters - hiddenSize
-        var total = 2 * Double(active) * Double(tokens)
+        let lmHead = vocabSize * hiddenSize
+        let active = footprint(recipe: recipe, cacheType: .f32, layers: limit).activeParameters - hiddenSize - lmHead
+        var total = 2 * Double(active) * Double(tokens) + 2 * Double(lmHead) * Double(min(forwardCalls ?? tokens, tokens))
         // Σ over the batch of visible keys: Σ_{i=1..n} (depth + i), capped at the window when sliding.
         func keys(window: Int?) -> Double {
             (1...max(tokens, 1)).reduce(0.0) { sum, i in sum + Double(min(depth + i, window ?? Int.max)) }
