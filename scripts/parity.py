@@ -68,6 +68,16 @@ SHAPES = {
     "step-wide": dict(family=STEP, hidden=4096, layers=4, vocab=4096, full_heads=64, swa_heads=96, kv_heads=8, head_dim=128,
                       window=512, dense_ff=11264, experts=16, top_k=8, expert_ff=1280, shared_ff=1280, scale=3.0, norm=True,
                       clamp_exp=[0, 0, 7, 7], clamp_shexp=[0, 0, 0, 16], eps=1e-5, context=262144),
+    # The two mini presets' widths (kimi-linear-mini, step-3.5-mini: hidden 512, 8 layers, 32
+    # experts top-4 of 256, vocabulary 4096) as GGUF files, so llama.cpp can run them
+    # (suites/vs-llamacpp-mini.json5). Kimi's gate rank is its head dim here, as llama.cpp's
+    # loader reads it; Step keeps its 3 dense layers.
+    "kimi-mini": dict(family=KIMI, hidden=512, layers=8, vocab=4096, heads=4, kda_head_dim=128, conv=4,
+                      kv_rank=512, nope=128, rope=64, v_dim=128, dense_ff=2048, experts=32, top_k=4, expert_ff=256,
+                      shared=1, scale=2.446, eps=1e-5, context=1048576),
+    "step-mini": dict(family=STEP, hidden=512, layers=8, vocab=4096, full_heads=8, swa_heads=12, kv_heads=2, head_dim=128,
+                      window=512, dense_ff=1536, dense=3, experts=32, top_k=4, expert_ff=256, shared_ff=256, scale=3.0,
+                      norm=True, clamp_exp=[0] * 6 + [7, 7], clamp_shexp=[0] * 7 + [16], eps=1e-5, context=262144),
 }
 
 # Quantizations: llama-quantize's type, plus --tensor-type overrides so that one small file holds
@@ -134,7 +144,7 @@ def common_metadata(w, arch, hp):
     w.add_uint32(f"{arch}.expert_count", hp["experts"])
     w.add_uint32(f"{arch}.expert_used_count", hp["top_k"])
     w.add_uint32(f"{arch}.expert_feed_forward_length", hp["expert_ff"])
-    w.add_uint32(f"{arch}.leading_dense_block_count", 1)
+    w.add_uint32(f"{arch}.leading_dense_block_count", hp.get("dense", 1))
     w.add_float32(f"{arch}.expert_weights_scale", hp["scale"])
     w.add_uint32(f"{arch}.expert_gating_func", 2)  # sigmoid
     # No tokenizer: llama.cpp adds vocab_size dummy tokens; both engines take token ids.
@@ -144,7 +154,7 @@ def common_metadata(w, arch, hp):
 
 def ffn_tensors(t, hp, i, shared_ff, rng):
     h = hp["hidden"]
-    if i < 1:
+    if i < hp.get("dense", 1):
         t.add(f"blk.{i}.ffn_gate.weight", (hp["dense_ff"], h))
         t.add(f"blk.{i}.ffn_up.weight", (hp["dense_ff"], h))
         t.add(f"blk.{i}.ffn_down.weight", (h, hp["dense_ff"]), std=0.5 * hp["dense_ff"] ** -0.5)
@@ -536,6 +546,26 @@ def cmd_check(args):
     return 1 if failed else 0
 
 
+def cmd_models(args):
+    """The side-by-side suites' GGUF files (suites/vs-llamacpp*.json5): each shape written in f32
+    once, then converted by llama.cpp's own llama-quantize to each type. Files already there are kept."""
+    os.makedirs(args.out, exist_ok=True)
+    for shape in args.shapes.split(","):
+        source = os.path.join(args.out, f"{shape}-f32.gguf")
+        for qtype in args.types.split(","):
+            dest = os.path.join(args.out, ftype_name(shape, qtype, []) + ".gguf")
+            if os.path.exists(dest):
+                continue
+            if not os.path.exists(source):
+                print(f"writing {source}", flush=True)
+                write_gguf(source, shape, args.seed)
+            if dest != source:
+                print(f"quantizing {dest}", flush=True)
+                quantize(args.llama_bin, source, dest, qtype, [])
+        if args.drop_f32 and "F32" not in args.types.split(",") and os.path.exists(source):
+            os.remove(source)  # written by this command for the conversions, not asked for
+
+
 def cmd_write(args):
     write_gguf(args.out, args.shape, args.seed)
 
@@ -548,15 +578,20 @@ def main():
     c = sub.add_parser("check", help="every shape: write, quantize, run both engines, compare")
     c.add_argument("--ctxbench", required=True)
     c.add_argument("--only", help="comma-separated model names or shapes (kimi-wide-q4_k_m, step-small)")
+    m = sub.add_parser("models", help="the side-by-side suites' GGUF files, written and quantized")
+    m.add_argument("--out", required=True)
+    m.add_argument("--shapes", required=True, help="comma-separated shapes (kimi-wide,step-wide)")
+    m.add_argument("--types", required=True, help="comma-separated llama-quantize types (F16,Q8_0,Q4_K_M,Q4_K_S)")
+    m.add_argument("--drop-f32", action="store_true", help="remove the f32 source once converted")
     w = sub.add_parser("write", help="write one f32 GGUF of a shape")
     w.add_argument("shape", choices=sorted(SHAPES))
     w.add_argument("--out", required=True)
-    for s in (f, c, w):
+    for s in (f, c, m, w):
         s.add_argument("--seed", type=int, default=7)
         s.add_argument("--threads", type=int, default=2)
         s.add_argument("--llama-bin", default=os.path.join(ROOT, ".build", "llama.cpp", "bin"))
     args = p.parse_args()
-    sys.exit({"fixtures": cmd_fixtures, "check": cmd_check, "write": cmd_write}[args.command](args) or 0)
+    sys.exit({"fixtures": cmd_fixtures, "check": cmd_check, "models": cmd_models, "write": cmd_write}[args.command](args) or 0)
 
 
 if __name__ == "__main__":

@@ -372,3 +372,14 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
                               baseProbe: 200, candidateProbe: 200).outcome == .regression)
     }
 }
+
+/// The side-by-side table's standing per cell: the targets (>= 1.25x the other engine, or
+/// within 10% of the limit that bounds the test).
+@Suite struct EngineComparisonTests {
+    @Test func standingFollowsTheTargets() {
+        #expect(EngineComparison.standing(ratio: 1.25, limit: nil) == "ahead")
+        #expect(EngineComparison.standing(ratio: 1.24, limit: 0.9) == "at limit")
+        #expect(EngineComparison.standing(ratio: 1.24, limit: 0.89) == "behind")
+        #expect(EngineComparison.standing(ratio: 0.5, limit: nil) == "behind")
+    }
+}

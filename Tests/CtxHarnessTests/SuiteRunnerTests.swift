@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CtxEngine
 @testable import CtxHarness
 
 /// The runner in process on a tiny model: what it writes must agree with itself.
@@ -122,6 +123,60 @@ import Testing
         #expect(cells[1].error?.contains("cannot start /nonexistent-llama/llama-bench") == true)
         let csv = try CSVCodec.parse(String(contentsOf: work.appendingPathComponent("cells.csv"), encoding: .utf8))
         #expect(csv.dropFirst().map { $0[1] } == ["ctxbench", "llama.cpp"])
+    }
+
+    /// `interleave: ["engine"]`: llama.cpp's setup joins ctxbench's group (whatever the fills), and
+    /// runs inside it: a llama.cpp cell that cannot start fails with the reason in the first
+    /// session, ctxbench's cells of the group finish both sessions.
+    @Test func interleavedEnginesShareAGroup() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-runner-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Parity").path
+        let suite = try Suite.parse("""
+            { models: [{ gguf: "\(parity)/step-tiny-f32.gguf" }, { gguf: "\(parity)/kimi-tiny-f32.gguf" }],
+              engines: [{ name: "ctxbench" }, { name: "llama.cpp", bin: "/nonexistent-llama" }], interleave: ["engine"],
+              threads: [1], tests: { pp: [4], tg: [2], depths: [0, 8] }, warmup: 0, repetitions: 2, sessions: 2 }
+            """, file: "engines.json5")
+        let plan = SuitePlan(suite: suite)
+        #expect(plan.groups.map { $0.map(\.engine) } == [[0, 1], [0, 1]])
+        #expect(plan.groups.allSatisfy { Set($0.map(\.model)).count == 1 })
+        var options = SuiteRunner.Options()
+        options.calibrate = false
+        options.quiet = true
+        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
+        let outcome = try SuiteRunner(plan: plan, suiteFile: "engines.json5", sink: directory,
+                                      options: options, log: { _ in }).run(resuming: false)
+        #expect(outcome == .complete(failedCells: 8))
+        let cells = RunDirectory(existing: work.path).finishedCells()
+        #expect(cells.count == 16)
+        #expect(cells.filter { $0.engine == "ctxbench" }.allSatisfy { $0.status == .ok && $0.samplesNs.count == 2 })
+        #expect(cells.filter { $0.engine == "llama.cpp" }.allSatisfy {
+            $0.status == .failed && $0.error?.contains("cannot start /nonexistent-llama/llama-bench") == true
+        })
+        // Group by group: the first model's cells (both engines) are all recorded before the second's.
+        let models = cells.map(\.model)
+        #expect(models == Array(repeating: "step-tiny-f32", count: 8) + Array(repeating: "kimi-tiny-f32", count: 8))
+    }
+
+    /// A program the runner starts from a pinned thread (an engine session alive beside llama.cpp)
+    /// gets every CPU the process had, not the thread's one: `nproc` counts the CPUs it may use.
+    @Test func childOfAPinnedThreadGetsEveryCPU() throws {
+        guard let all = CPUAffinity.current(), all.count > 1 else { return }  // one CPU: nothing to narrow
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-nproc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var pinnedCount = 0
+        let thread = Thread {
+            CPUAffinity.pinCurrentThread(to: [all[0]])
+            pinnedCount = CPUAffinity.current()?.count ?? 0
+            _ = ChildProcess.run("/usr/bin/env", ["nproc"], stdoutFile: out.path + ".txt", stderrFile: out.path + ".err", timeoutSeconds: 30)
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        #expect(pinnedCount == 1)
+        let printed = try String(contentsOfFile: out.path + ".txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(printed == String(all.count))
     }
 
     /// The README's column reference is the schema's, verbatim.

@@ -30,9 +30,25 @@ public enum CPUAffinity {
         #endif
     }
 
+    /// The CPUs the process's threads were allowed before anything here pinned one: captured by the
+    /// first pin (a thread not pinned yet), or at first use.
+    static let unpinned: [Int]? = current()
+
+    /// Runs `body` with the calling thread's affinity widened back to `unpinned`, then restores it.
+    /// For starting other programs: a child inherits the affinity of the thread that starts it, and
+    /// a thread of a live engine pool is pinned to one CPU (measured: llama-bench started from the
+    /// runner's pinned thread ran its 2 threads on that one core, at half its speed).
+    public static func withUnpinnedThread<T>(_ body: () throws -> T) rethrows -> T {
+        guard let wide = unpinned, let mine = current(), mine != wide else { return try body() }
+        pinCurrentThread(to: wide)
+        defer { pinCurrentThread(to: mine) }
+        return try body()
+    }
+
     /// Restricts the calling thread to `cpus`. Returns false where pinning is unavailable or refused.
     @discardableResult
     public static func pinCurrentThread(to cpus: [Int]) -> Bool {
+        _ = unpinned
         #if canImport(CNuma)
         guard !cpus.isEmpty, numa_available() >= 0, let mask = numa_allocate_cpumask() else { return false }
         defer { numa_bitmask_free(mask) }

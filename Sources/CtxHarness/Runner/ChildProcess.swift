@@ -1,3 +1,4 @@
+import CtxEngine
 import Foundation
 
 #if canImport(Glibc)
@@ -53,7 +54,8 @@ public struct ChildProcess: Sendable {
             process.standardOutput = handle
         }
         defer { try? outputHandle?.close() }
-        do { try process.run() } catch {
+        // A child started from a pinned thread (an engine session alive beside it) would inherit one CPU.
+        do { try CPUAffinity.withUnpinnedThread { try process.run() } } catch {
             return ChildProcess(status: 127, signaled: false, timedOut: false,
                                 stderrTail: "cannot start \(executable): \((error as NSError).localizedDescription)")
         }

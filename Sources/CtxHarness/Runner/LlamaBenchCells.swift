@@ -74,101 +74,133 @@ extension SuiteRunner {
     /// cell with the tail of llama.cpp's stderr; the sweep goes on. Returns true when interrupted
     /// (the cell in progress is not recorded and re-runs on resume).
     func runLlamaBench(_ cells: [Cell], eta: ETA, done: inout Int, total: Int) throws -> Bool {
-        let suite = plan.suite
-        guard let directory = sink as? RunDirectory else {
-            for cell in cells { try record(failure(cell, .refused, "llama.cpp cells run only into a run directory (ctxbench run)")); done += 1 }
+        guard let outputDirectory = try llamaOutputDirectory(cells, done: &done) else { return false }
+        if let first = cells.first, let reason = memoryRefusal([first.setup]) {
+            for cell in cells { try record(failure(cell, .refused, reason)); done += 1 }
             return false
         }
-        // Refused like ctxbench's own setups when they would not fit in host memory, unless the
-        // engine offloads (to a GPU or over RPC), where host memory is not the limit.
-        let offloads = ["-ngl", "--n-gpu-layers", "--rpc", "-dev", "--device"]
-        if let first = cells.first, !suite.engines[first.engine].args.contains(where: offloads.contains),
-           let reason = memoryRefusal([first.setup]) {
-            for cell in cells { try record(failure(cell, .refused, reason + " (llama.cpp on the host; offload with -ngl or --rpc to run it)")); done += 1 }
-            return false
-        }
-        let outputDirectory = directory.file("llama.cpp")
-        try? FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         for cell in cells {
-            if interrupted { return true }
-            if suite.delaySeconds > 0, done > 0 { Thread.sleep(forTimeInterval: suite.delaySeconds) }
-            let engine = suite.engines[cell.engine]
-            let executable = LlamaBenchInvocation.executable(engine)
-            var result = skeleton(cell)
-            var samples: [Double] = [], fills: [Double] = []
-            var problem: String? = nil
-            // One process per session (llama-bench, its share of the repetitions) or per repetition
-            // (llama-batched-bench, which has no repetitions of its own).
-            let processes: [Int] = engine.tool == .llamaBench
-                ? (0..<suite.sessions).map { suite.repetitions.share(ofSession: $0, sessions: suite.sessions) ?? suite.repetitions.minimum }
-                : Array(repeating: 1, count: suite.repetitions.minimum)
-            for (k, repetitions) in processes.enumerated() where repetitions > 0 {
-                progress(cell, done: done, total: total, eta: eta, note: "\(engine.tool.rawValue), process \(k + 1)/\(processes.count)")
-                let stem = (outputDirectory as NSString).appendingPathComponent("cell-\(cell.index)" + (processes.count > 1 ? "-\(k)" : ""))
-                let arguments = engine.tool == .llamaBench
-                    ? LlamaBenchInvocation.arguments(cell: cell, suite: suite, repetitions: repetitions)
-                    : LlamaBenchInvocation.batchedArguments(cell: cell, suite: suite)
-                try? (([executable] + arguments).map(Self.shellQuoted).joined(separator: " ") + "\n")
-                    .write(toFile: stem + ".cmd", atomically: true, encoding: .utf8)
-                // llama-batched-bench prints its results through llama.cpp's asynchronous logger, which
-                // is never flushed at exit (llama.cpp issue 22142): a loaded machine loses the line now
-                // and then (3 runs in 20 here). A run that succeeded and printed nothing is run again,
-                // up to 5 runs in all; a lost line is no measurement, so nothing is discarded.
-                var child: ChildProcess
-                var attempts = 0
-                repeat {
-                    child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
-                                             timeoutSeconds: engine.timeoutSeconds, stopWhen: { SuiteRunner.interruptRequested })
-                    attempts += 1
-                } while engine.tool == .batchedBench && child.succeeded && attempts < 5 && !interrupted
-                    && ((try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? "").allSatisfy(\.isWhitespace)
-                if interrupted { return true }
-                if let failure = child.failure { problem = "\(engine.tool.rawValue) \(failure)"; break }
-                let measured: MeasuredSamples
-                let text = (try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? ""
-                do {
-                    measured = try engine.tool == .llamaBench ? Self.llamaBenchSamples(text, file: stem + ".jsonl", cell: cell)
-                                                              : Self.batchedBenchSample(text, file: stem + ".jsonl", cell: cell)
-                } catch {
-                    problem = "\(engine.tool.rawValue) output: \(error)"; break
-                }
-                for (i, ns) in measured.ns.enumerated() {
-                    try sink.appendSample(.init(cellID: cell.id(in: suite), repetition: samples.count + i, ns: ns,
-                                                tokens: cell.test.tokens, tokenNs: nil))
-                }
-                samples += measured.ns
-                if let fill = measured.fillSeconds { fills.append(fill) }
-                if !llamaBuilds.contains(where: { $0.engine == engine.label }) {
-                    if engine.tool == .batchedBench {
-                        noteBuild(Self.batchedBenchBuild(engine: engine, executable: executable, stem: stem))
-                    } else if let row = try? ImportFormat.jsonRows(text, file: stem + ".jsonl").first {
-                        noteBuild(LlamaCppBuild(engine: engine.label, bin: executable, commit: row.string("build_commit"),
-                                                buildNumber: row.string("build_number"), backends: row.string("backends"),
-                                                cpuInfo: row.string("cpu_info"), gpuInfo: row.string("gpu_info")))
-                    }
-                }
+            var partial = LlamaPartial()
+            for k in llamaProcesses(cell).indices {
+                if try runLlamaProcess(cell, k, into: &partial, directory: outputDirectory, eta: eta, done: done, total: total) { return true }
+                if partial.problem != nil { break }
             }
-            if let problem {
-                result.status = .failed
-                result.error = problem
-            } else {
-                let rates = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
-                result.samplesNs = samples
-                result.samplesTs = rates
-                result.rate = SampleStatistics(rates)
-                if !fills.isEmpty {
-                    // llama-batched-bench's prefill of the depth from empty, median over its processes.
-                    result.fillSeconds = SampleStatistics.median(fills)
-                    result.fillFromDepth = 0
-                }
-                efficiency(cell, &result, meanNs: samples.reduce(0, +) / Double(samples.count))
-            }
-            if engine.tool == .batchedBench { result.warmup = 1 }  // its own short warmup decode
-            result.finishedAt = Self.timestamp()
-            try record(result)
+            try finishLlama(cell, partial)
             done += 1
         }
         return false
+    }
+
+    /// The run directory's `llama.cpp/` folder for raw output; nil (the cells recorded as refused)
+    /// when results go elsewhere than a run directory.
+    func llamaOutputDirectory(_ cells: [Cell], done: inout Int) throws -> String? {
+        guard let directory = sink as? RunDirectory else {
+            for cell in cells { try record(failure(cell, .refused, "llama.cpp cells run only into a run directory (ctxbench run)")); done += 1 }
+            return nil
+        }
+        let outputDirectory = directory.file("llama.cpp")
+        try? FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+        return outputDirectory
+    }
+
+    /// What a llama.cpp cell gathered over its processes so far.
+    struct LlamaPartial {
+        var samples: [Double] = []
+        var fills: [Double] = []
+        var problem: String?
+    }
+
+    /// The processes a llama.cpp cell runs, as their repetition counts: one per session
+    /// (llama-bench, its share of the repetitions) or one per repetition (llama-batched-bench,
+    /// which has no repetitions of its own).
+    func llamaProcesses(_ cell: Cell) -> [Int] {
+        let suite = plan.suite
+        return suite.engines[cell.engine].tool == .llamaBench
+            ? (0..<suite.sessions).map { suite.repetitions.share(ofSession: $0, sessions: suite.sessions) ?? suite.repetitions.minimum }
+            : Array(repeating: 1, count: suite.repetitions.minimum)
+    }
+
+    /// Runs process `k` of a cell (see `llamaProcesses`), appends its samples to samples.jsonl and
+    /// the partial, or sets the partial's problem. Returns true when interrupted.
+    func runLlamaProcess(_ cell: Cell, _ k: Int, into partial: inout LlamaPartial, directory outputDirectory: String,
+                         eta: ETA, done: Int, total: Int) throws -> Bool {
+        let suite = plan.suite
+        let processes = llamaProcesses(cell)
+        let repetitions = processes[k]
+        guard repetitions > 0, partial.problem == nil else { return false }
+        if interrupted { return true }
+        if suite.delaySeconds > 0, done > 0 || k > 0 { Thread.sleep(forTimeInterval: suite.delaySeconds) }
+        let engine = suite.engines[cell.engine]
+        let executable = LlamaBenchInvocation.executable(engine)
+        progress(cell, done: done, total: total, eta: eta, note: "\(engine.tool.rawValue), process \(k + 1)/\(processes.count)")
+        let stem = (outputDirectory as NSString).appendingPathComponent("cell-\(cell.index)" + (processes.count > 1 ? "-\(k)" : ""))
+        let arguments = engine.tool == .llamaBench
+            ? LlamaBenchInvocation.arguments(cell: cell, suite: suite, repetitions: repetitions)
+            : LlamaBenchInvocation.batchedArguments(cell: cell, suite: suite)
+        try? (([executable] + arguments).map(Self.shellQuoted).joined(separator: " ") + "\n")
+            .write(toFile: stem + ".cmd", atomically: true, encoding: .utf8)
+        // llama-batched-bench prints its results through llama.cpp's asynchronous logger, which
+        // is never flushed at exit (llama.cpp issue 22142): a loaded machine loses the line now
+        // and then (3 runs in 20 here). A run that succeeded and printed nothing is run again,
+        // up to 5 runs in all; a lost line is no measurement, so nothing is discarded.
+        var child: ChildProcess
+        var attempts = 0
+        repeat {
+            child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
+                                     timeoutSeconds: engine.timeoutSeconds, stopWhen: { SuiteRunner.interruptRequested })
+            attempts += 1
+        } while engine.tool == .batchedBench && child.succeeded && attempts < 5 && !interrupted
+            && ((try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? "").allSatisfy(\.isWhitespace)
+        if interrupted { return true }
+        if let failure = child.failure { partial.problem = "\(engine.tool.rawValue) \(failure)"; return false }
+        let measured: MeasuredSamples
+        let text = (try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? ""
+        do {
+            measured = try engine.tool == .llamaBench ? Self.llamaBenchSamples(text, file: stem + ".jsonl", cell: cell)
+                                                      : Self.batchedBenchSample(text, file: stem + ".jsonl", cell: cell)
+        } catch {
+            partial.problem = "\(engine.tool.rawValue) output: \(error)"; return false
+        }
+        for (i, ns) in measured.ns.enumerated() {
+            try sink.appendSample(.init(cellID: cell.id(in: suite), repetition: partial.samples.count + i, ns: ns,
+                                        tokens: cell.test.tokens, tokenNs: nil))
+        }
+        partial.samples += measured.ns
+        if let fill = measured.fillSeconds { partial.fills.append(fill) }
+        if !llamaBuilds.contains(where: { $0.engine == engine.label }) {
+            if engine.tool == .batchedBench {
+                noteBuild(Self.batchedBenchBuild(engine: engine, executable: executable, stem: stem))
+            } else if let row = try? ImportFormat.jsonRows(text, file: stem + ".jsonl").first {
+                noteBuild(LlamaCppBuild(engine: engine.label, bin: executable, commit: row.string("build_commit"),
+                                        buildNumber: row.string("build_number"), backends: row.string("backends"),
+                                        cpuInfo: row.string("cpu_info"), gpuInfo: row.string("gpu_info")))
+            }
+        }
+        return false
+    }
+
+    /// Records a llama.cpp cell from what its processes gathered: its samples and statistics, or
+    /// the first problem as a failed cell.
+    func finishLlama(_ cell: Cell, _ partial: LlamaPartial) throws {
+        var result = skeleton(cell)
+        if let problem = partial.problem {
+            result.status = .failed
+            result.error = problem
+        } else {
+            let samples = partial.samples
+            result.samplesNs = samples
+            result.samplesTs = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
+            result.rate = SampleStatistics(result.samplesTs)
+            if !partial.fills.isEmpty {
+                // llama-batched-bench's prefill of the depth from empty, median over its processes.
+                result.fillSeconds = SampleStatistics.median(partial.fills)
+                result.fillFromDepth = 0
+            }
+            efficiency(cell, &result, meanNs: samples.reduce(0, +) / Double(samples.count))
+        }
+        if plan.suite.engines[cell.engine].tool == .batchedBench { result.warmup = 1 }  // its own short warmup decode
+        result.finishedAt = Self.timestamp()
+        try record(result)
     }
 
     struct MeasuredSamples {

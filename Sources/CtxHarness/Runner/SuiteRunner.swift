@@ -128,7 +128,7 @@ public final class SuiteRunner {
             let cells = group.flatMap { plan.cells(of: $0) }.filter { todoIndices.contains($0.index) }
             if cells.isEmpty { continue }
             if interrupted { stopped = true; break }
-            if suite.engines[group[0].engine].kind == .llamaCpp {
+            if group.count == 1, suite.engines[group[0].engine].kind == .llamaCpp {
                 stopped = try runLlamaBench(cells, eta: etaModel, done: &done, total: todo.count)
             } else {
                 stopped = try runGroup(group, cells: cells, eta: etaModel, done: &done, total: todo.count)
@@ -146,10 +146,41 @@ public final class SuiteRunner {
 
     /// Runs the cells of one group of setups (one setup, or several that differ only in an
     /// interleaved dimension, measured side by side). Returns true when interrupted.
+    ///
+    /// With `interleave: ["engine"]` a group also holds llama.cpp setups: at every (depth, test)
+    /// slot of every session, the llama.cpp cell runs its process of that session (llama-bench with
+    /// the session's share of the repetitions) right before or after ctxbench's repetitions of the
+    /// same slot, llama.cpp first in odd sessions (ABBA), so the two engines' samples alternate
+    /// within minutes instead of hours apart.
     func runGroup(_ group: [Cell.Setup], cells: [Cell], eta: ETA, done: inout Int, total: Int) throws -> Bool {
         let suite = plan.suite
         if let reason = memoryRefusal(group) {
             for cell in cells { try record(failure(cell, .refused, reason)); done += 1 }
+            return false
+        }
+        let isLlama: (Cell) -> Bool = { suite.engines[$0.engine].kind == .llamaCpp }
+        var closed = Set<Int>()  // cells already recorded (failed in an earlier session)
+        var llamaDirectory = ""
+        var llamaPartials: [Int: LlamaPartial] = [:]
+        if cells.contains(where: isLlama) {
+            let theirs = cells.filter(isLlama)
+            if let directory = try llamaOutputDirectory(theirs, done: &done) { llamaDirectory = directory } else { closed.formUnion(theirs.map(\.index)) }
+        }
+        /// The llama.cpp cells of a slot: their processes of this session; recorded after the last
+        /// session, or at their first failure. True when interrupted.
+        func runLlama(_ members: [Cell], session sessionIndex: Int) throws -> Bool {
+            for cell in members {
+                var partial = llamaPartials[cell.index] ?? LlamaPartial()
+                for k in llamaProcesses(cell).indices where k % suite.sessions == sessionIndex {
+                    if try runLlamaProcess(cell, k, into: &partial, directory: llamaDirectory, eta: eta, done: done, total: total) { return true }
+                }
+                llamaPartials[cell.index] = partial
+                if partial.problem != nil || sessionIndex == suite.sessions - 1 {
+                    try finishLlama(cell, partial)
+                    closed.insert(cell.index)
+                    done += 1
+                }
+            }
             return false
         }
         // Slots: the (depth, test) points every member runs, in plan order (depth ascending, so the
@@ -166,10 +197,10 @@ public final class SuiteRunner {
         // share of every cell's repetitions: with `sessions` > 1 the samples also span what changes
         // between allocations (measured here: one session in ten decoded 10% slower throughout).
         var partials: [Int: Partial] = [:]
-        var closed = Set<Int>()  // cells already recorded (failed in an earlier session)
         for sessionIndex in 0..<suite.sessions {
             var sessions: [Cell.Setup: EngineSession] = [:]
-            for setup in group where cells.contains(where: { $0.setup == setup && !closed.contains($0.index) }) {
+            for setup in group where suite.engines[setup.engine].kind == .ctxbench
+                && cells.contains(where: { $0.setup == setup && !closed.contains($0.index) }) {
                 let entry = suite.models[setup.model]
                 do {
                     let s = EngineSession.Setup(config: entry.config, layers: entry.layers, recipe: setup.recipe,
@@ -185,48 +216,55 @@ public final class SuiteRunner {
                     }
                 }
             }
-            guard let first = sessions.values.first else { return false }
             // Limits measured around every cell (a few ms each), when the run calibrates. The members
             // of a group share threads and placement, so one probe serves them all.
-            let probe = options.calibrate ? try? LimitProbe(pool: first.pool, placement: first.placement.memory) : nil
+            let first = sessions.values.first
+            let probe = options.calibrate ? first.flatMap { try? LimitProbe(pool: $0.pool, placement: $0.placement.memory) } : nil
             var reached: [Cell.Setup: Set<Int>] = [:]
             for slot in slots {
                 if interrupted { return true }
-                var members = bySlot[slot]!.filter { !closed.contains($0.index) && sessions[$0.setup] != nil }
+                var members = bySlot[slot]!.filter { !closed.contains($0.index) && (isLlama($0) || sessions[$0.setup] != nil) }
                 if members.isEmpty { continue }
                 if suite.delaySeconds > 0, done > 0 || sessionIndex > 0 { Thread.sleep(forTimeInterval: suite.delaySeconds) }
-                for cell in members where reached[cell.setup]?.contains(cell.depth) != true {
-                    let session = sessions[cell.setup]!
-                    progress(cell, done: done, total: total, eta: eta, note: "filling to depth \(cell.depth)")
-                    do {
-                        let seconds = Double(try session.reach(depth: cell.depth, fill: cell.fill)) / 1e9
-                        if sessionIndex == 0 { partials[cell.index, default: Partial(session)].fillSeconds = seconds }
-                    } catch {
-                        try record(failure(cell, .failed, "could not reach depth \(cell.depth): \(error)"))
-                        closed.insert(cell.index)
-                        done += 1
-                        continue
+                let llamaMembers = members.filter(isLlama)
+                members.removeAll(where: isLlama)
+                let llamaFirst = sessionIndex % 2 == 1
+                if llamaFirst, try runLlama(llamaMembers, session: sessionIndex) { return true }
+                own: do {
+                    for cell in members where reached[cell.setup]?.contains(cell.depth) != true {
+                        let session = sessions[cell.setup]!
+                        progress(cell, done: done, total: total, eta: eta, note: "filling to depth \(cell.depth)")
+                        do {
+                            let seconds = Double(try session.reach(depth: cell.depth, fill: cell.fill)) / 1e9
+                            if sessionIndex == 0 { partials[cell.index, default: Partial(session)].fillSeconds = seconds }
+                        } catch {
+                            try record(failure(cell, .failed, "could not reach depth \(cell.depth): \(error)"))
+                            closed.insert(cell.index)
+                            done += 1
+                            continue
+                        }
+                        reached[cell.setup, default: []].insert(cell.depth)
                     }
-                    reached[cell.setup, default: []].insert(cell.depth)
-                }
-                members.removeAll { closed.contains($0.index) }
-                if members.isEmpty { continue }
-                for cell in members where partials[cell.index] == nil { partials[cell.index] = Partial(sessions[cell.setup]!) }
-                let share = suite.repetitions.share(ofSession: sessionIndex, sessions: suite.sessions)
-                guard let finite = measure(members, sessions: sessions, probe: probe, partials: &partials, repetitions: share,
-                                           eta: eta, done: done, total: total) else {
-                    return true  // interrupted: not recorded, the cells re-run on resume
-                }
-                for cell in members {
-                    if finite[cell.index] != true {
-                        try record(failure(cell, .nan, "non-finite logits after the test (NaN or Inf in the forward pass)"))
-                        closed.insert(cell.index)
-                        done += 1
-                    } else if sessionIndex == suite.sessions - 1 {
-                        try record(finish(cell, partials[cell.index]!))
-                        done += 1
+                    members.removeAll { closed.contains($0.index) }
+                    if members.isEmpty { break own }
+                    for cell in members where partials[cell.index] == nil { partials[cell.index] = Partial(sessions[cell.setup]!) }
+                    let share = suite.repetitions.share(ofSession: sessionIndex, sessions: suite.sessions)
+                    guard let finite = measure(members, sessions: sessions, probe: probe, partials: &partials, repetitions: share,
+                                               eta: eta, done: done, total: total) else {
+                        return true  // interrupted: not recorded, the cells re-run on resume
+                    }
+                    for cell in members {
+                        if finite[cell.index] != true {
+                            try record(failure(cell, .nan, "non-finite logits after the test (NaN or Inf in the forward pass)"))
+                            closed.insert(cell.index)
+                            done += 1
+                        } else if sessionIndex == suite.sessions - 1 {
+                            try record(finish(cell, partials[cell.index]!))
+                            done += 1
+                        }
                     }
                 }
+                if !llamaFirst, try runLlama(llamaMembers, session: sessionIndex) { return true }
             }
         }
         return false
@@ -234,15 +272,24 @@ public final class SuiteRunner {
 
     /// Why a group of setups is not run, when it would not fit in the memory available now (weights,
     /// caches at full capacity, states, by the cost model); nil when it fits or memory is unknown.
-    func memoryRefusal(_ group: [Cell.Setup]) -> String? {
+    /// A llama.cpp setup that offloads (to a GPU or over RPC) does not count: host memory is not
+    /// its limit.
+    func memoryRefusal(_ setups: [Cell.Setup]) -> String? {
+        let offloads = ["-ngl", "--n-gpu-layers", "--rpc", "-dev", "--device"]
+        let group = setups.filter { setup in
+            let engine = plan.suite.engines[setup.engine]
+            return engine.kind == .ctxbench || !engine.args.contains(where: offloads.contains)
+        }
         let memory = group.map(plan.memory(of:))
         let needed = memory.reduce(0) { $0 + $1.total }
         let available = Double(platform.memoryAvailableBytes)
         guard available > 0 && needed > 0.9 * available else { return nil }
         func gib(_ keyPath: KeyPath<SuitePlan.Memory, Double>) -> Double { memory.reduce(0) { $0 + $1[keyPath: keyPath] } / 1_073_741_824 }
-        return String(format: "needs %.2f GiB (weights %.2f, cache %.2f, state %.2f%@) of %.2f GiB available",
+        let onHost = group.contains { plan.suite.engines[$0.engine].kind == .llamaCpp }
+            ? " (llama.cpp on the host; offload with -ngl or --rpc to run it)" : ""
+        return String(format: "needs %.2f GiB (weights %.2f, cache %.2f, state %.2f%@) of %.2f GiB available%@",
                       needed / 1_073_741_824, gib(\.weights), gib(\.cache), gib(\.state),
-                      group.count > 1 ? ", for \(group.count) interleaved setups" : "", available / 1_073_741_824)
+                      group.count > 1 ? ", for \(group.count) interleaved setups" : "", available / 1_073_741_824, onHost)
     }
 
     /// A cell's samples so far, across sessions.
@@ -391,7 +438,9 @@ public final class SuiteRunner {
     /// The FLOPs of one repetition of the cell by the cost model: its prompt and its generation.
     func flops(_ cell: Cell) -> (prompt: Double, generation: Double) {
         let entry = plan.suite.models[cell.model]
-        return (entry.config.flops(tokens: cell.test.promptTokens, depth: cell.depth, recipe: cell.recipe, layers: entry.layers),
+        let calls = (cell.test.promptTokens + plan.suite.batch - 1) / plan.suite.batch  // runOnce: one forward call per batch
+        return (entry.config.flops(tokens: cell.test.promptTokens, depth: cell.depth, recipe: cell.recipe, layers: entry.layers,
+                                   forwardCalls: calls),
                 entry.config.flops(tokens: cell.test.generatedTokens, depth: cell.depth + cell.test.promptTokens,
                                    recipe: cell.recipe, layers: entry.layers))
     }
@@ -415,7 +464,7 @@ public final class SuiteRunner {
     /// 256) on the x86-64-v3 release build (prefill does more FLOPs per instruction than decode):
     /// `testExtraWork` = f then adds about f of the repetition's instructions there (3.8-4.5% for
     /// 0.05). scripts/gate-reliability prints the change it makes.
-    static let promptFlopsPerBurnIteration = 6.0
+    static let promptFlopsPerBurnIteration = 5.7
     static let generationFlopsPerBurnIteration = 18.0
 
     /// The test-only extra work: a fixed count of dependent multiply-adds.

@@ -13,6 +13,7 @@ import Foundation
 ///       repetitions: 5  or  { min: 3, max: 20, ciWidth: 0.05, budgetSeconds: 60 },
 ///       seed: 1,  delaySeconds: 0,  profile: true,  sessions: 1,
 ///       engines: [{ name: "ctxbench" }, { name: "llama.cpp", bin: "DIR", args: ["-fa", "1"] }],   (SuiteEngine.swift)
+///       interleave: ["fill", "engine"],   (grid dimensions measured side by side)
 ///     }
 public struct Suite: Sendable {
     public struct ModelEntry: Sendable {
@@ -86,8 +87,11 @@ public struct Suite: Sendable {
     /// session each (so a ratio between them is not a ratio between two moments of the machine).
     public var interleave: Set<Dimension> = []
 
+    /// `fill`: the two fills' repetitions alternate in one session. `engine`: each llama.cpp cell
+    /// runs beside ctxbench's cell of the same slot, process by session (SuiteRunner.runGroup).
     public enum Dimension: String, Sendable, CaseIterable {
         case fill
+        case engine
     }
     /// Tokens per forward call (llama-bench -b): a prompt longer than this is fed in several calls.
     public var batch: Int

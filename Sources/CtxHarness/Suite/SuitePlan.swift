@@ -52,7 +52,8 @@ public struct SuitePlan: Sendable {
     /// its cells, the context it must hold, its number of depths and its first cell at each depth.
     public let setups: [Cell.Setup]
     /// Setups measured side by side: those that differ only in the suite's interleaved
-    /// dimensions (`interleave: ["fill"]`) form one group; every other setup is a group alone.
+    /// dimensions (`interleave: ["fill"]`, `["engine"]`) form one group; every other setup is a
+    /// group alone.
     public let groups: [[Cell.Setup]]
     private let cellsBySetup: [Cell.Setup: [Cell]]
     private let capacities: [Cell.Setup: Int]
@@ -118,6 +119,12 @@ public struct SuitePlan: Sendable {
         for setup in order {
             var key = setup
             if suite.interleave.contains(.fill) { key.fill = .synthetic }
+            if suite.interleave.contains(.engine) {
+                // llama.cpp's cells have the computed fill whatever the suite's: they join the group
+                // of the suite's first fill.
+                if suite.engines[setup.engine].kind == .llamaCpp, !suite.interleave.contains(.fill) { key.fill = suite.fills[0] }
+                key.engine = 0
+            }
             if members[key] == nil { groupOrder.append(key) }
             members[key, default: []].append(setup)
         }
@@ -162,7 +169,7 @@ public struct SuitePlan: Sendable {
         let entry = suite.models[cell.model]
         let f = entry.config.footprint(recipe: cell.recipe, cacheType: cell.cacheType, layers: entry.layers)
         func seconds(tokens: Int, depth: Int, calls: Int) -> Double {
-            let flops = entry.config.flops(tokens: tokens, depth: depth, recipe: cell.recipe, layers: entry.layers)
+            let flops = entry.config.flops(tokens: tokens, depth: depth, recipe: cell.recipe, layers: entry.layers, forwardCalls: calls)
             let bytes = f.weightBytesRead(tokens: max(1, tokens / calls)) * Double(calls) + f.contextBytes(depth: depth) * Double(calls)
             return max(flops / (gflops * 0.5e9), bytes / (gbps * 0.7e9))
         }
