@@ -25,7 +25,9 @@ import Testing
         let pool = ThreadPool(threads: 2)
         let scratch = MatMulScratch(threads: 2)
         let cols = type.isQuantized ? 512 : 300  // 300: K not a multiple of the 256 K-block
-        for (tokens, rows) in [(1, 1), (7, 19), (13, 33)] {
+        // (103, 161): 18 token panels (two blocks of 16, the last partial), 11 weight panels taken
+        // two at a time (GEMM.panelsPerGroup with 2 threads), the last panel holding one row.
+        for (tokens, rows) in [(1, 1), (7, 19), (13, 33), (103, 161)] {
             let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 3, scale: 0.2), rows: rows, cols: cols, as: type)
             let x = Reference.random(tokens * cols, seed: 4)
             var y = [Float](repeating: .nan, count: tokens * rows)

@@ -2,12 +2,14 @@
 /// W (rows, cols) in any weight type.
 ///
 /// Compute-bound. The scheme: X is packed once into panels of 6 tokens ([k][6] per panel, zero
-/// padded); the weights are taken 16 rows at a time, dequantized to f32 and packed as [k][16]
-/// (128 KB for K = 2048: stays in L2); then a 6x16 register-blocked microkernel (12 ymm
+/// padded); the weights are taken 16 rows at a time, dequantized to f32 and packed as [k][16],
+/// a few such panels together (`panelsPerGroup`); then a 6x16 register-blocked microkernel (12 ymm
 /// accumulators, 2 weight loads and 6 broadcasts per k: 12 FMAs) walks K in blocks of 256 so
-/// the weight block in use (16 KB) stays in L1 while every token panel passes over it.
-/// Weight panels are shared out dynamically over the pool. Dequantizing costs O(rows x cols) per call
-/// against O(tokens x rows x cols) FMAs, so it vanishes for prefill-sized batches.
+/// the weight block in use (16 KB) stays in L1 while a block of 16 token panels (96 KB, in L2)
+/// passes over it, and that token block serves every panel of the group before the next.
+/// Groups of weight panels are shared out dynamically over the pool. Dequantizing costs
+/// O(rows x cols) per call against O(tokens x rows x cols) FMAs, so it vanishes for prefill-sized
+/// batches.
 public enum GEMM {
     public static let tileTokens = 6
     public static let tileRows = 16
@@ -21,19 +23,34 @@ public enum GEMM {
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         let packed = scratch.packedInputBuffer(floats: tokenPanels * tileTokens * k)
         packInput(x, tokens: tokens, cols: k, into: packed, rounding: format, pool: pool)
-        scratch.reservePanels(floats: (tileRows + 1) * k)
         let weightPanels = (w.rows + tileRows - 1) / tileRows
-        pool.parallelFor(weightPanels, schedule: .dynamic(chunk: 1)) { range, thread in
-            let panel = scratch.panelBuffer(thread: thread, floats: (tileRows + 1) * k)
-            let rowTemp = panel + tileRows * k
-            for p in range {
-                let firstRow = p * tileRows
-                let rowCount = min(tileRows, w.rows - firstRow)
-                packWeights(format, w, firstRow: firstRow, rowCount: rowCount, into: panel, temp: rowTemp)
-                multiplyPanel(packed, panel, tokens: tokens, k: k, y: y + firstRow, ldy: w.rows, validRows: rowCount)
+        // Weight panels go to threads in groups: a group's panels are dequantized together and
+        // each block of token panels (in L2) passes over all of them before the next block.
+        let group = max(1, min(panelsPerGroup, weightPanels / (2 * pool.threadCount)))
+        let groups = (weightPanels + group - 1) / group
+        scratch.reservePanels(floats: (group * tileRows + 1) * k)
+        pool.parallelFor(groups, schedule: .dynamic(chunk: 1)) { range, thread in
+            let panels = scratch.panelBuffer(thread: thread, floats: (group * tileRows + 1) * k)
+            let rowTemp = panels + group * tileRows * k
+            for g in range {
+                let firstPanel = g * group
+                let count = min(group, weightPanels - firstPanel)
+                for j in 0..<count {
+                    let firstRow = (firstPanel + j) * tileRows
+                    packWeights(format, w, firstRow: firstRow, rowCount: min(tileRows, w.rows - firstRow),
+                                into: panels + j * tileRows * k, temp: rowTemp)
+                }
+                multiplyPanels(packed, panels, count: count, tokens: tokens, k: k, y: y + firstPanel * tileRows, ldy: w.rows,
+                               rows: min(count * tileRows, w.rows - firstPanel * tileRows))
             }
         }
     }
+
+    /// Weight panels dequantized and multiplied together (see `multiplyPanels`).
+    static let panelsPerGroup = 4
+    /// Token panels per block: 16 panels (96 tokens) x kBlock (256) floats = 96 KB, in L2 while
+    /// every weight panel of the group passes over it.
+    static let tokenPanelsPerBlock = 16
 
     /// X (tokens, cols) -> panels of 6 tokens laid out [panel][k][6], zero-padded past `tokens`.
     /// Each token's row is first rounded as the weights' format has llama.cpp round it
@@ -85,35 +102,41 @@ public enum GEMM {
         }
     }
 
-    /// All token panels against one packed weight panel, K in blocks of `kBlock`.
-    static func multiplyPanel(_ packed: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, tokens: Int, k: Int,
-                              y: UnsafeMutablePointer<Float>, ldy: Int, validRows: Int) {
+    /// All token panels against `count` packed weight panels ([count][k][16], `rows` valid rows in
+    /// all), K in blocks of `kBlock`, token panels in blocks of `tokenPanelsPerBlock`: a block of
+    /// the packed input (6 x 16 tokens x 256 k) is read from L2 by every weight panel's 256 x 16
+    /// block (16 KB, in L1), instead of all tokens streaming from L3 once per 16 weight rows.
+    static func multiplyPanels(_ packed: UnsafePointer<Float>, _ panels: UnsafePointer<Float>, count: Int, tokens: Int, k: Int,
+                               y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int) {
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         withUnsafeTemporaryAllocation(of: Float.self, capacity: tileTokens * tileRows) { tile in
-            var k0 = 0
-            while k0 < k {
+            for k0 in stride(from: 0, to: k, by: kBlock) {
                 let kc = min(kBlock, k - k0)
-                let b = panel + k0 * tileRows
-                for tp in 0..<tokenPanels {
-                    let a = packed + tp * tileTokens * k + k0 * tileTokens
-                    let firstToken = tp * tileTokens
-                    let validTokens = min(tileTokens, tokens - firstToken)
-                    let c = y + firstToken * ldy
-                    if validTokens == tileTokens && validRows == tileRows {
-                        microkernel(a, b, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
-                    } else {
-                        // Edge tile: compute into a 6x16 temporary, then add the valid part.
-                        let t = tile.baseAddress!
-                        if k0 > 0 {
-                            for i in 0..<tileTokens { for j in 0..<tileRows {
-                                t[i * tileRows + j] = (i < validTokens && j < validRows) ? c[i * ldy + j] : 0
-                            } }
+                for block in stride(from: 0, to: tokenPanels, by: tokenPanelsPerBlock) {
+                    for j in 0..<count {
+                        let b = panels + j * tileRows * k + k0 * tileRows
+                        let validRows = min(tileRows, rows - j * tileRows)
+                        for tp in block..<min(block + tokenPanelsPerBlock, tokenPanels) {
+                            let a = packed + tp * tileTokens * k + k0 * tileTokens
+                            let firstToken = tp * tileTokens
+                            let validTokens = min(tileTokens, tokens - firstToken)
+                            let c = y + j * tileRows + firstToken * ldy
+                            if validTokens == tileTokens && validRows == tileRows {
+                                microkernel(a, b, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
+                            } else {
+                                // Edge tile: compute into a 6x16 temporary, then add the valid part.
+                                let t = tile.baseAddress!
+                                if k0 > 0 {
+                                    for i in 0..<tileTokens { for r in 0..<tileRows {
+                                        t[i * tileRows + r] = (i < validTokens && r < validRows) ? c[i * ldy + r] : 0
+                                    } }
+                                }
+                                microkernel(a, b, kc: kc, t, ldc: tileRows, accumulate: k0 > 0)
+                                for i in 0..<validTokens { for r in 0..<validRows { c[i * ldy + r] = t[i * tileRows + r] } }
+                            }
                         }
-                        microkernel(a, b, kc: kc, t, ldc: tileRows, accumulate: k0 > 0)
-                        for i in 0..<validTokens { for j in 0..<validRows { c[i * ldy + j] = t[i * tileRows + j] } }
                     }
                 }
-                k0 += kc
             }
         }
     }
