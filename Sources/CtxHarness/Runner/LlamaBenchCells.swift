@@ -108,6 +108,10 @@ extension SuiteRunner {
         var samples: [Double] = []
         var fills: [Double] = []
         var problem: String?
+        /// Limits probed right before and after each process, when it ran inside an interleaved
+        /// group (whose engine session supplies the probe).
+        var probeRead: [Double] = []
+        var probeFMA: [Double] = []
     }
 
     /// The processes a llama.cpp cell runs, as their repetition counts: one per session
@@ -188,6 +192,10 @@ extension SuiteRunner {
             result.error = problem
         } else {
             let samples = partial.samples
+            if !partial.probeRead.isEmpty {
+                result.probeReadGBps = partial.probeRead
+                result.probeFMAGFLOPs = partial.probeFMA
+            }
             result.samplesNs = samples
             result.samplesTs = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
             result.rate = SampleStatistics(result.samplesTs)

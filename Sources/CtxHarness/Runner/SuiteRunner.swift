@@ -166,13 +166,21 @@ public final class SuiteRunner {
             let theirs = cells.filter(isLlama)
             if let directory = try llamaOutputDirectory(theirs, done: &done) { llamaDirectory = directory } else { closed.formUnion(theirs.map(\.index)) }
         }
-        /// The llama.cpp cells of a slot: their processes of this session; recorded after the last
-        /// session, or at their first failure. True when interrupted.
-        func runLlama(_ members: [Cell], session sessionIndex: Int) throws -> Bool {
+        /// The llama.cpp cells of a slot: their processes of this session, with the limits probed
+        /// around each like ctxbench's repetitions; recorded after the last session, or at their
+        /// first failure. True when interrupted.
+        func runLlama(_ members: [Cell], session sessionIndex: Int, probe: LimitProbe?) throws -> Bool {
+            func probeLimits(_ partial: inout LlamaPartial) {
+                guard let limits = probe?.measure() else { return }
+                partial.probeRead.append(limits.readGBps)
+                partial.probeFMA.append(limits.fmaGFLOPs)
+            }
             for cell in members {
                 var partial = llamaPartials[cell.index] ?? LlamaPartial()
                 for k in llamaProcesses(cell).indices where k % suite.sessions == sessionIndex {
+                    probeLimits(&partial)
                     if try runLlamaProcess(cell, k, into: &partial, directory: llamaDirectory, eta: eta, done: done, total: total) { return true }
+                    if partial.problem == nil { probeLimits(&partial) }
                 }
                 llamaPartials[cell.index] = partial
                 if partial.problem != nil || sessionIndex == suite.sessions - 1 {
@@ -229,7 +237,7 @@ public final class SuiteRunner {
                 let llamaMembers = members.filter(isLlama)
                 members.removeAll(where: isLlama)
                 let llamaFirst = sessionIndex % 2 == 1
-                if llamaFirst, try runLlama(llamaMembers, session: sessionIndex) { return true }
+                if llamaFirst, try runLlama(llamaMembers, session: sessionIndex, probe: probe) { return true }
                 own: do {
                     for cell in members where reached[cell.setup]?.contains(cell.depth) != true {
                         let session = sessions[cell.setup]!
@@ -264,7 +272,7 @@ public final class SuiteRunner {
                         }
                     }
                 }
-                if !llamaFirst, try runLlama(llamaMembers, session: sessionIndex) { return true }
+                if !llamaFirst, try runLlama(llamaMembers, session: sessionIndex, probe: probe) { return true }
             }
         }
         return false
