@@ -37,7 +37,7 @@ enum EngineComparison {
                                + "test's bytes per second against the DRAM read bandwidth, both probed beside the cell's "
                                + "repetitions in the same run (the cost model's counts as the engine executes them). "
                                + "Standing: \"ahead\" at >= \(aheadRatio)x the other engine, \"at limit\" within "
-                               + "\(Int((1 - limitFraction) * 100))% of the limit, else \"behind\".")
+                               + "\(Int(((1 - limitFraction) * 100).rounded()))% of the limit, else \"behind\".")
             table.notes.append(String(format: "Geometric mean of ctxbench / engine over %d cells: %.3f. Above 1, ctxbench is faster. "
                                       + "Medians of each cell's repetitions; both engines ran in the same sweep.",
                                       logRatios.count, exp(logRatios.reduce(0, +) / Double(logRatios.count))))
