@@ -18,11 +18,7 @@ import Testing
     /// Runs shard `shard` of `text` into `dir`.
     static func runShard(_ text: String, _ shard: (Int, Int)?, into dir: URL) throws {
         let plan = SuitePlan(suite: try Suite.parse(text, file: "merge-test.json5"), shard: shard)
-        var options = SuiteRunner.Options()
-        options.calibrate = false
-        options.quiet = true
-        let (directory, _) = try RunDirectory.create(path: dir.path, force: false)
-        _ = try SuiteRunner(plan: plan, suiteFile: "merge-test.json5", sink: directory, options: options, log: { _ in }).run(resuming: false)
+        _ = try SuiteRunnerTests.run(plan, file: "merge-test.json5", into: dir)
     }
 
     /// A copy of run directory `from` at `to`, with run.json edited by `edit`.

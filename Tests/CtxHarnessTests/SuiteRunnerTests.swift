@@ -15,16 +15,20 @@ import CtxEngine
       fill: "computed", warmup: 1, repetitions: 3, sessions: 2 }
     """
 
-    @Test func resultsAreConsistentWithTheirSamples() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-runner-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: work) }
-        let plan = SuitePlan(suite: try Suite.parse(Self.suite, file: "runner-test.json5"))
+    /// Runs `plan` quietly, without calibration, into a new run directory at `work`.
+    static func run(_ plan: SuitePlan, file: String, into work: URL) throws -> SuiteRunner.Outcome {
         var options = SuiteRunner.Options()
         options.calibrate = false
         options.quiet = true
         let (directory, _) = try RunDirectory.create(path: work.path, force: false)
-        let outcome = try SuiteRunner(plan: plan, suiteFile: "runner-test.json5", sink: directory,
-                                      options: options, log: { _ in }).run(resuming: false)
+        return try SuiteRunner(plan: plan, suiteFile: file, sink: directory, options: options, log: { _ in }).run(resuming: false)
+    }
+
+    @Test func resultsAreConsistentWithTheirSamples() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-runner-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let plan = SuitePlan(suite: try Suite.parse(Self.suite, file: "runner-test.json5"))
+        let outcome = try Self.run(plan, file: "runner-test.json5", into: work)
         #expect(outcome == .complete(failedCells: 0))
 
         let cells = RunDirectory(existing: work.path).finishedCells()
@@ -76,12 +80,7 @@ import CtxEngine
             .replacingOccurrences(of: "pg: [[4, 2]], depths: [0, 24, 48]", with: "depths: [24]")
         let plan = SuitePlan(suite: try Suite.parse(text, file: "interleave-test.json5"))
         #expect(plan.groups.count == 1 && plan.groups[0].map(\.fill) == [.synthetic, .computed])
-        var options = SuiteRunner.Options()
-        options.calibrate = false
-        options.quiet = true
-        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
-        let outcome = try SuiteRunner(plan: plan, suiteFile: "interleave-test.json5", sink: directory,
-                                      options: options, log: { _ in }).run(resuming: false)
+        let outcome = try Self.run(plan, file: "interleave-test.json5", into: work)
         #expect(outcome == .complete(failedCells: 0))
         #expect(RunDirectory(existing: work.path).finishedCells().count == 4)
         let samples = try String(contentsOfFile: work.appendingPathComponent("samples.jsonl").path, encoding: .utf8)
@@ -109,12 +108,7 @@ import CtxEngine
               engines: [{ name: "ctxbench" }, { name: "llama.cpp", bin: "/nonexistent-llama" }],
               threads: [1], tests: { pp: [4] }, warmup: 0, repetitions: 2 }
             """, file: "engines.json5")
-        var options = SuiteRunner.Options()
-        options.calibrate = false
-        options.quiet = true
-        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
-        let outcome = try SuiteRunner(plan: SuitePlan(suite: suite), suiteFile: "engines.json5", sink: directory,
-                                      options: options, log: { _ in }).run(resuming: false)
+        let outcome = try Self.run(SuitePlan(suite: suite), file: "engines.json5", into: work)
         #expect(outcome == .complete(failedCells: 1))
         let cells = RunDirectory(existing: work.path).finishedCells()
         #expect(cells.map(\.cellID) == ["step-tiny-f32/f32/f16/t1/none/synthetic/pp4@d0", "llama.cpp/step-tiny-f32/f32/f16/t1/none/computed/pp4@d0"])
@@ -140,12 +134,7 @@ import CtxEngine
         let plan = SuitePlan(suite: suite)
         #expect(plan.groups.map { $0.map(\.engine) } == [[0, 1], [0, 1]])
         #expect(plan.groups.allSatisfy { Set($0.map(\.model)).count == 1 })
-        var options = SuiteRunner.Options()
-        options.calibrate = false
-        options.quiet = true
-        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
-        let outcome = try SuiteRunner(plan: plan, suiteFile: "engines.json5", sink: directory,
-                                      options: options, log: { _ in }).run(resuming: false)
+        let outcome = try Self.run(plan, file: "engines.json5", into: work)
         #expect(outcome == .complete(failedCells: 8))
         let cells = RunDirectory(existing: work.path).finishedCells()
         #expect(cells.count == 16)
