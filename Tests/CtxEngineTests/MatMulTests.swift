@@ -27,16 +27,22 @@ import Testing
         let cols = type.isQuantized ? 512 : 300  // 300: K not a multiple of the 256 K-block
         // (103, 161): 18 token panels (two blocks of 16, the last partial), 11 weight panels taken
         // two at a time (GEMM.panelsPerGroup with 2 threads), the last panel holding one row.
+        // Formats with an integer GEMM: the f32-panel path it replaces is checked too.
+        let paths = type.weightFormat is any IntegerGEMMFormat.Type ? [false, true] : [false]
         for (tokens, rows) in [(1, 1), (7, 19), (13, 33), (103, 161)] {
             let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 3, scale: 0.2), rows: rows, cols: cols, as: type)
             let x = Reference.random(tokens * cols, seed: 4)
-            var y = [Float](repeating: .nan, count: tokens * rows)
-            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
-                GEMM.multiply(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
-            } }
             let expected = Self.reference(w, x, tokens: tokens)
-            for i in 0..<y.count {
-                #expect(abs(Double(y[i]) - expected[i]) < 1e-3 * max(1, abs(expected[i])), "\(type) \(tokens)x\(rows) [\(i)]")
+            for floatPanels in paths {
+                var y = [Float](repeating: .nan, count: tokens * rows)
+                x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                    GEMM.multiply(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch,
+                                  floatPanels: floatPanels)
+                } }
+                for i in 0..<y.count {
+                    #expect(abs(Double(y[i]) - expected[i]) < 1e-3 * max(1, abs(expected[i])),
+                            "\(type) \(tokens)x\(rows) [\(i)] floatPanels \(floatPanels)")
+                }
             }
         }
     }
@@ -76,6 +82,37 @@ import Testing
         } }
         let scale = Reference.rms(z)
         for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
+    }
+
+    /// The integer GEMM computes each output exactly as the GEMV's dot computes it for that token
+    /// (the same integer sums and float operations), so a prefill and a decode step of the same
+    /// token give bit-identical projections. 11 tokens: two tiles of four and a tail of three;
+    /// 37 rows: panels of 4 (37 / (4 x 2 threads)) and a last partial one.
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K])
+    func integerGEMMEqualsPerTokenGEMV(type: DType) throws {
+        #if CTXBENCH_AVX2
+        #expect(type.weightFormat is any IntegerGEMMFormat.Type)
+        #endif
+        let pool = ThreadPool(threads: 2)
+        let scratch = MatMulScratch(threads: 2)
+        let (tokens, rows, cols) = (11, 37, 768)
+        let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 7, scale: 0.2), rows: rows, cols: cols, as: type)
+        let x = Reference.random(tokens * cols, seed: 8)
+        var gemm = [Float](repeating: .nan, count: tokens * rows)
+        var gemv = gemm
+        x.withUnsafeBufferPointer { xp in
+            gemm.withUnsafeMutableBufferPointer { yp in
+                GEMM.multiply(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
+            }
+            gemv.withUnsafeMutableBufferPointer { yp in
+                for t in 0..<tokens {
+                    GEMV.multiply(w, xp.baseAddress! + t * cols, yp.baseAddress! + t * rows, pool: pool, scratch: scratch)
+                }
+            }
+        }
+        let differing = gemm.indices.filter { gemm[$0] != gemv[$0] }
+        #expect(differing.isEmpty, "\(type): \(differing.count) of \(gemm.count) outputs differ, first at \(differing.first ?? -1)")
+        #expect(gemm.allSatisfy { $0.isFinite })
     }
 
     @Test func batchedGEMVEqualsOneCallPerJob() throws {

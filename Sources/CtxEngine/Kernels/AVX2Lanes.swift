@@ -88,6 +88,12 @@ enum AVX2Lanes {
         return unsafeBitCast(c, to: V.self)
     }
 
+    /// `byteSplatControl(j, j)` from a broadcast of one word (each int16 lane: byte j, then a zero
+    /// byte), so a loop over j needs no table of controls.
+    @inline(__always) static func byteSplatControl(_ j: Int) -> V {
+        unsafeBitCast(SIMD16<UInt16>(repeating: 0x8000 | UInt16(truncatingIfNeeded: j)), to: V.self)
+    }
+
     /// The 8 bytes of `bytes` in both 128-bit lanes (for `byteSplatControl`).
     @inline(__always) static func bothLanes(_ bytes: UInt64) -> V {
         let x = SIMD2<Int64>(Int64(bitPattern: bytes), 0)

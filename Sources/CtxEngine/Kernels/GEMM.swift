@@ -1,5 +1,5 @@
 /// Matrix-matrix product for many tokens (prefill): Y (tokens, rows) = X (tokens, cols) · Wᵀ,
-/// W (rows, cols) in any weight type.
+/// W (rows, cols) in any weight type; formats with integer dot products go to `IntegerGEMM`.
 ///
 /// Compute-bound. The scheme: X is packed once into panels of 6 tokens ([k][6] per panel, zero
 /// padded); the weights are taken 16 rows at a time, dequantized to f32 and packed as [k][16],
@@ -15,10 +15,16 @@ public enum GEMM {
     public static let tileRows = 16
     static let kBlock = 256
 
+    /// `floatPanels` forces the dequantize-to-f32 path for integer formats too (the kernel benchmark
+    /// measures both paths side by side).
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
-                                pool: ThreadPool, scratch: MatMulScratch) {
+                                pool: ThreadPool, scratch: MatMulScratch, floatPanels: Bool = false) {
         guard tokens > 0, w.rows > 0 else { return }
         guard let format = w.type.weightFormat else { preconditionFailure("\(w.type) is not a weight type") }
+        if !floatPanels, let integer = format as? any IntegerGEMMFormat.Type {
+            IntegerGEMM.multiply(integer, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+            return
+        }
         let k = w.cols
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         let packed = scratch.packedInputBuffer(floats: tokenPanels * tileTokens * k)

@@ -4,7 +4,7 @@ public final class MatMulScratch: @unchecked Sendable {
     public let threads: Int
     /// GEMV: the input vector converted to the weight type's activation format.
     private(set) var activation: AlignedBuffer
-    /// GEMM: the input packed into 6-token panels (see `GEMM.packInput`).
+    /// GEMM: the input packed into 6-token panels (see `GEMM.packInput`), or IntegerGEMM's quantized rows.
     private(set) var packedInput: AlignedBuffer
     /// GEMM: per thread, one weight panel (K x 16 floats) plus one dequantized row (K floats).
     private(set) var panels: [AlignedBuffer]
@@ -24,6 +24,12 @@ public final class MatMulScratch: @unchecked Sendable {
     func packedInputBuffer(floats: Int) -> UnsafeMutablePointer<Float> {
         if packedInput.byteCount < floats * 4 { packedInput = try! AlignedBuffer(byteCount: floats * 4) }
         return packedInput.pointer(to: Float.self, count: floats)
+    }
+
+    /// The same storage as `packedInputBuffer`, as bytes (IntegerGEMM's quantized input rows).
+    func packedInputBytes(_ bytes: Int) -> UnsafeMutableRawPointer {
+        if packedInput.byteCount < bytes { packedInput = try! AlignedBuffer(byteCount: bytes) }
+        return packedInput.raw
     }
 
     func panelBuffer(thread: Int, floats: Int) -> UnsafeMutablePointer<Float> {

@@ -185,44 +185,112 @@ public enum Q4_KFormat: TwoPathDotFormat {
                         fifthBitsOffset: Int?) -> Float {
         var acc = SIMD8<Float>()
         var minAcc = SIMD8<Float>()
-        let mask = AVX2Lanes.bytes(0x0F), one = AVX2Lanes.bytes(0x01)
-        // vpshufb controls that spread scale byte j over 16 int16 lanes, j = 0..<8.
-        let splat = (AVX2Lanes.byteSplatControl(0, 0), AVX2Lanes.byteSplatControl(1, 1),
-                     AVX2Lanes.byteSplatControl(2, 2), AVX2Lanes.byteSplatControl(3, 3),
-                     AVX2Lanes.byteSplatControl(4, 4), AVX2Lanes.byteSplatControl(5, 5),
-                     AVX2Lanes.byteSplatControl(6, 6), AVX2Lanes.byteSplatControl(7, 7))
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
             Prefetch.ahead(wb, bytes: blockBytes)
-            let (scales, minBytes) = unpackScalesAndMins(wb + scalesOffset)
+            let block = SuperBlockLanes(wb, qsOffset: qsOffset, fifthBitsOffset: fifthBitsOffset)
             let qa = ab + Q8_KFormat.qsOffset
-            let scaleBytes = AVX2Lanes.bothLanes(scales)
-            let high = fifthBitsOffset.map { AVX2Lanes.load(wb + $0) }
-            @inline(__always) func withFifth(_ v: AVX2Lanes.V, _ j: UInt16) -> AVX2Lanes.V {
-                guard let high else { return v }
-                return v | AVX2Lanes.shiftLeft16(AVX2Lanes.shiftRight16(high, j) & one, 4)
+            var sum = SIMD8<Int32>()
+            for g in 0..<4 {
+                let v = block.group(g)
+                sum &+= AVX2Lanes.dotUnsigned(v.low, AVX2Lanes.load(qa + g &* 64), scale16: v.lowScale)
+                    &+ AVX2Lanes.dotUnsigned(v.high, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: v.highScale)
             }
-            // Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load, each
-            // sub-block's scale spread over 16 int16 lanes by one vpshufb of the scale bytes.
-            @inline(__always) func group(_ g: Int, _ c0: AVX2Lanes.V, _ c1: AVX2Lanes.V) -> SIMD8<Int32> {
-                let q = AVX2Lanes.load(wb + (qsOffset &+ g &* 32))
-                let lo = withFifth(q & mask, UInt16(2 &* g))
-                let hi = withFifth(AVX2Lanes.shiftRight16(q, 4) & mask, UInt16(2 &* g &+ 1))
-                return AVX2Lanes.dotUnsigned(lo, AVX2Lanes.load(qa + g &* 64), scale16: AVX2Lanes.shuffleBytes(scaleBytes, c0))
-                    &+ AVX2Lanes.dotUnsigned(hi, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: AVX2Lanes.shuffleBytes(scaleBytes, c1))
-            }
-            let sum = group(0, splat.0, splat.1) &+ group(1, splat.2, splat.3)
-                &+ group(2, splat.4, splat.5) &+ group(3, splat.6, splat.7)
-            // Σ a per sub-block of 32: q8_K's 16 bsums (16 values each) summed in pairs.
-            let subBlockSums = AVX2Lanes.pairSums16(AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
-            let mins = AVX2Lanes.int32FromBytes(minBytes)
-            let da = Q8_KFormat.scale(ab)
-            let (d, dmin) = AVX2Lanes.halves2(wb)
-            acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: d * da))
-            minAcc.addProduct(AVX2Lanes.float(subBlockSums &* mins), SIMD8<Float>(repeating: dmin * da))
+            block.accumulate(sum, activation: ab, into: &acc, mins: &minAcc)
         }
         return acc.sum() - minAcc.sum()
+    }
+
+    /// `dotAVX2` of one weight row with four activation rows (q8_K, at `a + t * stride`), each
+    /// result equal to `dotAVX2(w, a + t * stride)` bit for bit: the same integer sums and the same
+    /// float operations per token. The weight block's nibbles, fifth bits and scale vectors are
+    /// unpacked once for the four tokens, so per 32 values and token only a vpmaddubsw, a vpmaddwd
+    /// and a vpaddd remain: the integer GEMM's microkernel (`IntegerGEMM`).
+    @inline(__always)
+    static func dot4AVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int, blockBytes: Int,
+                         qsOffset: Int, fifthBitsOffset: Int?) -> SIMD4<Float> {
+        var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        var minAcc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        for b in 0..<(count / 256) {
+            let wb = w + b &* blockBytes
+            let ab = a + b &* Q8_KFormat.blockBytes
+            let block = SuperBlockLanes(wb, qsOffset: qsOffset, fifthBitsOffset: fifthBitsOffset)
+            let qa = ab + Q8_KFormat.qsOffset
+            var sum = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
+            for g in 0..<4 {
+                let v = block.group(g)
+                @inline(__always) func dot(_ t: Int) -> SIMD8<Int32> {
+                    let q = qa + (t &* stride &+ g &* 64)
+                    return AVX2Lanes.dotUnsigned(v.low, AVX2Lanes.load(q), scale16: v.lowScale)
+                        &+ AVX2Lanes.dotUnsigned(v.high, AVX2Lanes.load(q + 32), scale16: v.highScale)
+                }
+                sum.0 &+= dot(0); sum.1 &+= dot(1); sum.2 &+= dot(2); sum.3 &+= dot(3)
+            }
+            block.accumulate(sum.0, activation: ab, into: &acc.0, mins: &minAcc.0)
+            block.accumulate(sum.1, activation: ab + stride, into: &acc.1, mins: &minAcc.1)
+            block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2, mins: &minAcc.2)
+            block.accumulate(sum.3, activation: ab + 3 &* stride, into: &acc.3, mins: &minAcc.3)
+        }
+        return SIMD4(acc.0.sum() - minAcc.0.sum(), acc.1.sum() - minAcc.1.sum(),
+                     acc.2.sum() - minAcc.2.sum(), acc.3.sum() - minAcc.3.sum())
+    }
+
+    /// One q4_K / q5_K super-block's weight side in registers: its scale and min bytes and (q5_K)
+    /// fifth bits, from which `group` unpacks 64 values at a time.
+    struct SuperBlockLanes {
+        let block: UnsafeRawPointer
+        let qsOffset: Int
+        let scaleBytes: AVX2Lanes.V
+        /// Sub-block j's min in int16 lanes 2j and 2j+1 (j < 4 in the low 128 bits): vpmaddwd with
+        /// q8_K's 16 bsums gives Σ a * min per sub-block, in `int32FromBytes`' lane order.
+        let minPairs: AVX2Lanes.V
+        let fifthBits: AVX2Lanes.V?
+
+        @inline(__always)
+        init(_ block: UnsafeRawPointer, qsOffset: Int, fifthBitsOffset: Int?) {
+            self.block = block
+            self.qsOffset = qsOffset
+            let (scales, mins) = unpackScalesAndMins(block + scalesOffset)
+            scaleBytes = AVX2Lanes.bothLanes(scales)
+            minPairs = AVX2Lanes.shuffleBytes(AVX2Lanes.bothLanes(mins), Self.minPairsControl)
+            fifthBits = fifthBitsOffset.map { AVX2Lanes.load(block + $0) }
+        }
+
+        /// Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load, each with its
+        /// scale spread over 16 int16 lanes by one vpshufb of the scale bytes.
+        @inline(__always)
+        func group(_ g: Int) -> (low: AVX2Lanes.V, lowScale: AVX2Lanes.V, high: AVX2Lanes.V, highScale: AVX2Lanes.V) {
+            let mask = AVX2Lanes.bytes(0x0F)
+            let q = AVX2Lanes.load(block + (qsOffset &+ g &* 32))
+            @inline(__always) func withFifth(_ v: AVX2Lanes.V, _ j: Int) -> AVX2Lanes.V {
+                guard let fifthBits else { return v }
+                return v | AVX2Lanes.shiftLeft16(AVX2Lanes.shiftRight16(fifthBits, UInt16(j)) & AVX2Lanes.bytes(0x01), 4)
+            }
+            let j = 2 &* g
+            return (withFifth(q & mask, j), AVX2Lanes.shuffleBytes(scaleBytes, AVX2Lanes.byteSplatControl(j)),
+                    withFifth(AVX2Lanes.shiftRight16(q, 4) & mask, j &+ 1),
+                    AVX2Lanes.shuffleBytes(scaleBytes, AVX2Lanes.byteSplatControl(j &+ 1)))
+        }
+
+        /// vpshufb control for `minPairs`: int16 lane i takes byte i / 2 of its 128-bit lane's
+        /// copy of the min bytes, plus 4 in the high lane, zero-extended.
+        @inline(__always) static var minPairsControl: AVX2Lanes.V {
+            unsafeBitCast(SIMD16<UInt16>(0x8000, 0x8000, 0x8001, 0x8001, 0x8002, 0x8002, 0x8003, 0x8003,
+                                         0x8004, 0x8004, 0x8005, 0x8005, 0x8006, 0x8006, 0x8007, 0x8007), to: AVX2Lanes.V.self)
+        }
+
+        /// acc += d * d_a * sum; mins += dmin * d_a * Σ_j min_j * (Σ a over sub-block j), the
+        /// sub-block sums from q8_K's 16 bsums (one vpmaddwd with `minPairs`).
+        @inline(__always)
+        func accumulate(_ sum: SIMD8<Int32>, activation ab: UnsafeRawPointer, into acc: inout SIMD8<Float>,
+                        mins minAcc: inout SIMD8<Float>) {
+            let minTerms = AVX2Lanes.madd(AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset), minPairs)
+            let da = Q8_KFormat.scale(ab)
+            let (d, dmin) = AVX2Lanes.halves2(block)
+            acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: d * da))
+            minAcc.addProduct(AVX2Lanes.float(minTerms), SIMD8<Float>(repeating: dmin * da))
+        }
     }
     #endif
 
@@ -332,3 +400,11 @@ enum AffineFit {
         return e
     }
 }
+
+#if CTXBENCH_AVX2
+extension Q4_KFormat: IntegerGEMMFormat {
+    public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
+        dot4AVX2(w, a, stride: stride, count: count, blockBytes: blockBytes, qsOffset: qsOffset, fifthBitsOffset: nil)
+    }
+}
+#endif

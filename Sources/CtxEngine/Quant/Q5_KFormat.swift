@@ -77,3 +77,12 @@ public enum Q5_KFormat: TwoPathDotFormat {
         Q4_KFormat.dotPortable(w, a, count: count, blockBytes: blockBytes, qsOffset: qsOffset, fifthBitsOffset: qhOffset)
     }
 }
+
+#if CTXBENCH_AVX2
+extension Q5_KFormat: IntegerGEMMFormat {
+    public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
+        Q4_KFormat.dot4AVX2(w, a, stride: stride, count: count, blockBytes: blockBytes, qsOffset: qsOffset,
+                            fifthBitsOffset: qhOffset)
+    }
+}
+#endif

@@ -140,36 +140,97 @@ public enum Q6_KFormat: TwoPathDotFormat {
     /// same scales with q8_K's 16 sums, accumulated in float lanes.
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         var acc = SIMD8<Float>(), offsetAcc = SIMD8<Float>()
-        let m4 = AVX2Lanes.bytes(0x0F), m30 = AVX2Lanes.bytes(0x30)
-        let split = (AVX2Lanes.wordSplatControl(0, 1), AVX2Lanes.wordSplatControl(2, 3),
-                     AVX2Lanes.wordSplatControl(4, 5), AVX2Lanes.wordSplatControl(6, 7))
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
             Prefetch.ahead(wb, bytes: blockBytes)
-            let scales = AVX2Lanes.int16FromInt8(wb + scalesOffset)   // [s0..s7 | s8..s15]
+            let block = SuperBlockLanes(wb)
             var sum = SIMD8<Int32>()
-            @inline(__always) func half(_ h: Int, _ scalesOfHalf: AVX2Lanes.V) {
-                let ql0 = AVX2Lanes.load(wb + h &* 64), ql1 = AVX2Lanes.load(wb + (h &* 64 &+ 32))
-                let qh = AVX2Lanes.load(wb + (qhOffset &+ h &* 32))
-                let q1 = (ql0 & m4) | (AVX2Lanes.shiftLeft16(qh, 4) & m30)
-                let q2 = (ql1 & m4) | (AVX2Lanes.shiftLeft16(qh, 2) & m30)
-                let q3 = (AVX2Lanes.shiftRight16(ql0, 4) & m4) | (qh & m30)
-                let q4 = (AVX2Lanes.shiftRight16(ql1, 4) & m4) | (AVX2Lanes.shiftRight16(qh, 2) & m30)
-                let qa = ab + (Q8_KFormat.qsOffset &+ h &* 128)
-                sum &+= AVX2Lanes.dotUnsigned(q1, AVX2Lanes.load(qa), scale16: AVX2Lanes.shuffleBytes(scalesOfHalf, split.0))
-                sum &+= AVX2Lanes.dotUnsigned(q2, AVX2Lanes.load(qa + 32), scale16: AVX2Lanes.shuffleBytes(scalesOfHalf, split.1))
-                sum &+= AVX2Lanes.dotUnsigned(q3, AVX2Lanes.load(qa + 64), scale16: AVX2Lanes.shuffleBytes(scalesOfHalf, split.2))
-                sum &+= AVX2Lanes.dotUnsigned(q4, AVX2Lanes.load(qa + 96), scale16: AVX2Lanes.shuffleBytes(scalesOfHalf, split.3))
+            for h in 0..<2 {
+                let v = block.half(h)
+                sum &+= v.dot(ab + (Q8_KFormat.qsOffset &+ h &* 128))
             }
-            half(0, AVX2Lanes.V(lowHalf: scales.lowHalf, highHalf: scales.lowHalf))
-            half(1, AVX2Lanes.V(lowHalf: scales.highHalf, highHalf: scales.highHalf))
+            block.accumulate(sum, activation: ab, into: &acc, offsets: &offsetAcc)
+        }
+        return acc.sum() - 32 * offsetAcc.sum()
+    }
+
+    /// `dotAVX2` of one weight row with four q8_K activation rows (`a + t * stride`), each result
+    /// equal to `dotAVX2(w, a + t * stride)` bit for bit; the levels and scale vectors of each half
+    /// block are rebuilt once for the four tokens (the integer GEMM's microkernel).
+    static func dot4AVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
+        var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        var offsetAcc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        for b in 0..<(count / 256) {
+            let wb = w + b &* blockBytes
+            let ab = a + b &* Q8_KFormat.blockBytes
+            let block = SuperBlockLanes(wb)
+            var sum = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
+            for h in 0..<2 {
+                let v = block.half(h)
+                let qa = ab + (Q8_KFormat.qsOffset &+ h &* 128)
+                sum.0 &+= v.dot(qa); sum.1 &+= v.dot(qa + stride)
+                sum.2 &+= v.dot(qa + 2 &* stride); sum.3 &+= v.dot(qa + 3 &* stride)
+            }
+            block.accumulate(sum.0, activation: ab, into: &acc.0, offsets: &offsetAcc.0)
+            block.accumulate(sum.1, activation: ab + stride, into: &acc.1, offsets: &offsetAcc.1)
+            block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2, offsets: &offsetAcc.2)
+            block.accumulate(sum.3, activation: ab + 3 &* stride, into: &acc.3, offsets: &offsetAcc.3)
+        }
+        return SIMD4(acc.0.sum() - 32 * offsetAcc.0.sum(), acc.1.sum() - 32 * offsetAcc.1.sum(),
+                     acc.2.sum() - 32 * offsetAcc.2.sum(), acc.3.sum() - 32 * offsetAcc.3.sum())
+    }
+
+    /// One q6_K super-block's weight side: its 16 scales sign-extended to int16 ([s0..s7 | s8..s15]).
+    struct SuperBlockLanes {
+        let block: UnsafeRawPointer
+        let scales: AVX2Lanes.V
+
+        @inline(__always) init(_ block: UnsafeRawPointer) {
+            self.block = block
+            scales = AVX2Lanes.int16FromInt8(block + scalesOffset)
+        }
+
+        /// Half h's 128 levels as four byte vectors (values l, l+32, l+64, l+96 for l < 32) and
+        /// their scale multipliers ([scale j x 8 | scale j+1 x 8]).
+        struct Half {
+            let q: (AVX2Lanes.V, AVX2Lanes.V, AVX2Lanes.V, AVX2Lanes.V)
+            let scale: (AVX2Lanes.V, AVX2Lanes.V, AVX2Lanes.V, AVX2Lanes.V)
+
+            /// Σ scale * level * a over the half, `qa` at the half's 128 activations.
+            @inline(__always) func dot(_ qa: UnsafeRawPointer) -> SIMD8<Int32> {
+                AVX2Lanes.dotUnsigned(q.0, AVX2Lanes.load(qa), scale16: scale.0)
+                    &+ AVX2Lanes.dotUnsigned(q.1, AVX2Lanes.load(qa + 32), scale16: scale.1)
+                    &+ AVX2Lanes.dotUnsigned(q.2, AVX2Lanes.load(qa + 64), scale16: scale.2)
+                    &+ AVX2Lanes.dotUnsigned(q.3, AVX2Lanes.load(qa + 96), scale16: scale.3)
+            }
+        }
+
+        @inline(__always) func half(_ h: Int) -> Half {
+            let m4 = AVX2Lanes.bytes(0x0F), m30 = AVX2Lanes.bytes(0x30)
+            let ql0 = AVX2Lanes.load(block + h &* 64), ql1 = AVX2Lanes.load(block + (h &* 64 &+ 32))
+            let qh = AVX2Lanes.load(block + (qhOffset &+ h &* 32))
+            let ofHalf = h == 0 ? AVX2Lanes.V(lowHalf: scales.lowHalf, highHalf: scales.lowHalf)
+                                : AVX2Lanes.V(lowHalf: scales.highHalf, highHalf: scales.highHalf)
+            return Half(q: ((ql0 & m4) | (AVX2Lanes.shiftLeft16(qh, 4) & m30),
+                            (ql1 & m4) | (AVX2Lanes.shiftLeft16(qh, 2) & m30),
+                            (AVX2Lanes.shiftRight16(ql0, 4) & m4) | (qh & m30),
+                            (AVX2Lanes.shiftRight16(ql1, 4) & m4) | (AVX2Lanes.shiftRight16(qh, 2) & m30)),
+                        scale: (AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(0, 1)),
+                                AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(2, 3)),
+                                AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(4, 5)),
+                                AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(6, 7))))
+        }
+
+        /// acc += d * d_a * sum; offsets += d * d_a * Σ_j scale_j * bsum_j (the -32 term).
+        @inline(__always)
+        func accumulate(_ sum: SIMD8<Int32>, activation ab: UnsafeRawPointer, into acc: inout SIMD8<Float>,
+                        offsets offsetAcc: inout SIMD8<Float>) {
             let offsets = AVX2Lanes.madd(scales, AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
-            let scale = SIMD8<Float>(repeating: AVX2Lanes.half(wb, dOffset) * Q8_KFormat.scale(ab))
+            let scale = SIMD8<Float>(repeating: AVX2Lanes.half(block, dOffset) * Q8_KFormat.scale(ab))
             acc.addProduct(AVX2Lanes.float(sum), scale)
             offsetAcc.addProduct(AVX2Lanes.float(offsets), scale)
         }
-        return acc.sum() - 32 * offsetAcc.sum()
     }
     #endif
 
@@ -210,3 +271,11 @@ public enum Q6_KFormat: TwoPathDotFormat {
         return total
     }
 }
+
+#if CTXBENCH_AVX2
+extension Q6_KFormat: IntegerGEMMFormat {
+    public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
+        dot4AVX2(w, a, stride: stride, count: count)
+    }
+}
+#endif

@@ -89,6 +89,16 @@ extension WeightFormat {
     }
 }
 
+/// A weight format whose prefill products run on integer dot products (`IntegerGEMM`): the
+/// activations are quantized to `activationType` once per product and each weight block is
+/// unpacked once for four tokens. Conforming where the build has such a kernel (AVX2: q4_K, q5_K,
+/// q6_K);
+/// elsewhere GEMM dequantizes the weights to f32 panels.
+public protocol IntegerGEMMFormat: WeightFormat {
+    /// dot(w, a + t * stride) for t = 0..<4, each equal to `dot` bit for bit.
+    static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float>
+}
+
 /// A weight format with two implementations of its dot product: AVX2 (through CX86Intrinsics, when
 /// the build enables it) and portable SIMD (every ISA). `dot` picks one here, once for all formats;
 /// the tests check both against the same references.

@@ -30,7 +30,7 @@ public struct KernelShape: Sendable, Equatable, Codable, CustomStringConvertible
 
 /// One measured kernel case.
 public struct KernelResult: Codable, Sendable {
-    public var kernel: String        // "gemv" or "gemm"
+    public var kernel: String        // "gemv", "gemv-cached", "gemm" or "gemm-f32" (see `gemm`)
     public var type: DType
     public var shape: KernelShape
     public var threads: Int
@@ -79,12 +79,14 @@ public struct KernelBenchmark {
         for shape in shapes {
             for type in types {
                 try type.checkRowLength(shape.cols)
-                let result = shape.isGEMV
-                    ? try gemv(type, shape, pool: pool, scratch: scratch)
+                let measured = shape.isGEMV
+                    ? [try gemv(type, shape, pool: pool, scratch: scratch)]
                     : try gemm(type, shape, pool: pool, scratch: scratch)
-                progress(String(format: "%@ %@ %@: %.1f us, %.1f GB/s, %.1f GFLOP/s", result.kernel, type.rawValue,
-                                shape.description, result.medianNanoseconds / 1000, result.weightGBps, result.gflops))
-                results.append(result)
+                for result in measured {
+                    progress(String(format: "%@ %@ %@: %.1f us, %.1f GB/s, %.1f GFLOP/s", result.kernel, type.rawValue,
+                                    shape.description, result.medianNanoseconds / 1000, result.weightGBps, result.gflops))
+                }
+                results.append(contentsOf: measured)
             }
         }
         return results
@@ -154,33 +156,46 @@ public struct KernelBenchmark {
                       weightBytes: bytes, referenceReadGBps: readGBps, referenceFMAGFLOPs: nil)
     }
 
-    func gemm(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch) throws -> KernelResult {
+    /// GEMM samples, each followed by an FMA burst on the same pool. For formats with an integer
+    /// GEMM (`IntegerGEMMFormat`), the f32-panel path it replaces is measured too, its samples
+    /// alternating with the integer path's ("gemm-f32"), so the two are compared at the same moments.
+    func gemm(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch) throws -> [KernelResult] {
         let w = try makeMatrix(type, rows: shape.rows, cols: shape.cols, pool: pool)
         var x = [Float](repeating: 0, count: shape.tokens * shape.cols)
         var random = SeededRandom(seed: seed, stream: 1 << 41)
         x.withUnsafeMutableBufferPointer { random.fill($0.baseAddress!, count: $0.count) }
         var y = [Float](repeating: 0, count: shape.tokens * shape.rows)
-        var samples: [Double] = []
+        let paths = type.weightFormat is any IntegerGEMMFormat.Type ? [false, true] : [false]
+        var samples = paths.map { _ in [Double]() }
         var fmaSamples: [Double] = []
         // An FMA burst of about a millisecond at this machine's peak after every GEMM sample.
         let iterations = max(1000, 200_000_000 / (MemoryKernels.fmaFlopsPerIteration * pool.threadCount))
         let burstFlops = Double(MemoryKernels.fmaFlopsPerIteration * iterations * pool.threadCount)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                GEMM.multiply(w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch)
+                for floatPanels in paths {
+                    GEMM.multiply(w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch,
+                                  floatPanels: floatPanels)
+                }
                 let start = monotonicNanoseconds()
-                while samples.count < 5 || Double(monotonicNanoseconds() - start) < minimumSeconds * 1e9 {
-                    let t0 = monotonicNanoseconds()
-                    GEMM.multiply(w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch)
-                    samples.append(Double(monotonicNanoseconds() - t0))
-                    let t1 = monotonicNanoseconds()
-                    pool.run { t in blackHole(MemoryKernels.fmaChains(iterations: iterations, seed: Float(t + 1))) }
-                    fmaSamples.append(Double(monotonicNanoseconds() - t1))
+                while samples[0].count < 5 || Double(monotonicNanoseconds() - start) < minimumSeconds * 1e9 {
+                    for (i, floatPanels) in paths.enumerated() {
+                        let t0 = monotonicNanoseconds()
+                        GEMM.multiply(w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch,
+                                      floatPanels: floatPanels)
+                        samples[i].append(Double(monotonicNanoseconds() - t0))
+                        let t1 = monotonicNanoseconds()
+                        pool.run { t in blackHole(MemoryKernels.fmaChains(iterations: iterations, seed: Float(t + 1))) }
+                        fmaSamples.append(Double(monotonicNanoseconds() - t1))
+                    }
                 }
             }
         }
-        return result("gemm", type, shape, matrices: 1, samples: samples, weightBytes: w.byteCount,
-                      referenceReadGBps: nil, referenceFMAGFLOPs: burstFlops / Spread(fmaSamples).median)
+        let fma = burstFlops / Spread(fmaSamples).median
+        return paths.enumerated().map { i, floatPanels in
+            result(floatPanels ? "gemm-f32" : "gemm", type, shape, matrices: 1, samples: samples[i], weightBytes: w.byteCount,
+                   referenceReadGBps: nil, referenceFMAGFLOPs: fma)
+        }
     }
 
     func result(_ kernel: String, _ type: DType, _ shape: KernelShape, matrices: Int, samples: [Double],
