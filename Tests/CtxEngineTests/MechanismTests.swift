@@ -183,6 +183,35 @@ import Testing
         for i in 0..<out.count { #expect(abs(Double(out[i]) - expected[i]) < 1e-4, "[\(i)]") }
     }
 
+    /// MLA's absorbed form: one cache whose 48-wide rows are the keys and whose first `valueDim`
+    /// values are the values, 16 query heads on it. 5 tokens x 16 heads = 80 queries: work items of
+    /// 64 and 16 queries, neither a whole number of the microkernel's 6-query panels. valueDim 32
+    /// takes the blocked form, 24 the per-query one; decode (1 token at 300) splits the keys.
+    @Test(arguments: [(5, 70, 32, DType.f32), (5, 70, 24, DType.f32), (5, 70, 32, DType.f16), (1, 300, 32, DType.f16)]
+          as [(Int, Int, Int, DType)])
+    func sharedLatentCacheAttentionMatchesSoftmax(tokens: Int, first: Int, valueDim: Int, type: DType) throws {
+        let pool = ThreadPool(threads: 2)
+        let (heads, width) = (16, 48)
+        let shape = CacheAttention.Shape(tokens: tokens, qHeads: heads, kvHeads: 1, keyDim: width, valueDim: valueDim,
+                                         firstPosition: first, window: nil)
+        let total = first + tokens
+        let cache = try KVCache(type: type, width: width, capacity: total, ring: false)
+        let rows = Reference.random(total * width, seed: 12)
+        rows.withUnsafeBufferPointer { for p in 0..<total { cache.write($0.baseAddress! + p * width, position: p) } }
+        var keys = [Float](repeating: 0, count: total * width)
+        keys.withUnsafeMutableBufferPointer { for p in 0..<total { cache.readRow(p, into: $0.baseAddress! + p * width) } }
+        let values = (0..<total).flatMap { p in keys[(p * width)..<(p * width + valueDim)] }
+        let queries = Reference.random(tokens * heads * width, seed: 31, scale: 0.3)
+        var out = [Float](repeating: .nan, count: tokens * heads * valueDim)
+        queries.withUnsafeBufferPointer { q in out.withUnsafeMutableBufferPointer { o in
+            CacheAttention.run(queries: q.baseAddress!, shape: shape, keys: [cache], values: [cache],
+                               out: o.baseAddress!, pool: pool, scratch: AttentionScratch())
+        } }
+        let expected = Self.attentionReference(queries: queries, shape: shape, keys: [keys], values: [values])
+        let wrong = out.indices.filter { !(abs(Double(out[$0]) - expected[$0]) < 1e-4) }
+        #expect(wrong.count == 0, "outputs off, first [\(wrong.first ?? -1)] of \(out.count)")
+    }
+
     // MARK: MoE
 
     /// Kimi's unclamped MoE, and Step's with SwiGLU clamps low enough that most gates and ups hit

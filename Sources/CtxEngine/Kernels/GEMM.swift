@@ -128,7 +128,7 @@ public enum GEMM {
                             let validTokens = min(tileTokens, tokens - firstToken)
                             let c = y + j * tileRows + firstToken * ldy
                             if validTokens == tileTokens && validRows == tileRows {
-                                microkernel(a, b, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
+                                microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
                             } else {
                                 // Edge tile: compute into a 6x16 temporary, then add the valid part.
                                 let t = tile.baseAddress!
@@ -137,7 +137,7 @@ public enum GEMM {
                                         t[i * tileRows + r] = (i < validTokens && r < validRows) ? c[i * ldy + r] : 0
                                     } }
                                 }
-                                microkernel(a, b, kc: kc, t, ldc: tileRows, accumulate: k0 > 0)
+                                microkernel(a, b, ldb: tileRows, kc: kc, t, ldc: tileRows, accumulate: k0 > 0)
                                 for i in 0..<validTokens { for r in 0..<validRows { c[i * ldy + r] = t[i * tileRows + r] } }
                             }
                         }
@@ -147,11 +147,12 @@ public enum GEMM {
         }
     }
 
-    /// C (6, 16) (+)= A (6 x kc, packed [k][6]) · B (kc x 16, packed [k][16]).
+    /// C (6, 16) (+)= A (6 x kc, packed [k][6]) · B (kc x 16: row p at b + p * ldb; GEMM packs
+    /// its weight panels with ldb 16, attention passes cache rows as they lie).
     /// Twelve accumulators stay in registers (checked in the assembly: the loop body is 2 vmovups,
     /// 6 vbroadcastss and 12 vfmadd231ps).
     @inline(__always)
-    static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, kc: Int,
+    static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
                             _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         typealias V = SIMD8<Float>
         let cr = UnsafeMutableRawPointer(c)
@@ -164,8 +165,8 @@ public enum GEMM {
         let br = UnsafeRawPointer(b)
         var ap = a
         for p in 0..<kc {
-            let b0 = br.loadUnaligned(fromByteOffset: p &* 64, as: V.self)
-            let b1 = br.loadUnaligned(fromByteOffset: p &* 64 &+ 32, as: V.self)
+            let b0 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4, as: V.self)
+            let b1 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4 &+ 32, as: V.self)
             var av = V(repeating: ap[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
             av = V(repeating: ap[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
             av = V(repeating: ap[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
