@@ -15,12 +15,12 @@
 /// (32 keys, dequantized once when the cache is f16/q8_0) serves all of them. When there are too
 /// few items for the pool (decode), the key range is split and the partial softmax states merged.
 ///
-/// Per tile, the item's scores and value sums are two small matrix products run on GEMM's 6x16
-/// register-blocked microkernel (`attendRangeBlocked`): S (queries x 32 keys) = Q · Kᵀ with the
-/// queries packed once per item and the tile's keys transposed once, then O += P · V straight from
-/// the tile's rows. A query-by-query form (a dot per key, then a row sum per query) re-reads the
-/// 74 KB MLA tile from L2 for every query and ran at about a third of the FMA peak. Value widths
-/// that are not a multiple of 16 take that plain form (`attendRangePerQuery`).
+/// Per tile, the item's scores and value sums are register-blocked small matrix products
+/// (`attendRangeBlocked`): S (queries x 32 keys) = Q · Kᵀ three queries by four keys at a time,
+/// then O += P · V on GEMM's 6x16 microkernel straight from the tile's rows. A query-by-query form
+/// (a dot per key, then a row sum per query) re-reads the 74 KB MLA tile from L2 for every query
+/// and ran at about a third of the FMA peak. Value widths that are not a multiple of 16, or key
+/// widths not a multiple of 8, take that plain form (`attendRangePerQuery`).
 public enum CacheAttention {
     public struct Shape: Sendable {
         public var tokens: Int
@@ -64,7 +64,7 @@ public enum CacheAttention {
         let queriesPerBlock = blockTokens * g
         let partialStride = shape.valueDim + 2
         scratch.reserve(threads: pool.threadCount, keyWidth: keys[0].width, valueWidth: values[0].width,
-                        keyDim: shape.keyDim, valueDim: shape.valueDim, queries: queriesPerBlock,
+                        valueDim: shape.valueDim, queries: queriesPerBlock,
                         partials: splits > 1 ? outer * splits * queriesPerBlock * partialStride : 0)
         let shared = keys.indices.allSatisfy { keys[$0] === values[$0] }
 
@@ -122,7 +122,7 @@ public enum CacheAttention {
     static func attendRange(queries: UnsafePointer<Float>, shape: Shape, kvHead: Int, tokens: Range<Int>,
                             keyRange: Range<Int>, keys: KVCache, values: KVCache, shared: Bool,
                             states: inout [SoftmaxPartial], ts: AttentionScratch.ThreadBuffers) {
-        if shape.valueDim % GEMM.tileRows == 0 {
+        if shape.valueDim % GEMM.tileRows == 0 && shape.keyDim % 8 == 0 {
             attendRangeBlocked(queries: queries, shape: shape, kvHead: kvHead, tokens: tokens, keyRange: keyRange,
                                keys: keys, values: values, shared: shared, states: &states, ts: ts)
         } else {
@@ -131,31 +131,23 @@ public enum CacheAttention {
         }
     }
 
-    /// The item's queries in panels of 6 (query qi = (t - t0) * g + head within the group):
-    /// Q [panel][keyDim][6], zero past the last query, packed once per item and used by every tile.
-    /// Per tile of n <= 32 keys:
-    ///   Kᵀ [keyDim][32]           the tile's keys transposed, zero past n
-    ///   S  [panel * 6][32]        = Q · Kᵀ (microkernel, one call per panel and 16 keys)
-    ///   P  [panel][32][6]         exp(S - running max) of each query's visible keys, 0 elsewhere
-    ///   O  [panel * 6][valueDim] += P · V, V the tile's rows as they lie (ldb = value row width)
+    /// Per tile of n <= 32 keys, for the item's queries (query qi = (t - t0) * g + head in the group):
+    ///   S  [query][32]            = Q · Kᵀ, 3 queries x 4 keys at a time (`scoreBlock`), both read
+    ///                             in place (rows contiguous along keyDim)
+    ///   P  [panel][32][6]         exp(S - running max) of each query's visible keys, 0 elsewhere,
+    ///                             in the 6-query panels of GEMM's microkernel
+    ///   O  [panel * 6][valueDim] += P · V (microkernel; V the tile's rows as they lie, ldb = row width)
     /// Accumulators hold `AttentionScratch.paddedQueries` rows, so padded queries need no edge case.
     static func attendRangeBlocked(queries: UnsafePointer<Float>, shape: Shape, kvHead: Int, tokens: Range<Int>,
                                    keyRange: Range<Int>, keys: KVCache, values: KVCache, shared: Bool,
                                    states: inout [SoftmaxPartial], ts: AttentionScratch.ThreadBuffers) {
         let g = shape.group, dv = shape.valueDim, kd = shape.keyDim
-        let lanes = GEMM.tileTokens, keyLanes = GEMM.tileRows
+        let lanes = GEMM.tileTokens
         let count = tokens.count * g
         let panels = (count + lanes - 1) / lanes
-        let qp = ts.queryPanels, kt = ts.keyPanel, scores = ts.scores, pp = ts.probabilityPanels
-        for qi in 0..<(panels * lanes) {
-            let panel = qp + (qi / lanes) * kd * lanes, lane = qi % lanes
-            if qi < count {
-                let t = tokens.lowerBound + qi / g, h = kvHead * g + qi % g
-                let q = queries + (t * shape.qHeads + h) * kd
-                for d in 0..<kd { panel[d &* lanes &+ lane] = q[d] }
-            } else {
-                for d in 0..<kd { panel[d &* lanes &+ lane] = 0 }
-            }
+        let scores = ts.scores, pp = ts.probabilityPanels
+        @inline(__always) func query(_ qi: Int) -> UnsafePointer<Float> {
+            queries + ((tokens.lowerBound + qi / g) * shape.qHeads + kvHead * g + qi % g) * kd
         }
         (ts.accumulators + count * dv).initialize(repeating: 0, count: (panels * lanes - count) * dv)
         pp.initialize(repeating: 0, count: panels * keyBlock * lanes)
@@ -166,20 +158,12 @@ public enum CacheAttention {
             let k = keys.floatRows(b0..<b1, scratch: ts.keyTile)
             let v = shared ? k : values.floatRows(b0..<b1, scratch: ts.valueTile)
             let kw = keys.width, vw = values.width
-            let keyPanels = (n + keyLanes - 1) / keyLanes
-            let width = keyPanels * keyLanes
-            for j in 0..<width {
-                if j < n {
-                    let row = k + j * kw
-                    for d in 0..<kd { kt[d &* keyBlock &+ j] = row[d] }
-                } else {
-                    for d in 0..<kd { kt[d &* keyBlock &+ j] = 0 }
-                }
-            }
-            for p in 0..<panels {
-                for half in 0..<keyPanels {
-                    GEMM.microkernel(qp + p * kd * lanes, kt + half * keyLanes, ldb: keyBlock, kc: kd,
-                                     scores + p * lanes * keyBlock + half * keyLanes, ldc: keyBlock, accumulate: false)
+            for q0 in stride(from: 0, to: count, by: 3) {
+                let rows = Swift.min(3, count - q0)
+                let q = (query(q0), query(q0 + Swift.min(1, rows - 1)), query(q0 + rows - 1))
+                for j0 in stride(from: 0, to: n, by: 4) {
+                    scoreBlock(q, queries: rows, k + j0 * kw, keyStride: kw, keys: Swift.min(4, n - j0), keyDim: kd,
+                               out: scores + q0 * keyBlock + j0, ldo: keyBlock)
                 }
             }
             for qi in 0..<count {
@@ -199,12 +183,48 @@ public enum CacheAttention {
                 for j in 0..<n { probabilities[j &* lanes] = j >= j0 && j < j1 ? row[j] : 0 }
             }
             for p in 0..<panels {
-                for c in stride(from: 0, to: dv, by: keyLanes) {
+                for c in stride(from: 0, to: dv, by: GEMM.tileRows) {
                     GEMM.microkernel(pp + p * keyBlock * lanes, v + c, ldb: vw, kc: n,
                                      ts.accumulators + p * lanes * dv + c, ldc: dv, accumulate: true)
                 }
             }
             b0 = b1
+        }
+    }
+
+    /// out[i * ldo + j] = q_i · k_j for `queries` (<= 3) queries and `keys` (<= 4) keys at
+    /// k + j * keyStride, keyDim a multiple of 8: twelve accumulators, each 8-value chunk of a key
+    /// loaded once for the three queries, one horizontal sum per pair at the end. Missing queries
+    /// repeat the last one (computed, not stored); missing keys repeat the last key.
+    @inline(__always)
+    static func scoreBlock(_ q: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>), queries: Int,
+                           _ k: UnsafePointer<Float>, keyStride: Int, keys: Int, keyDim: Int,
+                           out: UnsafeMutablePointer<Float>, ldo: Int) {
+        typealias V = SIMD8<Float>
+        let k0 = k, k1 = k + Swift.min(1, keys - 1) * keyStride
+        let k2 = k + Swift.min(2, keys - 1) * keyStride, k3 = k + (keys - 1) * keyStride
+        var a00 = V(), a01 = V(), a02 = V(), a03 = V()
+        var a10 = V(), a11 = V(), a12 = V(), a13 = V()
+        var a20 = V(), a21 = V(), a22 = V(), a23 = V()
+        var i = 0
+        while i < keyDim {
+            let x0 = VectorOps.load(q.0, i), x1 = VectorOps.load(q.1, i), x2 = VectorOps.load(q.2, i)
+            var y = VectorOps.load(k0, i)
+            a00.addProduct(x0, y); a10.addProduct(x1, y); a20.addProduct(x2, y)
+            y = VectorOps.load(k1, i)
+            a01.addProduct(x0, y); a11.addProduct(x1, y); a21.addProduct(x2, y)
+            y = VectorOps.load(k2, i)
+            a02.addProduct(x0, y); a12.addProduct(x1, y); a22.addProduct(x2, y)
+            y = VectorOps.load(k3, i)
+            a03.addProduct(x0, y); a13.addProduct(x1, y); a23.addProduct(x2, y)
+            i &+= 8
+        }
+        let sums = (SIMD4(a00.sum(), a01.sum(), a02.sum(), a03.sum()), SIMD4(a10.sum(), a11.sum(), a12.sum(), a13.sum()),
+                    SIMD4(a20.sum(), a21.sum(), a22.sum(), a23.sum()))
+        for j in 0..<keys {
+            out[j] = sums.0[j]
+            if queries > 1 { out[ldo + j] = sums.1[j] }
+            if queries > 2 { out[2 * ldo + j] = sums.2[j] }
         }
     }
 
@@ -249,10 +269,7 @@ public final class AttentionScratch: @unchecked Sendable {
         var scores: UnsafeMutablePointer<Float>
         /// [paddedQueries][valueDim]
         var accumulators: UnsafeMutablePointer<Float>
-        /// Blocked form (`CacheAttention.attendRangeBlocked`): Q panels [paddedQueries][keyDim],
-        /// Kᵀ [keyDim][32], P panels [paddedQueries][32].
-        var queryPanels: UnsafeMutablePointer<Float>
-        var keyPanel: UnsafeMutablePointer<Float>
+        /// Blocked form (`CacheAttention.attendRangeBlocked`): P panels [paddedQueries][32].
         var probabilityPanels: UnsafeMutablePointer<Float>
     }
 
@@ -260,28 +277,25 @@ public final class AttentionScratch: @unchecked Sendable {
     static func paddedQueries(_ queries: Int) -> Int { (queries + GEMM.tileTokens - 1) / GEMM.tileTokens * GEMM.tileTokens }
 
     private var perThread: [AlignedBuffer] = []
-    private var layout = (keyTile: 0, valueTile: 0, scores: 0, accumulators: 0, queryPanels: 0, keyPanel: 0)
+    private var layout = (keyTile: 0, valueTile: 0, scores: 0, accumulators: 0)
     private var partialBuffer = try! AlignedBuffer(byteCount: 0)
 
     public init() {}
 
     var partials: UnsafeMutablePointer<Float> { partialBuffer.pointer(to: Float.self) }
 
-    func reserve(threads: Int, keyWidth: Int, valueWidth: Int, keyDim: Int, valueDim: Int, queries: Int, partials: Int) {
+    func reserve(threads: Int, keyWidth: Int, valueWidth: Int, valueDim: Int, queries: Int, partials: Int) {
         let block = CacheAttention.keyBlock
         let padded = Self.paddedQueries(queries)
         let want = (keyTile: block * keyWidth, valueTile: block * valueWidth, scores: padded * block,
-                    accumulators: padded * valueDim, queryPanels: padded * keyDim, keyPanel: keyDim * block)
+                    accumulators: padded * valueDim)
         if perThread.count < threads || want.keyTile > layout.keyTile || want.valueTile > layout.valueTile
-            || want.scores > layout.scores || want.accumulators > layout.accumulators
-            || want.queryPanels > layout.queryPanels || want.keyPanel > layout.keyPanel {
+            || want.scores > layout.scores || want.accumulators > layout.accumulators {
             layout = (Swift.max(want.keyTile, layout.keyTile), Swift.max(want.valueTile, layout.valueTile),
-                      Swift.max(want.scores, layout.scores), Swift.max(want.accumulators, layout.accumulators),
-                      Swift.max(want.queryPanels, layout.queryPanels), Swift.max(want.keyPanel, layout.keyPanel))
+                      Swift.max(want.scores, layout.scores), Swift.max(want.accumulators, layout.accumulators))
             // The probability panels are as large as the scores.
             let floats = layout.keyTile + layout.valueTile + 2 * layout.scores + layout.accumulators
-                + layout.queryPanels + layout.keyPanel
-            perThread = (0..<threads).map { _ in try! AlignedBuffer(byteCount: floats * 4 + 7 * 64) }
+            perThread = (0..<threads).map { _ in try! AlignedBuffer(byteCount: floats * 4 + 5 * 64) }
         }
         if partialBuffer.byteCount < partials * 4 { partialBuffer = try! AlignedBuffer(byteCount: partials * 4) }
     }
@@ -291,8 +305,7 @@ public final class AttentionScratch: @unchecked Sendable {
         // Each region starts on a 64-byte boundary (16 floats).
         func rounded(_ n: Int) -> Int { (n + 15) / 16 * 16 }
         let k = base, v = k + rounded(layout.keyTile), s = v + rounded(layout.valueTile), a = s + rounded(layout.scores)
-        let q = a + rounded(layout.accumulators), kt = q + rounded(layout.queryPanels), p = kt + rounded(layout.keyPanel)
-        return ThreadBuffers(keyTile: k, valueTile: v, scores: s, accumulators: a, queryPanels: q, keyPanel: kt,
-                             probabilityPanels: p)
+        let p = a + rounded(layout.accumulators)
+        return ThreadBuffers(keyTile: k, valueTile: v, scores: s, accumulators: a, probabilityPanels: p)
     }
 }

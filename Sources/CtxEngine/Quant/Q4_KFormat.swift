@@ -192,11 +192,13 @@ public enum Q4_KFormat: TwoPathDotFormat {
             let block = SuperBlockLanes(wb, qsOffset: qsOffset, fifthBitsOffset: fifthBitsOffset)
             let qa = ab + Q8_KFormat.qsOffset
             var sum = SIMD8<Int32>()
-            for g in 0..<4 {
+            // Unrolled by hand: with g a constant, each scale splat control is a constant vector.
+            @inline(__always) func group(_ g: Int) {
                 let v = block.group(g)
                 sum &+= AVX2Lanes.dotUnsigned(v.low, AVX2Lanes.load(qa + g &* 64), scale16: v.lowScale)
                     &+ AVX2Lanes.dotUnsigned(v.high, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: v.highScale)
             }
+            group(0); group(1); group(2); group(3)
             block.accumulate(sum, activation: ab, into: &acc, mins: &minAcc)
         }
         return acc.sum() - minAcc.sum()
@@ -218,7 +220,7 @@ public enum Q4_KFormat: TwoPathDotFormat {
             let block = SuperBlockLanes(wb, qsOffset: qsOffset, fifthBitsOffset: fifthBitsOffset)
             let qa = ab + Q8_KFormat.qsOffset
             var sum = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
-            for g in 0..<4 {
+            @inline(__always) func group(_ g: Int) {
                 let v = block.group(g)
                 @inline(__always) func dot(_ t: Int) -> SIMD8<Int32> {
                     let q = qa + (t &* stride &+ g &* 64)
@@ -227,6 +229,7 @@ public enum Q4_KFormat: TwoPathDotFormat {
                 }
                 sum.0 &+= dot(0); sum.1 &+= dot(1); sum.2 &+= dot(2); sum.3 &+= dot(3)
             }
+            group(0); group(1); group(2); group(3)
             block.accumulate(sum.0, activation: ab, into: &acc.0, mins: &minAcc.0)
             block.accumulate(sum.1, activation: ab + stride, into: &acc.1, mins: &minAcc.1)
             block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2, mins: &minAcc.2)
@@ -258,7 +261,8 @@ public enum Q4_KFormat: TwoPathDotFormat {
         }
 
         /// Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load, each with its
-        /// scale spread over 16 int16 lanes by one vpshufb of the scale bytes.
+        /// scale spread over 16 int16 lanes by one vpshufb of the scale bytes. Callers pass g as a
+        /// constant (unrolled loops), so the shuffle controls are constants, not built per call.
         @inline(__always)
         func group(_ g: Int) -> (low: AVX2Lanes.V, lowScale: AVX2Lanes.V, high: AVX2Lanes.V, highScale: AVX2Lanes.V) {
             let mask = AVX2Lanes.bytes(0x0F)

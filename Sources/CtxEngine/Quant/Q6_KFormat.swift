@@ -145,11 +145,7 @@ public enum Q6_KFormat: TwoPathDotFormat {
             let ab = a + b &* Q8_KFormat.blockBytes
             Prefetch.ahead(wb, bytes: blockBytes)
             let block = SuperBlockLanes(wb)
-            var sum = SIMD8<Int32>()
-            for h in 0..<2 {
-                let v = block.half(h)
-                sum &+= v.dot(ab + (Q8_KFormat.qsOffset &+ h &* 128))
-            }
+            let sum = block.half(0).dot(ab + Q8_KFormat.qsOffset) &+ block.half(1).dot(ab + (Q8_KFormat.qsOffset &+ 128))
             block.accumulate(sum, activation: ab, into: &acc, offsets: &offsetAcc)
         }
         return acc.sum() - 32 * offsetAcc.sum()
@@ -166,12 +162,14 @@ public enum Q6_KFormat: TwoPathDotFormat {
             let ab = a + b &* Q8_KFormat.blockBytes
             let block = SuperBlockLanes(wb)
             var sum = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
-            for h in 0..<2 {
+            // Halves unrolled by hand, so each half's scale selection is resolved at compile time.
+            @inline(__always) func half(_ h: Int) {
                 let v = block.half(h)
                 let qa = ab + (Q8_KFormat.qsOffset &+ h &* 128)
                 sum.0 &+= v.dot(qa); sum.1 &+= v.dot(qa + stride)
                 sum.2 &+= v.dot(qa + 2 &* stride); sum.3 &+= v.dot(qa + 3 &* stride)
             }
+            half(0); half(1)
             block.accumulate(sum.0, activation: ab, into: &acc.0, offsets: &offsetAcc.0)
             block.accumulate(sum.1, activation: ab + stride, into: &acc.1, offsets: &offsetAcc.1)
             block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2, offsets: &offsetAcc.2)
