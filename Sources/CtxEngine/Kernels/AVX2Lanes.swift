@@ -88,16 +88,20 @@ enum AVX2Lanes {
         return unsafeBitCast(c, to: V.self)
     }
 
-    /// `byteSplatControl(j, j)` from a broadcast of one word (each int16 lane: byte j, then a zero
-    /// byte), so a loop over j needs no table of controls.
-    @inline(__always) static func byteSplatControl(_ j: Int) -> V {
-        unsafeBitCast(SIMD16<UInt16>(repeating: 0x8000 | UInt16(truncatingIfNeeded: j)), to: V.self)
-    }
-
     /// The 8 bytes of `bytes` in both 128-bit lanes (for `byteSplatControl`).
     @inline(__always) static func bothLanes(_ bytes: UInt64) -> V {
         let x = SIMD2<Int64>(Int64(bitPattern: bytes), 0)
         return V(lowHalf: x, highHalf: x)
+    }
+
+    /// No instruction: the four sums are materialized in registers at this point
+    /// (`ctx_in_registers4`), so no work that feeds them moves past it and they are not
+    /// reassociated across it.
+    @inline(__always) static func inRegisters(_ s: inout (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>)) {
+        var a = unsafeBitCast(s.0, to: V.self), b = unsafeBitCast(s.1, to: V.self)
+        var c = unsafeBitCast(s.2, to: V.self), d = unsafeBitCast(s.3, to: V.self)
+        ctx_in_registers4(&a, &b, &c, &d)
+        s = (int32(a), int32(b), int32(c), int32(d))
     }
 
     @inline(__always) static func shuffleBytes(_ v: V, _ control: V) -> V { ctx_shuffle_epi8(v, control) }

@@ -184,7 +184,6 @@ public enum Q4_KFormat: TwoPathDotFormat {
     static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int, blockBytes: Int, qsOffset: Int,
                         fifthBitsOffset: Int?) -> Float {
         var acc = SIMD8<Float>()
-        var minAcc = SIMD8<Float>()
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
@@ -192,16 +191,15 @@ public enum Q4_KFormat: TwoPathDotFormat {
             let block = SuperBlockLanes(wb, qsOffset: qsOffset, fifthBitsOffset: fifthBitsOffset)
             let qa = ab + Q8_KFormat.qsOffset
             var sum = SIMD8<Int32>()
-            // Unrolled by hand: with g a constant, each scale splat control is a constant vector.
-            @inline(__always) func group(_ g: Int) {
-                let v = block.group(g)
-                sum &+= AVX2Lanes.dotUnsigned(v.low, AVX2Lanes.load(qa + g &* 64), scale16: v.lowScale)
-                    &+ AVX2Lanes.dotUnsigned(v.high, AVX2Lanes.load(qa + (g &* 64 &+ 32)), scale16: v.highScale)
+            // Unrolled by hand: with j a constant, each scale splat control is a constant vector.
+            @inline(__always) func subBlock(_ j: Int) {
+                let v = block.subBlock(j)
+                sum &+= AVX2Lanes.dotUnsigned(v.values, AVX2Lanes.load(qa + j &* 32), scale16: v.scale)
             }
-            group(0); group(1); group(2); group(3)
-            block.accumulate(sum, activation: ab, into: &acc, mins: &minAcc)
+            subBlock(0); subBlock(1); subBlock(2); subBlock(3); subBlock(4); subBlock(5); subBlock(6); subBlock(7)
+            block.accumulate(sum, activation: ab, into: &acc)
         }
-        return acc.sum() - minAcc.sum()
+        return acc.sum()
     }
 
     /// `dotAVX2` of one weight row with four activation rows (q8_K, at `a + t * stride`), each
@@ -213,30 +211,31 @@ public enum Q4_KFormat: TwoPathDotFormat {
     static func dot4AVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int, blockBytes: Int,
                          qsOffset: Int, fifthBitsOffset: Int?) -> SIMD4<Float> {
         var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        var minAcc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
             let block = SuperBlockLanes(wb, qsOffset: qsOffset, fifthBitsOffset: fifthBitsOffset)
             let qa = ab + Q8_KFormat.qsOffset
             var sum = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
-            @inline(__always) func group(_ g: Int) {
-                let v = block.group(g)
+            // One sub-block (32 values and their scale) at a time for the four tokens: 4 sums, 4
+            // accumulators and the sub-block's two vectors stay in the 16 ymm registers. Without
+            // `inRegisters` LLVM unpacks the whole super-block up front, runs token by token and
+            // spills the unpacked vectors (a fifth of the loop's instructions were spills).
+            @inline(__always) func subBlock(_ j: Int) {
+                let v = block.subBlock(j)
                 @inline(__always) func dot(_ t: Int) -> SIMD8<Int32> {
-                    let q = qa + (t &* stride &+ g &* 64)
-                    return AVX2Lanes.dotUnsigned(v.low, AVX2Lanes.load(q), scale16: v.lowScale)
-                        &+ AVX2Lanes.dotUnsigned(v.high, AVX2Lanes.load(q + 32), scale16: v.highScale)
+                    AVX2Lanes.dotUnsigned(v.values, AVX2Lanes.load(qa + (t &* stride &+ j &* 32)), scale16: v.scale)
                 }
                 sum.0 &+= dot(0); sum.1 &+= dot(1); sum.2 &+= dot(2); sum.3 &+= dot(3)
+                AVX2Lanes.inRegisters(&sum)
             }
-            group(0); group(1); group(2); group(3)
-            block.accumulate(sum.0, activation: ab, into: &acc.0, mins: &minAcc.0)
-            block.accumulate(sum.1, activation: ab + stride, into: &acc.1, mins: &minAcc.1)
-            block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2, mins: &minAcc.2)
-            block.accumulate(sum.3, activation: ab + 3 &* stride, into: &acc.3, mins: &minAcc.3)
+            subBlock(0); subBlock(1); subBlock(2); subBlock(3); subBlock(4); subBlock(5); subBlock(6); subBlock(7)
+            block.accumulate(sum.0, activation: ab, into: &acc.0)
+            block.accumulate(sum.1, activation: ab + stride, into: &acc.1)
+            block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2)
+            block.accumulate(sum.3, activation: ab + 3 &* stride, into: &acc.3)
         }
-        return SIMD4(acc.0.sum() - minAcc.0.sum(), acc.1.sum() - minAcc.1.sum(),
-                     acc.2.sum() - minAcc.2.sum(), acc.3.sum() - minAcc.3.sum())
+        return SIMD4(acc.0.sum(), acc.1.sum(), acc.2.sum(), acc.3.sum())
     }
 
     /// One q4_K / q5_K super-block's weight side in registers: its scale and min bytes and (q5_K)
@@ -260,21 +259,19 @@ public enum Q4_KFormat: TwoPathDotFormat {
             fifthBits = fifthBitsOffset.map { AVX2Lanes.load(block + $0) }
         }
 
-        /// Sub-blocks 2g (low nibbles) and 2g+1 (high nibbles) from one 32-byte load, each with its
-        /// scale spread over 16 int16 lanes by one vpshufb of the scale bytes. Callers pass g as a
-        /// constant (unrolled loops), so the shuffle controls are constants, not built per call.
+        /// Sub-block j's 32 values (the low nibbles of its group's 32 bytes for even j, the high
+        /// for odd j) and its scale spread over 16 int16 lanes by one vpshufb of the scale bytes.
+        /// Callers pass j as a constant (unrolled loops), so the shift and the shuffle control are
+        /// constants; the two sub-blocks of a group load the same 32 bytes, which LLVM reads once
+        /// where both are live.
         @inline(__always)
-        func group(_ g: Int) -> (low: AVX2Lanes.V, lowScale: AVX2Lanes.V, high: AVX2Lanes.V, highScale: AVX2Lanes.V) {
-            let mask = AVX2Lanes.bytes(0x0F)
-            let q = AVX2Lanes.load(block + (qsOffset &+ g &* 32))
-            @inline(__always) func withFifth(_ v: AVX2Lanes.V, _ j: Int) -> AVX2Lanes.V {
-                guard let fifthBits else { return v }
-                return v | AVX2Lanes.shiftLeft16(AVX2Lanes.shiftRight16(fifthBits, UInt16(j)) & AVX2Lanes.bytes(0x01), 4)
+        func subBlock(_ j: Int) -> (values: AVX2Lanes.V, scale: AVX2Lanes.V) {
+            let q = AVX2Lanes.load(block + (qsOffset &+ (j &>> 1) &* 32))
+            var v = AVX2Lanes.shiftRight16(q, UInt16(4 &* (j & 1))) & AVX2Lanes.bytes(0x0F)
+            if let fifthBits {
+                v |= AVX2Lanes.shiftLeft16(AVX2Lanes.shiftRight16(fifthBits, UInt16(j)) & AVX2Lanes.bytes(0x01), 4)
             }
-            let j = 2 &* g
-            return (withFifth(q & mask, j), AVX2Lanes.shuffleBytes(scaleBytes, AVX2Lanes.byteSplatControl(j)),
-                    withFifth(AVX2Lanes.shiftRight16(q, 4) & mask, j &+ 1),
-                    AVX2Lanes.shuffleBytes(scaleBytes, AVX2Lanes.byteSplatControl(j &+ 1)))
+            return (v, AVX2Lanes.shuffleBytes(scaleBytes, AVX2Lanes.byteSplatControl(j, j)))
         }
 
         /// vpshufb control for `minPairs`: int16 lane i takes byte i / 2 of its 128-bit lane's
@@ -284,16 +281,16 @@ public enum Q4_KFormat: TwoPathDotFormat {
                                          0x8004, 0x8004, 0x8005, 0x8005, 0x8006, 0x8006, 0x8007, 0x8007), to: AVX2Lanes.V.self)
         }
 
-        /// acc += d * d_a * sum; mins += dmin * d_a * Σ_j min_j * (Σ a over sub-block j), the
-        /// sub-block sums from q8_K's 16 bsums (one vpmaddwd with `minPairs`).
+        /// acc += d * d_a * sum, then acc -= dmin * d_a * Σ_j min_j * (Σ a over sub-block j), the
+        /// sub-block sums from q8_K's 16 bsums (one vpmaddwd with `minPairs`). One accumulator
+        /// for both terms (ggml keeps two): four tokens' accumulators fit in registers.
         @inline(__always)
-        func accumulate(_ sum: SIMD8<Int32>, activation ab: UnsafeRawPointer, into acc: inout SIMD8<Float>,
-                        mins minAcc: inout SIMD8<Float>) {
+        func accumulate(_ sum: SIMD8<Int32>, activation ab: UnsafeRawPointer, into acc: inout SIMD8<Float>) {
             let minTerms = AVX2Lanes.madd(AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset), minPairs)
             let da = Q8_KFormat.scale(ab)
             let (d, dmin) = AVX2Lanes.halves2(block)
             acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: d * da))
-            minAcc.addProduct(AVX2Lanes.float(minTerms), SIMD8<Float>(repeating: dmin * da))
+            acc.addProduct(AVX2Lanes.float(minTerms), SIMD8<Float>(repeating: -(dmin * da)))
         }
     }
     #endif

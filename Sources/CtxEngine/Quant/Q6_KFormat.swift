@@ -137,46 +137,55 @@ public enum Q6_KFormat: TwoPathDotFormat {
     /// and vpmaddwd'd with the sub-block scales. The 16 scales are sign-extended once per block;
     /// each [scale j x 8 | scale j+1 x 8] multiplier is one vpshufb of them (not two scalar
     /// loads and broadcasts). The -32 offset is 32 * Σ_j scale_j * bsum_j: one vpmaddwd of the
-    /// same scales with q8_K's 16 sums, accumulated in float lanes.
+    /// same scales with q8_K's 16 sums, subtracted in int32 (exact) before the one float step.
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        var acc = SIMD8<Float>(), offsetAcc = SIMD8<Float>()
+        var acc = SIMD8<Float>()
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
             Prefetch.ahead(wb, bytes: blockBytes)
             let block = SuperBlockLanes(wb)
-            let sum = block.half(0).dot(ab + Q8_KFormat.qsOffset) &+ block.half(1).dot(ab + (Q8_KFormat.qsOffset &+ 128))
-            block.accumulate(sum, activation: ab, into: &acc, offsets: &offsetAcc)
+            let qa = ab + Q8_KFormat.qsOffset
+            var sum = SIMD8<Int32>()
+            // Unrolled by hand, so each part's shifts and scale selection are constants.
+            @inline(__always) func part(_ p: Int) {
+                let v = block.part(p)
+                sum &+= AVX2Lanes.dotUnsigned(v.values, AVX2Lanes.load(qa + p &* 32), scale16: v.scale)
+            }
+            part(0); part(1); part(2); part(3); part(4); part(5); part(6); part(7)
+            block.accumulate(sum, activation: ab, into: &acc)
         }
-        return acc.sum() - 32 * offsetAcc.sum()
+        return acc.sum()
     }
 
     /// `dotAVX2` of one weight row with four q8_K activation rows (`a + t * stride`), each result
-    /// equal to `dotAVX2(w, a + t * stride)` bit for bit; the levels and scale vectors of each half
-    /// block are rebuilt once for the four tokens (the integer GEMM's microkernel).
+    /// equal to `dotAVX2(w, a + t * stride)` bit for bit; each part's levels and scale vector are
+    /// rebuilt once for the four tokens (the integer GEMM's microkernel), one part at a time, so
+    /// the four sums, four accumulators and the part's vectors stay in registers (see
+    /// `Q4_KFormat.dot4AVX2`).
     static func dot4AVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
         var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        var offsetAcc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
         for b in 0..<(count / 256) {
             let wb = w + b &* blockBytes
             let ab = a + b &* Q8_KFormat.blockBytes
             let block = SuperBlockLanes(wb)
+            let qa = ab + Q8_KFormat.qsOffset
             var sum = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
-            // Halves unrolled by hand, so each half's scale selection is resolved at compile time.
-            @inline(__always) func half(_ h: Int) {
-                let v = block.half(h)
-                let qa = ab + (Q8_KFormat.qsOffset &+ h &* 128)
-                sum.0 &+= v.dot(qa); sum.1 &+= v.dot(qa + stride)
-                sum.2 &+= v.dot(qa + 2 &* stride); sum.3 &+= v.dot(qa + 3 &* stride)
+            @inline(__always) func part(_ p: Int) {
+                let v = block.part(p)
+                @inline(__always) func dot(_ t: Int) -> SIMD8<Int32> {
+                    AVX2Lanes.dotUnsigned(v.values, AVX2Lanes.load(qa + (t &* stride &+ p &* 32)), scale16: v.scale)
+                }
+                sum.0 &+= dot(0); sum.1 &+= dot(1); sum.2 &+= dot(2); sum.3 &+= dot(3)
+                AVX2Lanes.inRegisters(&sum)
             }
-            half(0); half(1)
-            block.accumulate(sum.0, activation: ab, into: &acc.0, offsets: &offsetAcc.0)
-            block.accumulate(sum.1, activation: ab + stride, into: &acc.1, offsets: &offsetAcc.1)
-            block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2, offsets: &offsetAcc.2)
-            block.accumulate(sum.3, activation: ab + 3 &* stride, into: &acc.3, offsets: &offsetAcc.3)
+            part(0); part(1); part(2); part(3); part(4); part(5); part(6); part(7)
+            block.accumulate(sum.0, activation: ab, into: &acc.0)
+            block.accumulate(sum.1, activation: ab + stride, into: &acc.1)
+            block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2)
+            block.accumulate(sum.3, activation: ab + 3 &* stride, into: &acc.3)
         }
-        return SIMD4(acc.0.sum() - 32 * offsetAcc.0.sum(), acc.1.sum() - 32 * offsetAcc.1.sum(),
-                     acc.2.sum() - 32 * offsetAcc.2.sum(), acc.3.sum() - 32 * offsetAcc.3.sum())
+        return SIMD4(acc.0.sum(), acc.1.sum(), acc.2.sum(), acc.3.sum())
     }
 
     /// One q6_K super-block's weight side: its 16 scales sign-extended to int16 ([s0..s7 | s8..s15]).
@@ -189,45 +198,30 @@ public enum Q6_KFormat: TwoPathDotFormat {
             scales = AVX2Lanes.int16FromInt8(block + scalesOffset)
         }
 
-        /// Half h's 128 levels as four byte vectors (values l, l+32, l+64, l+96 for l < 32) and
-        /// their scale multipliers ([scale j x 8 | scale j+1 x 8]).
-        struct Half {
-            let q: (AVX2Lanes.V, AVX2Lanes.V, AVX2Lanes.V, AVX2Lanes.V)
-            let scale: (AVX2Lanes.V, AVX2Lanes.V, AVX2Lanes.V, AVX2Lanes.V)
-
-            /// Σ scale * level * a over the half, `qa` at the half's 128 activations.
-            @inline(__always) func dot(_ qa: UnsafeRawPointer) -> SIMD8<Int32> {
-                AVX2Lanes.dotUnsigned(q.0, AVX2Lanes.load(qa), scale16: scale.0)
-                    &+ AVX2Lanes.dotUnsigned(q.1, AVX2Lanes.load(qa + 32), scale16: scale.1)
-                    &+ AVX2Lanes.dotUnsigned(q.2, AVX2Lanes.load(qa + 64), scale16: scale.2)
-                    &+ AVX2Lanes.dotUnsigned(q.3, AVX2Lanes.load(qa + 96), scale16: scale.3)
-            }
-        }
-
-        @inline(__always) func half(_ h: Int) -> Half {
-            let m4 = AVX2Lanes.bytes(0x0F), m30 = AVX2Lanes.bytes(0x30)
-            let ql0 = AVX2Lanes.load(block + h &* 64), ql1 = AVX2Lanes.load(block + (h &* 64 &+ 32))
+        /// Part p (0..<8) of the block: its 32 levels as bytes, for activations 32p..<32p+32, and
+        /// their scale multiplier [scale 2p x 8 | scale 2p+1 x 8]. In half h = p / 4, part i = p % 4
+        /// holds values l + 32i (l < 32): the low (i = 0, 1) or high (i = 2, 3) nibbles of ql
+        /// bytes l + 32(i % 2), with bits 2i, 2i+1 of qh byte l on top. Callers pass p as a constant.
+        @inline(__always) func part(_ p: Int) -> (values: AVX2Lanes.V, scale: AVX2Lanes.V) {
+            let h = p &>> 2, i = p & 3
+            let ql = AVX2Lanes.load(block + (h &* 64 &+ (i & 1) &* 32))
             let qh = AVX2Lanes.load(block + (qhOffset &+ h &* 32))
+            let low = AVX2Lanes.shiftRight16(ql, UInt16((i &>> 1) &* 4)) & AVX2Lanes.bytes(0x0F)
+            // Bits 2i, 2i+1 of each qh byte moved to bits 4, 5.
+            let high = i < 2 ? AVX2Lanes.shiftLeft16(qh, UInt16(4 &- 2 &* i)) : AVX2Lanes.shiftRight16(qh, UInt16(2 &* i &- 4))
             let ofHalf = h == 0 ? AVX2Lanes.V(lowHalf: scales.lowHalf, highHalf: scales.lowHalf)
                                 : AVX2Lanes.V(lowHalf: scales.highHalf, highHalf: scales.highHalf)
-            return Half(q: ((ql0 & m4) | (AVX2Lanes.shiftLeft16(qh, 4) & m30),
-                            (ql1 & m4) | (AVX2Lanes.shiftLeft16(qh, 2) & m30),
-                            (AVX2Lanes.shiftRight16(ql0, 4) & m4) | (qh & m30),
-                            (AVX2Lanes.shiftRight16(ql1, 4) & m4) | (AVX2Lanes.shiftRight16(qh, 2) & m30)),
-                        scale: (AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(0, 1)),
-                                AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(2, 3)),
-                                AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(4, 5)),
-                                AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(6, 7))))
+            return (low | (high & AVX2Lanes.bytes(0x30)),
+                    AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(2 &* i, 2 &* i &+ 1)))
         }
 
-        /// acc += d * d_a * sum; offsets += d * d_a * Σ_j scale_j * bsum_j (the -32 term).
+        /// acc += d * d_a * (sum - 32 * Σ_j scale_j * bsum_j), the offset term in int32 (|sum| <
+        /// 256 * 63 * 127 * 128 and the offset < 32 * 16 * 128 * 2048: no overflow).
         @inline(__always)
-        func accumulate(_ sum: SIMD8<Int32>, activation ab: UnsafeRawPointer, into acc: inout SIMD8<Float>,
-                        offsets offsetAcc: inout SIMD8<Float>) {
+        func accumulate(_ sum: SIMD8<Int32>, activation ab: UnsafeRawPointer, into acc: inout SIMD8<Float>) {
             let offsets = AVX2Lanes.madd(scales, AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
             let scale = SIMD8<Float>(repeating: AVX2Lanes.half(block, dOffset) * Q8_KFormat.scale(ab))
-            acc.addProduct(AVX2Lanes.float(sum), scale)
-            offsetAcc.addProduct(AVX2Lanes.float(offsets), scale)
+            acc.addProduct(AVX2Lanes.float(sum &- (offsets &<< 5)), scale)
         }
     }
     #endif
