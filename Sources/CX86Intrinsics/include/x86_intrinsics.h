@@ -105,6 +105,26 @@ static inline __attribute__((always_inline)) __m256 ctx_round_even_ps(__m256 a) 
 static inline __attribute__((always_inline)) __m256 ctx_ordered_ps(__m256 a) {
     return _mm256_cmp_ps(a, a, _CMP_ORD_Q);
 }
+// The 8x8 float transpose's steps (GEMM's weight packing): vunpcklps, vunpckhps, vshufps with
+// the low or high pair of each source, vperm2f128 with the low or high 128 bits of each source.
+static inline __attribute__((always_inline)) __m256 ctx_unpacklo_ps(__m256 a, __m256 b) {
+    return _mm256_unpacklo_ps(a, b);
+}
+static inline __attribute__((always_inline)) __m256 ctx_unpackhi_ps(__m256 a, __m256 b) {
+    return _mm256_unpackhi_ps(a, b);
+}
+static inline __attribute__((always_inline)) __m256 ctx_shuffle_low_pairs_ps(__m256 a, __m256 b) {
+    return _mm256_shuffle_ps(a, b, 0x44);
+}
+static inline __attribute__((always_inline)) __m256 ctx_shuffle_high_pairs_ps(__m256 a, __m256 b) {
+    return _mm256_shuffle_ps(a, b, 0xEE);
+}
+static inline __attribute__((always_inline)) __m256 ctx_low_halves_ps(__m256 a, __m256 b) {
+    return _mm256_permute2f128_ps(a, b, 0x20);
+}
+static inline __attribute__((always_inline)) __m256 ctx_high_halves_ps(__m256 a, __m256 b) {
+    return _mm256_permute2f128_ps(a, b, 0x31);
+}
 // One IEEE half to float via vcvtph2ps on a zero-extended register (no false dependency).
 static inline __attribute__((always_inline)) float ctx_half_to_float(uint16_t h) {
     return _cvtsh_ss(h);

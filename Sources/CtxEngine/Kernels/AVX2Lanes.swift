@@ -146,6 +146,28 @@ enum AVX2Lanes {
         return ctx_cvtph_ps(unsafeBitCast(h, to: SIMD2<Int64>.self))
     }
 
+    /// dst row i (8 floats at dst + i * dstStride) = column i of the 8 x 8 block whose row j is at
+    /// src + j * srcStride: unpacks, pair shuffles and 128-bit lane swaps, 24 shuffles for 64
+    /// values (GEMM's weight packing; scalar stores at a 64-byte stride cost 64 stores).
+    @inline(__always) static func transpose8x8(_ src: UnsafePointer<Float>, srcStride: Int,
+                                               _ dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+        typealias F = SIMD8<Float>
+        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+        @inline(__always) func row(_ j: Int) -> F { s.loadUnaligned(fromByteOffset: j &* srcStride &* 4, as: F.self) }
+        let r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
+        let t0 = ctx_unpacklo_ps(r0, r1), t1 = ctx_unpackhi_ps(r0, r1), t2 = ctx_unpacklo_ps(r2, r3), t3 = ctx_unpackhi_ps(r2, r3)
+        let t4 = ctx_unpacklo_ps(r4, r5), t5 = ctx_unpackhi_ps(r4, r5), t6 = ctx_unpacklo_ps(r6, r7), t7 = ctx_unpackhi_ps(r6, r7)
+        let u0 = ctx_shuffle_low_pairs_ps(t0, t2), u1 = ctx_shuffle_high_pairs_ps(t0, t2)
+        let u2 = ctx_shuffle_low_pairs_ps(t1, t3), u3 = ctx_shuffle_high_pairs_ps(t1, t3)
+        let u4 = ctx_shuffle_low_pairs_ps(t4, t6), u5 = ctx_shuffle_high_pairs_ps(t4, t6)
+        let u6 = ctx_shuffle_low_pairs_ps(t5, t7), u7 = ctx_shuffle_high_pairs_ps(t5, t7)
+        @inline(__always) func put(_ v: F, _ i: Int) { d.storeBytes(of: v, toByteOffset: i &* dstStride &* 4, as: F.self) }
+        put(ctx_low_halves_ps(u0, u4), 0); put(ctx_low_halves_ps(u1, u5), 1)
+        put(ctx_low_halves_ps(u2, u6), 2); put(ctx_low_halves_ps(u3, u7), 3)
+        put(ctx_high_halves_ps(u0, u4), 4); put(ctx_high_halves_ps(u1, u5), 5)
+        put(ctx_high_halves_ps(u2, u6), 6); put(ctx_high_halves_ps(u3, u7), 7)
+    }
+
     /// |v| lane by lane: the sign bit cleared (vandps); NaN stays NaN.
     @inline(__always) static func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
         unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)

@@ -116,7 +116,6 @@ public enum CacheAttention {
         }
     }
 
-
     /// Streams keys `keyRange` of one KV head through the softmax states and accumulators of the
     /// queries of tokens `tokens`.
     static func attendRange(queries: UnsafePointer<Float>, shape: Shape, kvHead: Int, tokens: Range<Int>,

@@ -34,17 +34,18 @@ public enum GEMM {
         // each block of token panels (in L2) passes over all of them before the next block.
         let group = max(1, min(panelsPerGroup, weightPanels / (2 * pool.threadCount)))
         let groups = (weightPanels + group - 1) / group
-        scratch.reservePanels(floats: (group * tileRows + 1) * k)
+        let panelFloats = group * tileRows * k + tileRows * kBlock
+        scratch.reservePanels(floats: panelFloats)
         pool.parallelFor(groups, schedule: .dynamic(chunk: 1)) { range, thread in
-            let panels = scratch.panelBuffer(thread: thread, floats: (group * tileRows + 1) * k)
-            let rowTemp = panels + group * tileRows * k
+            let panels = scratch.panelBuffer(thread: thread, floats: panelFloats)
+            let chunks = panels + group * tileRows * k
             for g in range {
                 let firstPanel = g * group
                 let count = min(group, weightPanels - firstPanel)
                 for j in 0..<count {
                     let firstRow = (firstPanel + j) * tileRows
                     packWeights(format, w, firstRow: firstRow, rowCount: min(tileRows, w.rows - firstRow),
-                                into: panels + j * tileRows * k, temp: rowTemp)
+                                into: panels + j * tileRows * k, temp: chunks)
                 }
                 multiplyPanels(packed, panels, count: count, tokens: tokens, k: k, y: y + firstPanel * tileRows, ldy: w.rows,
                                rows: min(count * tileRows, w.rows - firstPanel * tileRows))
@@ -88,22 +89,34 @@ public enum GEMM {
         }
     }
 
-    /// 16 weight rows -> [k][16] floats, zero rows past `rowCount`.
+    /// 16 weight rows -> [k][16] floats, zero rows past `rowCount`. K goes in chunks of `kBlock`:
+    /// the 16 rows' chunks are dequantized into `temp` (16 x kBlock floats, in L1), then written
+    /// out transposed, 8 x 8 floats at a time on AVX2 (scalar stores at a 64-byte stride were a
+    /// sixth of a 128-token f16 GEMM). Chunks start on multiples of 256, so on block boundaries.
     static func packWeights<F: WeightFormat>(_ format: F.Type, _ w: Tensor, firstRow: Int, rowCount: Int,
                                              into panel: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>) {
         let k = w.cols
-        for r in 0..<tileRows {
-            if r < rowCount {
-                let source: UnsafePointer<Float>
-                if F.self == F32Format.self {
-                    source = UnsafePointer(w.row(firstRow + r).assumingMemoryBound(to: Float.self))
+        for k0 in stride(from: 0, to: k, by: kBlock) {
+            let kc = min(kBlock, k - k0)
+            let chunkOffset = k0 / F.blockValues * F.blockBytes
+            for r in 0..<tileRows {
+                if r < rowCount {
+                    F.dequantize(w.row(firstRow + r) + chunkOffset, temp + r * kBlock, count: kc)
                 } else {
-                    F.dequantize(w.row(firstRow + r), temp, count: k)
-                    source = UnsafePointer(temp)
+                    (temp + r * kBlock).update(repeating: 0, count: kc)
                 }
-                for i in 0..<k { panel[i &* tileRows &+ r] = source[i] }
-            } else {
-                for i in 0..<k { panel[i &* tileRows &+ r] = 0 }
+            }
+            let out = panel + k0 * tileRows
+            var i = 0
+            #if CTXBENCH_AVX2
+            while i + 8 <= kc {
+                AVX2Lanes.transpose8x8(temp + i, srcStride: kBlock, out + i * tileRows, dstStride: tileRows)
+                AVX2Lanes.transpose8x8(temp + 8 * kBlock + i, srcStride: kBlock, out + i * tileRows + 8, dstStride: tileRows)
+                i += 8
+            }
+            #endif
+            for i in i..<kc {
+                for r in 0..<tileRows { out[i &* tileRows &+ r] = temp[r &* kBlock &+ i] }
             }
         }
     }

@@ -8,13 +8,13 @@
 /// each plus a vpaddd, so it can pass the f32 FMA peak, where the dequantize-then-FMA GEMM stays
 /// below it and pays an f32 panel per call.
 ///
-/// Blocking: rows are taken in panels of `rowsPerPanel` (16 q4_K rows of 2304 values are 21 KB, in
+/// Blocking: rows are taken in panels of up to `maximumRowsPerPanel` (16 q4_K rows of 2304 values are 21 KB, in
 /// L1/L2) shared out dynamically; within a panel, tokens go four at a time (their q8_K rows, 4 x
 /// 2.6 KB, stay in L1 while the panel's rows pass over them), so each weight block is unpacked
 /// once per four tokens and read from cache, not DRAM, by every tile after the first.
 public enum IntegerGEMM {
     static let tokensPerTile = 4
-    static let rowsPerPanel = 16
+    static let maximumRowsPerPanel = 16
 
     public static func multiply<F: IntegerGEMMFormat>(_ format: F.Type, _ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int,
                                                       _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, scratch: MatMulScratch) {
@@ -29,7 +29,7 @@ public enum IntegerGEMM {
         let a = UnsafeRawPointer(quantized)
         let ldy = w.rows
         // Smaller panels where the matrix would give each thread fewer than four.
-        let rowsPerPanel = max(4, min(Self.rowsPerPanel, w.rows / (4 * pool.threadCount)))
+        let rowsPerPanel = max(4, min(maximumRowsPerPanel, w.rows / (4 * pool.threadCount)))
         let panels = (w.rows + rowsPerPanel - 1) / rowsPerPanel
         pool.parallelFor(panels, schedule: .dynamic(chunk: 1)) { range, _ in
             for panel in range {

@@ -6,7 +6,8 @@ public final class MatMulScratch: @unchecked Sendable {
     private(set) var activation: AlignedBuffer
     /// GEMM: the input packed into 6-token panels (see `GEMM.packInput`), or IntegerGEMM's quantized rows.
     private(set) var packedInput: AlignedBuffer
-    /// GEMM: per thread, one weight panel (K x 16 floats) plus one dequantized row (K floats).
+    /// GEMM: per thread, a group of weight panels (K x 16 floats each) plus 16 dequantized row
+    /// chunks (16 x 256 floats).
     private(set) var panels: [AlignedBuffer]
 
     public init(threads: Int) {
@@ -21,15 +22,15 @@ public final class MatMulScratch: @unchecked Sendable {
         return activation.raw
     }
 
-    func packedInputBuffer(floats: Int) -> UnsafeMutablePointer<Float> {
-        if packedInput.byteCount < floats * 4 { packedInput = try! AlignedBuffer(byteCount: floats * 4) }
-        return packedInput.pointer(to: Float.self, count: floats)
-    }
-
-    /// The same storage as `packedInputBuffer`, as bytes (IntegerGEMM's quantized input rows).
+    /// The packed input storage, at least `bytes` long (IntegerGEMM's quantized input rows).
     func packedInputBytes(_ bytes: Int) -> UnsafeMutableRawPointer {
         if packedInput.byteCount < bytes { packedInput = try! AlignedBuffer(byteCount: bytes) }
         return packedInput.raw
+    }
+
+    /// The same storage as floats (GEMM's 6-token panels).
+    func packedInputBuffer(floats: Int) -> UnsafeMutablePointer<Float> {
+        packedInputBytes(floats * 4).bindMemory(to: Float.self, capacity: floats)
     }
 
     func panelBuffer(thread: Int, floats: Int) -> UnsafeMutablePointer<Float> {
