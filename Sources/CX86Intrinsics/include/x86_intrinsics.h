@@ -129,13 +129,14 @@ static inline __attribute__((always_inline)) __m256 ctx_high_halves_ps(__m256 a,
 static inline __attribute__((always_inline)) float ctx_half_to_float(uint16_t h) {
     return _cvtsh_ss(h);
 }
-// No instruction: the four vectors are declared read and rewritten here, in registers. The
-// integer GEMM's microkernel passes its four tokens' sums through this after each sub-block, so
-// LLVM finishes each sub-block before the next (it would otherwise unpack a whole super-block up
-// front, run token by token and spill the unpacked vectors).
-// (void pointers: Swift imports __m256i * as an opaque pointer.)
-static inline __attribute__((always_inline)) void ctx_in_registers4(void *a, void *b, void *c, void *d) {
-    __asm__ __volatile__("" : "+x"(*(__m256i *)a), "+x"(*(__m256i *)b), "+x"(*(__m256i *)c), "+x"(*(__m256i *)d));
+// No instruction: the vector is declared read and rewritten here, in a register. The integer
+// GEMM's microkernel passes its four tokens' sums through this after each sub-block, so LLVM
+// finishes each sub-block before the next (it would otherwise unpack a whole super-block up front,
+// run token by token and spill the unpacked vectors). By value: a pointer to a Swift local would
+// give the caller a stack protector.
+static inline __attribute__((always_inline)) __m256i ctx_in_register(__m256i a) {
+    __asm__ __volatile__("" : "+x"(a));
+    return a;
 }
 #endif
 

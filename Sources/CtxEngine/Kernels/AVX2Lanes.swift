@@ -95,13 +95,11 @@ enum AVX2Lanes {
     }
 
     /// No instruction: the four sums are materialized in registers at this point
-    /// (`ctx_in_registers4`), so no work that feeds them moves past it and they are not
-    /// reassociated across it.
+    /// (`ctx_in_register`, an empty volatile asm each), so no work that feeds them moves past it
+    /// and they are not reassociated across it.
     @inline(__always) static func inRegisters(_ s: inout (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>)) {
-        var a = unsafeBitCast(s.0, to: V.self), b = unsafeBitCast(s.1, to: V.self)
-        var c = unsafeBitCast(s.2, to: V.self), d = unsafeBitCast(s.3, to: V.self)
-        ctx_in_registers4(&a, &b, &c, &d)
-        s = (int32(a), int32(b), int32(c), int32(d))
+        @inline(__always) func pin(_ v: SIMD8<Int32>) -> SIMD8<Int32> { int32(ctx_in_register(unsafeBitCast(v, to: V.self))) }
+        s = (pin(s.0), pin(s.1), pin(s.2), pin(s.3))
     }
 
     @inline(__always) static func shuffleBytes(_ v: V, _ control: V) -> V { ctx_shuffle_epi8(v, control) }
