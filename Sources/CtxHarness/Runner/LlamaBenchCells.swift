@@ -124,6 +124,10 @@ extension SuiteRunner {
             : Array(repeating: 1, count: suite.repetitions.minimum)
     }
 
+    /// Runs of llama-batched-bench for one process of a cell while each succeeds and prints nothing
+    /// (see `runLlamaProcess`): at the loss rate seen for tiny models, about one in 2,000 cells.
+    static let batchedBenchRuns = 12
+
     /// Runs process `k` of a cell (see `llamaProcesses`), appends its samples to samples.jsonl and
     /// the partial, or sets the partial's problem. Returns true when interrupted.
     func runLlamaProcess(_ cell: Cell, _ k: Int, into partial: inout LlamaPartial, directory outputDirectory: String,
@@ -144,16 +148,18 @@ extension SuiteRunner {
         try? (([executable] + arguments).map(Self.shellQuoted).joined(separator: " ") + "\n")
             .write(toFile: stem + ".cmd", atomically: true, encoding: .utf8)
         // llama-batched-bench prints its results through llama.cpp's asynchronous logger, which
-        // is never flushed at exit (llama.cpp issue 22142): a loaded machine loses the line now
-        // and then (3 runs in 20 here). A run that succeeded and printed nothing is run again,
-        // up to 5 runs in all; a lost line is no measurement, so nothing is discarded.
+        // is never flushed at exit (llama.cpp issue 22142): the line is lost when the process
+        // exits before the logger's thread writes it, most often for tiny models that free fast
+        // (here 3 runs in 20 on a loaded machine; 6 in 14 for a 4-layer 64-wide model, and one
+        // CI run lost 5 in a row). A run that succeeded and printed nothing is run again, up to
+        // `batchedBenchRuns` runs in all; a lost line is no measurement, so nothing is discarded.
         var child: ChildProcess
         var attempts = 0
         repeat {
             child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
                                      timeoutSeconds: engine.timeoutSeconds, stopWhen: { SuiteRunner.interruptRequested })
             attempts += 1
-        } while engine.tool == .batchedBench && child.succeeded && attempts < 5 && !interrupted
+        } while engine.tool == .batchedBench && child.succeeded && attempts < Self.batchedBenchRuns && !interrupted
             && ((try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? "").allSatisfy(\.isWhitespace)
         if interrupted { return true }
         if let failure = child.failure { partial.problem = "\(engine.tool.rawValue) \(failure)"; return false }
