@@ -165,82 +165,28 @@ public enum Q4_KFormat: TwoPathDotFormat {
     }
 
     #if CTXBENCH_AVX2
-    /// Per 64 values: one 32-byte load of nibbles split into two byte vectors (low: sub-block 2g,
-    /// high: 2g+1), each vpmaddubsw'd with the activations and vpmaddwd'd with its 6-bit scale.
     /// Per block: the 8 scales and 8 mins unpacked together from their 12 bytes with whole-word
-    /// masks (not 8 `scaleMin` calls), the nibble dots through vpmaddubsw with the sub-block scale in
-    /// vpmaddwd, and the min term Σ_j min_j * (Σ a over sub-block j) as one vpmaddwd of q8_K's 16
-    /// bsums (pairs summed) times the mins, accumulated in float lanes: no scalar loop per sub-block.
+    /// masks (not 8 `scaleMin` calls); per 32-value sub-block the nibbles (one 32-byte load serves
+    /// sub-blocks 2g and 2g+1) vpmaddubsw'd with the activations and vpmaddwd'd with the 6-bit
+    /// scale; the min term Σ_j min_j * (Σ a over sub-block j) as one vpmaddwd of q8_K's 16 bsums
+    /// (pairs summed) with the mins, in float lanes: no scalar loop per sub-block (`KQuantDot`).
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        dotAVX2(w, a, count: count, blockBytes: blockBytes, qsOffset: qsOffset, fifthBitsOffset: nil)
+        KQuantDot.dot(w, a, count: count, blockBytes: blockBytes, lanes: lanes)
     }
 
-    /// The kernel q4_K and q5_K share: with `fifthBitsOffset` (q5_K's 32 qh bytes, loaded once per
-    /// block) each sub-block's fifth bit is shifted down, masked and moved to bit 4 (two 16-bit
-    /// shifts and a mask, the bit never crossing a byte) and or'ed into the nibbles; values 0...31
-    /// still go through vpmaddubsw unsigned (31 x 127 x 2 fits int16). Inlined into each format's
-    /// entry point, so the q4_K copy has no fifth-bit code.
     @inline(__always)
-    static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int, blockBytes: Int, qsOffset: Int,
-                        fifthBitsOffset: Int?) -> Float {
-        var acc = SIMD8<Float>()
-        for b in 0..<(count / 256) {
-            let wb = w + b &* blockBytes
-            let ab = a + b &* Q8_KFormat.blockBytes
-            Prefetch.ahead(wb, bytes: blockBytes)
-            let block = SuperBlockLanes(wb, qsOffset: qsOffset, fifthBitsOffset: fifthBitsOffset)
-            let qa = ab + Q8_KFormat.qsOffset
-            var sum = SIMD8<Int32>()
-            // Unrolled by hand: with j a constant, each scale splat control is a constant vector.
-            @inline(__always) func subBlock(_ j: Int) {
-                let v = block.subBlock(j)
-                sum &+= AVX2Lanes.dotUnsigned(v.values, AVX2Lanes.load(qa + j &* 32), scale16: v.scale)
-            }
-            subBlock(0); subBlock(1); subBlock(2); subBlock(3); subBlock(4); subBlock(5); subBlock(6); subBlock(7)
-            block.accumulate(sum, activation: ab, into: &acc)
-        }
-        return acc.sum()
-    }
-
-    /// `dotAVX2` of one weight row with four activation rows (q8_K, at `a + t * stride`), each
-    /// result equal to `dotAVX2(w, a + t * stride)` bit for bit: the same integer sums and the same
-    /// float operations per token. The weight block's nibbles, fifth bits and scale vectors are
-    /// unpacked once for the four tokens, so per 32 values and token only a vpmaddubsw, a vpmaddwd
-    /// and a vpaddd remain: the integer GEMM's microkernel (`IntegerGEMM`).
-    @inline(__always)
-    static func dot4AVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int, blockBytes: Int,
-                         qsOffset: Int, fifthBitsOffset: Int?) -> SIMD4<Float> {
-        var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        for b in 0..<(count / 256) {
-            let wb = w + b &* blockBytes
-            let ab = a + b &* Q8_KFormat.blockBytes
-            let block = SuperBlockLanes(wb, qsOffset: qsOffset, fifthBitsOffset: fifthBitsOffset)
-            let qa = ab + Q8_KFormat.qsOffset
-            var sum = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
-            // One sub-block (32 values and their scale) at a time for the four tokens: 4 sums, 4
-            // accumulators and the sub-block's two vectors stay in the 16 ymm registers. Without
-            // `inRegisters` LLVM unpacks the whole super-block up front, runs token by token and
-            // spills the unpacked vectors (a fifth of the loop's instructions were spills).
-            @inline(__always) func subBlock(_ j: Int) {
-                let v = block.subBlock(j)
-                @inline(__always) func dot(_ t: Int) -> SIMD8<Int32> {
-                    AVX2Lanes.dotUnsigned(v.values, AVX2Lanes.load(qa + (t &* stride &+ j &* 32)), scale16: v.scale)
-                }
-                sum.0 &+= dot(0); sum.1 &+= dot(1); sum.2 &+= dot(2); sum.3 &+= dot(3)
-                AVX2Lanes.inRegisters(&sum)
-            }
-            subBlock(0); subBlock(1); subBlock(2); subBlock(3); subBlock(4); subBlock(5); subBlock(6); subBlock(7)
-            block.accumulate(sum.0, activation: ab, into: &acc.0)
-            block.accumulate(sum.1, activation: ab + stride, into: &acc.1)
-            block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2)
-            block.accumulate(sum.3, activation: ab + 3 &* stride, into: &acc.3)
-        }
-        return SIMD4(acc.0.sum(), acc.1.sum(), acc.2.sum(), acc.3.sum())
+    static func lanes(_ block: UnsafeRawPointer) -> SuperBlockLanes {
+        SuperBlockLanes(block, qsOffset: qsOffset, fifthBitsOffset: nil)
     }
 
     /// One q4_K / q5_K super-block's weight side in registers: its scale and min bytes and (q5_K)
-    /// fifth bits, from which `group` unpacks 64 values at a time.
-    struct SuperBlockLanes {
+    /// fifth bits, from which `part` unpacks one 32-value sub-block at a time. With q5_K's
+    /// `fifthBitsOffset` (its 32 qh bytes, loaded once per block) each sub-block's fifth bit is
+    /// shifted down, masked and moved to bit 4 (two 16-bit shifts and a mask, the bit never
+    /// crossing a byte) and or'ed into the nibbles; values 0...31 still go through vpmaddubsw
+    /// unsigned (31 x 127 x 2 fits int16). Each format's entry point passes a constant offset, so
+    /// q4_K's copy has no fifth-bit code.
+    struct SuperBlockLanes: KQuantSuperBlockLanes {
         let block: UnsafeRawPointer
         let qsOffset: Int
         let scaleBytes: AVX2Lanes.V
@@ -261,11 +207,10 @@ public enum Q4_KFormat: TwoPathDotFormat {
 
         /// Sub-block j's 32 values (the low nibbles of its group's 32 bytes for even j, the high
         /// for odd j) and its scale spread over 16 int16 lanes by one vpshufb of the scale bytes.
-        /// Callers pass j as a constant (unrolled loops), so the shift and the shuffle control are
-        /// constants; the two sub-blocks of a group load the same 32 bytes, which LLVM reads once
-        /// where both are live.
+        /// The two sub-blocks of a group load the same 32 bytes, which LLVM reads once where both
+        /// are live.
         @inline(__always)
-        func subBlock(_ j: Int) -> (values: AVX2Lanes.V, scale: AVX2Lanes.V) {
+        func part(_ j: Int) -> (values: AVX2Lanes.V, scale: AVX2Lanes.V) {
             let q = AVX2Lanes.load(block + (qsOffset &+ (j &>> 1) &* 32))
             var v = AVX2Lanes.shiftRight16(q, UInt16(4 &* (j & 1))) & AVX2Lanes.bytes(0x0F)
             if let fifthBits {
@@ -405,7 +350,7 @@ enum AffineFit {
 #if CTXBENCH_AVX2
 extension Q4_KFormat: IntegerGEMMFormat {
     public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
-        dot4AVX2(w, a, stride: stride, count: count, blockBytes: blockBytes, qsOffset: qsOffset, fifthBitsOffset: nil)
+        KQuantDot.dot4(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: lanes)
     }
 }
 #endif

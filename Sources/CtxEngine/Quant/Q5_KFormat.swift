@@ -65,10 +65,15 @@ public enum Q5_KFormat: TwoPathDotFormat {
     }
 
     #if CTXBENCH_AVX2
-    /// q4_K's kernel with the fifth bit (`Q4_KFormat.dotAVX2(..., fifthBitsOffset:)`): the 32 qh
-    /// bytes are loaded once per block and each sub-block's bit or'ed into its nibbles.
+    /// q4_K's kernel with the fifth bit (`Q4_KFormat.SuperBlockLanes` with `fifthBitsOffset`): the
+    /// 32 qh bytes are loaded once per block and each sub-block's bit or'ed into its nibbles.
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        Q4_KFormat.dotAVX2(w, a, count: count, blockBytes: blockBytes, qsOffset: qsOffset, fifthBitsOffset: qhOffset)
+        KQuantDot.dot(w, a, count: count, blockBytes: blockBytes, lanes: lanes)
+    }
+
+    @inline(__always)
+    static func lanes(_ block: UnsafeRawPointer) -> Q4_KFormat.SuperBlockLanes {
+        Q4_KFormat.SuperBlockLanes(block, qsOffset: qsOffset, fifthBitsOffset: qhOffset)
     }
     #endif
 
@@ -81,8 +86,7 @@ public enum Q5_KFormat: TwoPathDotFormat {
 #if CTXBENCH_AVX2
 extension Q5_KFormat: IntegerGEMMFormat {
     public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
-        Q4_KFormat.dot4AVX2(w, a, stride: stride, count: count, blockBytes: blockBytes, qsOffset: qsOffset,
-                            fifthBitsOffset: qhOffset)
+        KQuantDot.dot4(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: lanes)
     }
 }
 #endif

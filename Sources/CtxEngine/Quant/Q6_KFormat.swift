@@ -139,57 +139,11 @@ public enum Q6_KFormat: TwoPathDotFormat {
     /// loads and broadcasts). The -32 offset is 32 * Σ_j scale_j * bsum_j: one vpmaddwd of the
     /// same scales with q8_K's 16 sums, subtracted in int32 (exact) before the one float step.
     public static func dotAVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
-        var acc = SIMD8<Float>()
-        for b in 0..<(count / 256) {
-            let wb = w + b &* blockBytes
-            let ab = a + b &* Q8_KFormat.blockBytes
-            Prefetch.ahead(wb, bytes: blockBytes)
-            let block = SuperBlockLanes(wb)
-            let qa = ab + Q8_KFormat.qsOffset
-            var sum = SIMD8<Int32>()
-            // Unrolled by hand, so each part's shifts and scale selection are constants.
-            @inline(__always) func part(_ p: Int) {
-                let v = block.part(p)
-                sum &+= AVX2Lanes.dotUnsigned(v.values, AVX2Lanes.load(qa + p &* 32), scale16: v.scale)
-            }
-            part(0); part(1); part(2); part(3); part(4); part(5); part(6); part(7)
-            block.accumulate(sum, activation: ab, into: &acc)
-        }
-        return acc.sum()
-    }
-
-    /// `dotAVX2` of one weight row with four q8_K activation rows (`a + t * stride`), each result
-    /// equal to `dotAVX2(w, a + t * stride)` bit for bit; each part's levels and scale vector are
-    /// rebuilt once for the four tokens (the integer GEMM's microkernel), one part at a time, so
-    /// the four sums, four accumulators and the part's vectors stay in registers (see
-    /// `Q4_KFormat.dot4AVX2`).
-    static func dot4AVX2(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
-        var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        for b in 0..<(count / 256) {
-            let wb = w + b &* blockBytes
-            let ab = a + b &* Q8_KFormat.blockBytes
-            let block = SuperBlockLanes(wb)
-            let qa = ab + Q8_KFormat.qsOffset
-            var sum = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
-            @inline(__always) func part(_ p: Int) {
-                let v = block.part(p)
-                @inline(__always) func dot(_ t: Int) -> SIMD8<Int32> {
-                    AVX2Lanes.dotUnsigned(v.values, AVX2Lanes.load(qa + (t &* stride &+ p &* 32)), scale16: v.scale)
-                }
-                sum.0 &+= dot(0); sum.1 &+= dot(1); sum.2 &+= dot(2); sum.3 &+= dot(3)
-                AVX2Lanes.inRegisters(&sum)
-            }
-            part(0); part(1); part(2); part(3); part(4); part(5); part(6); part(7)
-            block.accumulate(sum.0, activation: ab, into: &acc.0)
-            block.accumulate(sum.1, activation: ab + stride, into: &acc.1)
-            block.accumulate(sum.2, activation: ab + 2 &* stride, into: &acc.2)
-            block.accumulate(sum.3, activation: ab + 3 &* stride, into: &acc.3)
-        }
-        return SIMD4(acc.0.sum(), acc.1.sum(), acc.2.sum(), acc.3.sum())
+        KQuantDot.dot(w, a, count: count, blockBytes: blockBytes, lanes: SuperBlockLanes.init)
     }
 
     /// One q6_K super-block's weight side: its 16 scales sign-extended to int16 ([s0..s7 | s8..s15]).
-    struct SuperBlockLanes {
+    struct SuperBlockLanes: KQuantSuperBlockLanes {
         let block: UnsafeRawPointer
         let scales: AVX2Lanes.V
 
@@ -267,7 +221,7 @@ public enum Q6_KFormat: TwoPathDotFormat {
 #if CTXBENCH_AVX2
 extension Q6_KFormat: IntegerGEMMFormat {
     public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
-        dot4AVX2(w, a, stride: stride, count: count)
+        KQuantDot.dot4(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: SuperBlockLanes.init)
     }
 }
 #endif
