@@ -1,3 +1,5 @@
+import CPlatform
+
 /// Matrix-matrix product for many tokens (prefill): Y (tokens, rows) = X (tokens, cols) · Wᵀ,
 /// W (rows, cols) in any weight type; formats with integer dot products go to `IntegerGEMM`.
 ///
@@ -163,18 +165,23 @@ public enum GEMM {
     /// C (6, 16) (+)= A (6 x kc, packed [k][6]) · B (kc x 16: row p at b + p * ldb; GEMM packs
     /// its weight panels with ldb 16, attention passes cache rows as they lie).
     /// Twelve accumulators stay in registers (checked in the assembly: the loop body is 2 vmovups,
-    /// 6 vbroadcastss and 12 vfmadd231ps).
+    /// 6 vbroadcastss and 12 vfmadd231ps). With `accumulate`, C's rows are prefetched before the
+    /// loop and added after it, not loaded into the accumulators first: a prefill's C tiles
+    /// (rows ldy apart) have left L2 by the next K block, and FMA chains waiting on their loads
+    /// stalled each call for an L3 round trip (about a tenth of a 512-token GEMM).
     @inline(__always)
     static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
                             _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         typealias V = SIMD8<Float>
         let cr = UnsafeMutableRawPointer(c)
-        @inline(__always) func ld(_ i: Int, _ half: Int) -> V {
-            accumulate ? cr.loadUnaligned(fromByteOffset: (i &* ldc &+ half &* 8) &* 4, as: V.self) : V()
+        if accumulate {
+            for i in 0..<tileTokens {
+                ctx_prefetch_read(cr + i &* ldc &* 4)
+                ctx_prefetch_read(cr + (i &* ldc &+ 15) &* 4)
+            }
         }
-        var c00 = ld(0, 0), c01 = ld(0, 1), c10 = ld(1, 0), c11 = ld(1, 1)
-        var c20 = ld(2, 0), c21 = ld(2, 1), c30 = ld(3, 0), c31 = ld(3, 1)
-        var c40 = ld(4, 0), c41 = ld(4, 1), c50 = ld(5, 0), c51 = ld(5, 1)
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
         let br = UnsafeRawPointer(b)
         var ap = a
         for p in 0..<kc {
@@ -189,7 +196,9 @@ public enum GEMM {
             ap += 6
         }
         @inline(__always) func st(_ v: V, _ i: Int, _ half: Int) {
-            cr.storeBytes(of: v, toByteOffset: (i &* ldc &+ half &* 8) &* 4, as: V.self)
+            let offset = (i &* ldc &+ half &* 8) &* 4
+            let sum = accumulate ? cr.loadUnaligned(fromByteOffset: offset, as: V.self) + v : v
+            cr.storeBytes(of: sum, toByteOffset: offset, as: V.self)
         }
         st(c00, 0, 0); st(c01, 0, 1); st(c10, 1, 0); st(c11, 1, 1)
         st(c20, 2, 0); st(c21, 2, 1); st(c30, 3, 0); st(c31, 3, 1)
