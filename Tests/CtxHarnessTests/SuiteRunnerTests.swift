@@ -147,6 +147,23 @@ import CtxEngine
         #expect(models == Array(repeating: "step-tiny-f32", count: 8) + Array(repeating: "kimi-tiny-f32", count: 8))
     }
 
+    /// A child that aborts the way llama-bench does on a failed GGML_ASSERT (the assertion, then
+    /// gdb's notes on sources it lacks, then SIGABRT; the stderr of a cell on an AMX machine) fails
+    /// with the assertion, not with gdb's notes.
+    @Test func abortedChildFailsWithItsAssertion() throws {
+        let err = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-abort-\(UUID().uuidString).err")
+        defer { try? FileManager.default.removeItem(at: err) }
+        let assertion = "ggml/src/ggml-backend.cpp:1294: GGML_ASSERT(*cur_backend_id != -1) failed"
+        // glibc's abort(), as ggml_abort calls it: it raises SIGABRT even where the test process
+        // ignores or blocks the signal (a shell's kill -ABRT $$ would not).
+        let script = "import os, sys; sys.stderr.write('llama_context: reserving\\n\(assertion)\\n"
+            + "30\\t../sysdeps/unix/sysv/linux/wait4.c: No such file or directory.\\n"
+            + "360\\t../csu/libc-start.c: No such file or directory.\\n'); sys.stderr.flush(); os.abort()"
+        let child = ChildProcess.run("/usr/bin/env", ["python3", "-c", script], stderrFile: err.path, timeoutSeconds: 30)
+        #expect(child.signaled && child.status == SIGABRT)
+        #expect(child.failure == "killed by signal \(SIGABRT): \(assertion)")
+    }
+
     /// A program the runner starts from a pinned thread (an engine session alive beside llama.cpp)
     /// gets every CPU the process had, not the thread's one: `nproc` counts the CPUs it may use.
     @Test func childOfAPinnedThreadGetsEveryCPU() throws {

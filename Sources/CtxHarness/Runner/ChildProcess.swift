@@ -86,12 +86,23 @@ public struct ChildProcess: Sendable {
     }
 
     /// The last non-empty lines of a file (up to 3, 400 characters), joined with " | "; when some
-    /// lines say "error", the last of those (a tool's usage text after its error says nothing).
+    /// lines say "error" or are a failed ggml assertion, the last of those (a tool's usage text
+    /// after its error says nothing). Lines gdb writes while ggml's abort handler prints a
+    /// backtrace ("30<tab>../sysdeps/unix/sysv/linux/wait4.c: No such file or directory.") are
+    /// dropped: they would otherwise be all the tail shows of a failed GGML_ASSERT.
     static func tail(of path: String) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let errors = lines.filter { $0.range(of: "error", options: .caseInsensitive) != nil }
+        let lines = text.split(separator: "\n").filter { !isDebuggerSourceLine($0) }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let errors = lines.filter { $0.range(of: "error", options: .caseInsensitive) != nil || $0.contains("GGML_ASSERT") }
         return String((errors.isEmpty ? lines : errors).suffix(3).joined(separator: " | ").suffix(400))
+    }
+
+    /// gdb's note that it has no source for a frame: a line number, a tab, "FILE: No such file or directory.".
+    static func isDebuggerSourceLine(_ line: Substring) -> Bool {
+        guard let tab = line.firstIndex(of: "\t"), tab > line.startIndex,
+              line[..<tab].allSatisfy(\.isNumber) else { return false }
+        return line.hasSuffix(": No such file or directory.")
     }
 }
 
