@@ -46,8 +46,27 @@ let hasAVX2: Bool = {
     return false
     #endif
 }()
+// Whether that -march also gives AVX-512 BW and VL (x86-64-v4, native on such a CPU): then the
+// integer GEMM's microkernels take two 32-value parts per 512-bit instruction (CTXBENCH_AVX512).
+// Not the default: x86-64-v3 binaries run on every x86_64 CPU of the last ten years.
+let hasAVX512: Bool = {
+    #if arch(x86_64)
+    guard hasAVX2, let march else { return false }
+    if march == "native" {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return cpuinfo.contains(" avx512bw") && cpuinfo.contains(" avx512vl")
+    }
+    let withAVX512 = ["x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client",
+                      "icelake-server", "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids",
+                      "znver4", "znver5"]
+    return withAVX512.contains(march)
+    #else
+    return false
+    #endif
+}()
 let isaSwiftFlags: [SwiftSetting] = (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
     + (hasAVX2 ? [.define("CTXBENCH_AVX2")] : [])
+    + (hasAVX512 ? [.define("CTXBENCH_AVX512")] : [])
 let isaCFlags: [CSetting] = march.map { [.unsafeFlags(["-march=\($0)"])] } ?? []
 
 let package = Package(

@@ -138,6 +138,36 @@ static inline __attribute__((always_inline)) __m256i ctx_in_register(__m256i a) 
     __asm__ __volatile__("" : "+x"(a));
     return a;
 }
+
+// 512-bit forms for the integer GEMM's microkernels, when the build enables AVX-512 BW and VL
+// (Package.swift then defines CTXBENCH_AVX512 for Swift). Swift imports __m512i as SIMD8<Int64>.
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+// u8 x s8 -> adjacent pairs summed into 32 saturated int16 lanes (vpmaddubsw zmm).
+static inline __attribute__((always_inline)) __m512i ctx512_maddubs_epi16(__m512i u8, __m512i s8) {
+    return _mm512_maddubs_epi16(u8, s8);
+}
+// int16 x int16 -> adjacent pairs summed into 16 int32 lanes (vpmaddwd zmm).
+static inline __attribute__((always_inline)) __m512i ctx512_madd_epi16(__m512i a, __m512i b) {
+    return _mm512_madd_epi16(a, b);
+}
+// [low | high]: two 256-bit vectors as one 512-bit vector (vinserti64x4).
+static inline __attribute__((always_inline)) __m512i ctx512_combine(__m256i low, __m256i high) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
+}
+// The 32 bytes at p in both 256-bit halves (vbroadcasti64x4 from memory).
+static inline __attribute__((always_inline)) __m512i ctx512_broadcast_256(const void *p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+}
+// 16 int32 -> 16 float (vcvtdq2ps zmm).
+static inline __attribute__((always_inline)) __m512 ctx512_cvtepi32_ps(__m512i a) {
+    return _mm512_cvtepi32_ps(a);
+}
+// ctx_in_register for a 512-bit vector ("v": any of zmm0-31).
+static inline __attribute__((always_inline)) __m512i ctx512_in_register(__m512i a) {
+    __asm__ __volatile__("" : "+v"(a));
+    return a;
+}
+#endif
 #endif
 
 #endif

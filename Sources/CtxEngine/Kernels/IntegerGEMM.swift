@@ -11,7 +11,8 @@
 /// Blocking: rows are taken in panels of up to `maximumRowsPerPanel` (16 q4_K rows of 2304 values are 21 KB, in
 /// L1/L2) shared out dynamically; within a panel, tokens go four at a time (their q8_K rows, 4 x
 /// 2.6 KB, stay in L1 while the panel's rows pass over them), so each weight block is unpacked
-/// once per four tokens and read from cache, not DRAM, by every tile after the first.
+/// once per four tokens and read from cache, not DRAM, by every tile after the first. With AVX-512
+/// (`CTXBENCH_AVX512`, 32 vector registers) tokens go eight at a time first (`dot8`), then four.
 public enum IntegerGEMM {
     static let tokensPerTile = 4
     static let maximumRowsPerPanel = 16
@@ -35,6 +36,17 @@ public enum IntegerGEMM {
             for panel in range {
                 let rows = panel * rowsPerPanel..<min(w.rows, (panel + 1) * rowsPerPanel)
                 var t0 = 0
+                #if CTXBENCH_AVX512
+                while t0 + 8 <= tokens {
+                    let tile = a + t0 * stride
+                    for r in rows {
+                        let v = F.dot8(w.row(r), tile, stride: stride, count: k)
+                        let out = y + t0 * ldy + r
+                        for t in 0..<8 { out[t * ldy] = v[t] }
+                    }
+                    t0 += 8
+                }
+                #endif
                 while t0 + tokensPerTile <= tokens {
                     let tile = a + t0 * stride
                     for r in rows {

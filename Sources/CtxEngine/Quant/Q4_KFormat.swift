@@ -237,6 +237,19 @@ public enum Q4_KFormat: TwoPathDotFormat {
             acc.addProduct(AVX2Lanes.float(sum), SIMD8<Float>(repeating: d * da))
             acc.addProduct(AVX2Lanes.float(minTerms), SIMD8<Float>(repeating: -(dmin * da)))
         }
+
+        #if CTXBENCH_AVX512
+        /// The same in one conversion and one FMA per token: the sum's halves added (8 lanes) beside
+        /// the 8 min terms, times [d x 8 | -dmin x 8] (built once per block) times d_a.
+        @inline(__always)
+        func accumulate(_ sum: SIMD16<Int32>, activation ab: UnsafeRawPointer, into acc: inout SIMD16<Float>) {
+            let minTerms = AVX2Lanes.madd(AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset), minPairs)
+            let (d, dmin) = AVX2Lanes.halves2(block)
+            let steps = SIMD16<Float>(lowHalf: SIMD8(repeating: d), highHalf: SIMD8(repeating: -dmin))
+            let terms = SIMD16<Int32>(lowHalf: sum.lowHalf &+ sum.highHalf, highHalf: minTerms)
+            acc.addProduct(AVX512Lanes.float(terms), steps * Q8_KFormat.scale(ab))
+        }
+        #endif
     }
     #endif
 
@@ -352,5 +365,10 @@ extension Q4_KFormat: IntegerGEMMFormat {
     public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
         KQuantDot.dot4(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: lanes)
     }
+    #if CTXBENCH_AVX512
+    public static func dot8(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD8<Float> {
+        KQuantDot.dot8(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: lanes)
+    }
+    #endif
 }
 #endif

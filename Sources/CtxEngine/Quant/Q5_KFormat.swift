@@ -88,5 +88,10 @@ extension Q5_KFormat: IntegerGEMMFormat {
     public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
         KQuantDot.dot4(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: lanes)
     }
+    #if CTXBENCH_AVX512
+    public static func dot8(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD8<Float> {
+        KQuantDot.dot8(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: lanes)
+    }
+    #endif
 }
 #endif

@@ -177,6 +177,16 @@ public enum Q6_KFormat: TwoPathDotFormat {
             let scale = SIMD8<Float>(repeating: AVX2Lanes.half(block, dOffset) * Q8_KFormat.scale(ab))
             acc.addProduct(AVX2Lanes.float(sum &- (offsets &<< 5)), scale)
         }
+
+        #if CTXBENCH_AVX512
+        /// The same on 16 lanes, the offset term subtracted in the low 8.
+        @inline(__always)
+        func accumulate(_ sum: SIMD16<Int32>, activation ab: UnsafeRawPointer, into acc: inout SIMD16<Float>) {
+            let offsets = AVX2Lanes.madd(scales, AVX2Lanes.load(ab + Q8_KFormat.bsumsOffset))
+            let scale = SIMD16<Float>(repeating: AVX2Lanes.half(block, dOffset) * Q8_KFormat.scale(ab))
+            acc.addProduct(AVX512Lanes.float(sum &- SIMD16(lowHalf: offsets &<< 5, highHalf: .zero)), scale)
+        }
+        #endif
     }
     #endif
 
@@ -223,5 +233,10 @@ extension Q6_KFormat: IntegerGEMMFormat {
     public static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float> {
         KQuantDot.dot4(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: SuperBlockLanes.init)
     }
+    #if CTXBENCH_AVX512
+    public static func dot8(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD8<Float> {
+        KQuantDot.dot8(w, a, stride: stride, count: count, blockBytes: blockBytes, lanes: SuperBlockLanes.init)
+    }
+    #endif
 }
 #endif

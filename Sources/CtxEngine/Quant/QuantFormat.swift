@@ -97,6 +97,10 @@ extension WeightFormat {
 public protocol IntegerGEMMFormat: WeightFormat {
     /// dot(w, a + t * stride) for t = 0..<4, each equal to `dot` bit for bit.
     static func dot4(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD4<Float>
+    #if CTXBENCH_AVX512
+    /// dot(w, a + t * stride) for t = 0..<8, each equal to `dot` bit for bit.
+    static func dot8(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, stride: Int, count: Int) -> SIMD8<Float>
+    #endif
 }
 
 /// A weight format with two implementations of its dot product: AVX2 (through CX86Intrinsics, when
