@@ -13,6 +13,13 @@
 #include <time.h>
 
 typedef float v8f __attribute__((vector_size(32)));
+// The FMA test's vectors: the widest the -march gives, as ctxbench's probe (512-bit with AVX-512).
+#if defined(__AVX512F__)
+#define FMA_LANES 16
+#else
+#define FMA_LANES 8
+#endif
+typedef float vfma __attribute__((vector_size(FMA_LANES * 4)));
 
 static double now(void) {
     struct timespec ts;
@@ -57,15 +64,15 @@ static void *worker(void *arg) {
         for (; i < hi; i++) t += p[i];
         job->result = t;
     } else {
-        v8f m = {0}, c = {0}, acc[12];
-        for (int k = 0; k < 8; k++) { m[k] = 0.999999f; c[k] = 1e-7f; }
-        for (int j = 0; j < 12; j++) for (int k = 0; k < 8; k++) acc[j][k] = (float)(j + job->index);
+        vfma m = {0}, c = {0}, acc[12];
+        for (int k = 0; k < FMA_LANES; k++) { m[k] = 0.999999f; c[k] = 1e-7f; }
+        for (int j = 0; j < 12; j++) for (int k = 0; k < FMA_LANES; k++) acc[j][k] = (float)(j + job->index);
         for (long it = 0; it < fma_iterations; it++) {
 #pragma GCC unroll 12
             for (int j = 0; j < 12; j++) acc[j] = acc[j] * m + c;  // contracted to vfmadd (-ffp-contract=fast)
         }
         float t = 0;
-        for (int j = 0; j < 12; j++) for (int k = 0; k < 8; k++) t += acc[j][k];
+        for (int j = 0; j < 12; j++) for (int k = 0; k < FMA_LANES; k++) t += acc[j][k];
         job->result = t;
     }
     return NULL;
@@ -106,7 +113,7 @@ int main(int argc, char **argv) {
     run(threads, 0, base, count);
     double read[5], fma[5];
     for (int r = 0; r < 5; r++) read[r] = (double)count * 4 / run(threads, 1, base, count) / 1e9;
-    for (int r = 0; r < 5; r++) fma[r] = (double)fma_iterations * 12 * 8 * 2 * threads / run(threads, 2, base, count) / 1e9;
+    for (int r = 0; r < 5; r++) fma[r] = (double)fma_iterations * 12 * FMA_LANES * 2 * threads / run(threads, 2, base, count) / 1e9;
     qsort(read, 5, sizeof(double), compare);
     qsort(fma, 5, sizeof(double), compare);
     printf("read_gbps=%.2f fma_gflops=%.2f\n", read[2], fma[2]);

@@ -33,7 +33,8 @@ public struct MachineLimits: Codable, Sendable, Equatable {
     public var copyGBps: Spread
     /// Read-only streaming over a per-thread buffer that stays in L2, GB/s.
     public var cacheReadGBps: Spread
-    /// Independent 8-wide FP32 fused multiply-add chains, GFLOP/s (2 FLOPs per lane per FMA).
+    /// Independent FP32 fused multiply-add chains of the build's widest vectors (`MemoryKernels.FMAVector`),
+    /// GFLOP/s (2 FLOPs per lane per FMA).
     public var fmaGFLOPs: Spread
     /// Median cost of an empty parallel region on the pool (fork + join), microseconds.
     public var forkJoinMicroseconds: Double

@@ -1,7 +1,8 @@
 import CtxEngine
 
 /// The inner loops of calibration. Checked in the assembly (x86-64-v3): `sum` is four independent
-/// 8-wide vaddps chains over 32-byte loads, `fmaChains` is twelve register-resident vfmadd chains.
+/// 8-wide vaddps chains over 32-byte loads, `fmaChains` is twelve register-resident vfmadd chains
+/// (ymm; zmm in an AVX-512 build).
 public enum MemoryKernels {
     /// Sum of `count` floats, with four accumulators so the loop is limited by loads, not add latency.
     @inline(never)
@@ -24,16 +25,25 @@ public enum MemoryKernels {
         return total
     }
 
-    /// 12 chains x 8 lanes x 2 FLOPs per iteration.
-    static let fmaFlopsPerIteration = 12 * 8 * 2
+    /// The FMA probe's vector: the widest the build issues, so the peak it measures is the one the
+    /// build's kernels can reach (512-bit in an AVX-512 build: about 1.5x the 256-bit rate on this
+    /// development VM's Xeon, whose x86-64-v3 build would otherwise be measured against too low a limit).
+    #if CTXBENCH_AVX512
+    typealias FMAVector = SIMD16<Float>
+    #else
+    typealias FMAVector = SIMD8<Float>
+    #endif
+
+    /// 12 chains x the vector's lanes x 2 FLOPs per iteration.
+    static let fmaFlopsPerIteration = 12 * FMAVector.scalarCount * 2
 
     /// Twelve independent FMA chains: enough to cover a 4-cycle latency on two FMA pipes (8 needed),
     /// and few enough to stay in 16 vector registers. The multiplier is just below one so values stay finite.
     @inline(never)
     static func fmaChains(iterations: Int, seed: Float) -> Float {
-        let m = SIMD8<Float>(repeating: 0.999_999)
-        let c = SIMD8<Float>(repeating: 1e-7 * seed)
-        var a0 = SIMD8<Float>(repeating: seed), a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3
+        let m = FMAVector(repeating: 0.999_999)
+        let c = FMAVector(repeating: 1e-7 * seed)
+        var a0 = FMAVector(repeating: seed), a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3
         var a4 = a0 + 4, a5 = a0 + 5, a6 = a0 + 6, a7 = a0 + 7
         var a8 = a0 + 8, a9 = a0 + 9, a10 = a0 + 10, a11 = a0 + 11
         for _ in 0..<iterations {
