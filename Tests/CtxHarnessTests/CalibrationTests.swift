@@ -15,13 +15,14 @@ import Testing
     }
 
     @Test func fmaChainsComputeTheRecurrenceTheyCount() {
-        // Reference: each of 12 chains x 8 lanes runs a <- a * m + c, starting at seed + chain.
+        // Reference: each of 12 chains x the vector's lanes (8, or 16 in an AVX-512 build) runs
+        // a <- a * m + c, starting at seed + chain.
         let iterations = 1000, seed: Float = 2
         var expected: Float = 0
         for chain in 0..<12 {
             var a = seed + Float(chain)
             for _ in 0..<iterations { a = (1e-7 * seed).addingProduct(a, 0.999_999) }
-            expected += 8 * a
+            expected += Float(MemoryKernels.FMAVector.scalarCount) * a
         }
         let ours = MemoryKernels.fmaChains(iterations: iterations, seed: seed)
         #expect(abs(ours - expected) / expected < 1e-4)

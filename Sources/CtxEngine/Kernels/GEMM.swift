@@ -12,9 +12,17 @@ import CPlatform
 /// Groups of weight panels are shared out dynamically over the pool. Dequantizing costs
 /// O(rows x cols) per call against O(tokens x rows x cols) FMAs, so it vanishes for prefill-sized
 /// batches.
+///
+/// With AVX-512 (`CTXBENCH_AVX512`) the same scheme runs on zmm: panels of 32 rows ([k][32], a
+/// 32 KB weight block per K block), a 6x32 microkernel with 12 zmm accumulators, 2 weight loads
+/// and 6 broadcasts per k, twice the FLOPs per instruction.
 public enum GEMM {
     public static let tileTokens = 6
+    #if CTXBENCH_AVX512
+    public static let tileRows = 32
+    #else
     public static let tileRows = 16
+    #endif
     static let kBlock = 256
 
     /// `floatPanels` forces the dequantize-to-f32 path for integer formats too (the kernel benchmark
@@ -91,9 +99,9 @@ public enum GEMM {
         }
     }
 
-    /// 16 weight rows -> [k][16] floats, zero rows past `rowCount`. K goes in chunks of `kBlock`:
-    /// the 16 rows' chunks are dequantized into `temp` (16 x kBlock floats, in L1), then written
-    /// out transposed, 8 x 8 floats at a time on AVX2 (scalar stores at a 64-byte stride were a
+    /// `tileRows` weight rows -> [k][tileRows] floats, zero rows past `rowCount`. K goes in chunks of
+    /// `kBlock`: the rows' chunks are dequantized into `temp` (tileRows x kBlock floats, in L1), then
+    /// written out transposed, 8 x 8 floats at a time on AVX2 (scalar stores at a 64-byte stride were a
     /// sixth of a 128-token f16 GEMM). Chunks start on multiples of 256, so on block boundaries.
     static func packWeights<F: WeightFormat>(_ format: F.Type, _ w: Tensor, firstRow: Int, rowCount: Int,
                                              into panel: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>) {
@@ -112,8 +120,9 @@ public enum GEMM {
             var i = 0
             #if CTXBENCH_AVX2
             while i + 8 <= kc {
-                AVX2Lanes.transpose8x8(temp + i, srcStride: kBlock, out + i * tileRows, dstStride: tileRows)
-                AVX2Lanes.transpose8x8(temp + 8 * kBlock + i, srcStride: kBlock, out + i * tileRows + 8, dstStride: tileRows)
+                for r in stride(from: 0, to: tileRows, by: 8) {
+                    AVX2Lanes.transpose8x8(temp + r * kBlock + i, srcStride: kBlock, out + i * tileRows + r, dstStride: tileRows)
+                }
                 i += 8
             }
             #endif
@@ -145,7 +154,7 @@ public enum GEMM {
                             if validTokens == tileTokens && validRows == tileRows {
                                 microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
                             } else {
-                                // Edge tile: compute into a 6x16 temporary, then add the valid part.
+                                // Edge tile: compute into a 6 x tileRows temporary, then add the valid part.
                                 let t = tile.baseAddress!
                                 if k0 > 0 {
                                     for i in 0..<tileTokens { for r in 0..<tileRows {
@@ -162,8 +171,8 @@ public enum GEMM {
         }
     }
 
-    /// C (6, 16) (+)= A (6 x kc, packed [k][6]) · B (kc x 16: row p at b + p * ldb; GEMM packs
-    /// its weight panels with ldb 16, attention passes cache rows as they lie).
+    /// C (6, tileRows) (+)= A (6 x kc, packed [k][6]) · B (kc x tileRows: row p at b + p * ldb; GEMM
+    /// packs its weight panels with ldb tileRows, attention passes cache rows as they lie).
     /// Twelve accumulators stay in registers (checked in the assembly: the loop body is 2 vmovups,
     /// 6 vbroadcastss and 12 vfmadd231ps). With `accumulate`, C's rows are prefetched before the
     /// loop and added after it, not loaded into the accumulators first: a prefill's C tiles
@@ -172,12 +181,17 @@ public enum GEMM {
     @inline(__always)
     static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
                             _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        // Half a row of B: 8 floats (ymm), or 16 (zmm) with AVX-512.
+        #if CTXBENCH_AVX512
+        typealias V = SIMD16<Float>
+        #else
         typealias V = SIMD8<Float>
+        #endif
         let cr = UnsafeMutableRawPointer(c)
         if accumulate {
             for i in 0..<tileTokens {
                 ctx_prefetch_read(cr + i &* ldc &* 4)
-                ctx_prefetch_read(cr + (i &* ldc &+ 15) &* 4)
+                ctx_prefetch_read(cr + (i &* ldc &+ tileRows &- 1) &* 4)
             }
         }
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
@@ -186,7 +200,7 @@ public enum GEMM {
         var ap = a
         for p in 0..<kc {
             let b0 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4, as: V.self)
-            let b1 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4 &+ 32, as: V.self)
+            let b1 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4 &+ V.scalarCount &* 4, as: V.self)
             var av = V(repeating: ap[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
             av = V(repeating: ap[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
             av = V(repeating: ap[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
@@ -196,7 +210,7 @@ public enum GEMM {
             ap += 6
         }
         @inline(__always) func st(_ v: V, _ i: Int, _ half: Int) {
-            let offset = (i &* ldc &+ half &* 8) &* 4
+            let offset = (i &* ldc &+ half &* V.scalarCount) &* 4
             let sum = accumulate ? cr.loadUnaligned(fromByteOffset: offset, as: V.self) + v : v
             cr.storeBytes(of: sum, toByteOffset: offset, as: V.self)
         }

@@ -6,8 +6,8 @@ public final class MatMulScratch: @unchecked Sendable {
     private(set) var activation: AlignedBuffer
     /// GEMM: the input packed into 6-token panels (see `GEMM.packInput`), or IntegerGEMM's quantized rows.
     private(set) var packedInput: AlignedBuffer
-    /// GEMM: per thread, a group of weight panels (K x 16 floats each) plus 16 dequantized row
-    /// chunks (16 x 256 floats).
+    /// GEMM: per thread, a group of weight panels (K x `GEMM.tileRows` floats each) plus as many
+    /// dequantized row chunks (tileRows x 256 floats).
     private(set) var panels: [AlignedBuffer]
 
     public init(threads: Int) {

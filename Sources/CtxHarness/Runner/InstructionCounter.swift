@@ -27,6 +27,15 @@ public enum InstructionCounter {
          "--trace-children=yes", "--trace-children-skip=*/env,*/git", "--callgrind-out-file=\(outputPrefix)", executable] + arguments
     }
 
+    /// Why a build could not be counted, when valgrind met an instruction it cannot decode (its
+    /// "vex amd64->IR: unhandled instruction bytes" line): valgrind decodes up to AVX2, so an
+    /// AVX-512 build (CTXBENCH_MARCH=x86-64-v4 or native on such a CPU) dies of SIGILL under it.
+    public static func undecodedInstruction(valgrindLog log: String) -> String? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("unhandled instruction bytes") }) else { return nil }
+        return "valgrind cannot decode an instruction of this build (\(line.trimmingCharacters(in: .whitespaces))): "
+            + "it decodes up to AVX2; count instructions with a build for x86-64-v3 (the default), not an AVX-512 one"
+    }
+
     public struct Failure: Error, CustomStringConvertible {
         public let message: String
         public var description: String { message }

@@ -212,6 +212,10 @@ public struct InterleavedGate {
             return failedAll("no instruction counts: this build has no measured region (\(InstructionCounter.regionFunction)); it predates instruction counting")
         }
         guard counts.count == sampleLines.count, !counts.isEmpty else {
+            let log = (try? String(contentsOfFile: dir + ".log", encoding: .utf8)) ?? ""
+            if let undecoded = InstructionCounter.undecodedInstruction(valgrindLog: log) {
+                return failedAll(undecoded)
+            }
             return failedAll(child.failure ?? "\(counts.count) counted region(s) for \(sampleLines.count) sample(s) in \(dir)")
         }
         let cells = (try? LoadedRun.load(dir).cells) ?? []
