@@ -24,6 +24,21 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
+    /// Two runs on one platform by builds for different ISAs are told apart in the report: each
+    /// label names its build's widest vectors; runs of the same build keep the platform's label.
+    @Test func runsOfOnePlatformByDifferentBuildsAreLabelledByBuild() throws {
+        let path = repository.appendingPathComponent("results/examples/vs-llamacpp/runs/vs-llamacpp-d0-t2-xeon").path
+        let avx2 = try LoadedRun.load(path)
+        var avx512 = avx2
+        avx512.metadata.platform.buildISA = avx2.metadata.platform.buildISA + ["avx512f", "avx512bw"]
+        let label = avx2.metadata.platformLabel
+        let mixed = Report(runs: [avx2, avx512])
+        #expect(mixed.fingerprints.map { $0.label } == ["\(label), AVX2 build", "\(label), AVX-512 build"])
+        #expect(mixed.tables.flatMap { $0.rows }.contains { $0.first == "\(label), AVX-512 build" })
+        let same = Report(runs: [avx2, avx2])
+        #expect(same.fingerprints.map { $0.label } == [label, label])
+    }
+
     /// The published summary table (docs/architectures.md): prompt S_PP and generation S_TG at 16K,
     /// prefill / generation at 262K, or for a platform that stopped short, at its largest context.
     @Test func platformTableReproducesThePublishedFigures() throws {

@@ -28,7 +28,8 @@ public struct Report: Sendable {
         case html
     }
 
-    public init(runs: [LoadedRun], options: Options = Options()) {
+    public init(runs loaded: [LoadedRun], options: Options = Options()) {
+        let runs = LoadedRun.namingBuilds(loaded)
         let groups = Series.group(runs)
         let (curves, fits) = DegradationReport.make(groups, context: options.context)
         let ops = OpBreakdownReport.make(groups)

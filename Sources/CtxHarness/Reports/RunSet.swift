@@ -7,6 +7,27 @@ public struct LoadedRun: Sendable {
     public var metadata: RunMetadata
     public var cells: [CellResult]
 
+    /// Runs on one platform by builds for different ISAs (an x86-64-v3 and an AVX-512 build on one
+    /// Xeon) would share a label in every table: each such run's label gets its build's widest vector
+    /// ISA ("Intel Xeon (host), AVX-512 build"). Other runs keep theirs.
+    static func namingBuilds(_ runs: [LoadedRun]) -> [LoadedRun] {
+        let own = runs.filter { $0.metadata.source == nil }
+        let isas = Dictionary(grouping: own, by: \.metadata.platformLabel).mapValues { Set($0.map(\.metadata.platform.buildISA)) }
+        return runs.map { run in
+            guard run.metadata.source == nil, (isas[run.metadata.platformLabel]?.count ?? 0) > 1 else { return run }
+            var named = run
+            named.metadata.platformName = "\(run.metadata.platformLabel), \(widestVectors(run.metadata.platform.buildISA)) build"
+            return named
+        }
+    }
+
+    static func widestVectors(_ isa: [String]) -> String {
+        if isa.contains("avx512f") { return "AVX-512" }
+        if isa.contains("avx2") { return "AVX2" }
+        if isa.contains("neon") || isa.contains("dotprod") { return "NEON" }
+        return "baseline"
+    }
+
     public static func load(_ path: String) throws -> LoadedRun {
         let directory = RunDirectory(existing: path)
         guard RunDirectory.holdsRun(path) else {
