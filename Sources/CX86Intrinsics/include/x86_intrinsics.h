@@ -154,10 +154,6 @@ static inline __attribute__((always_inline)) __m512i ctx512_madd_epi16(__m512i a
 static inline __attribute__((always_inline)) __m512i ctx512_combine(__m256i low, __m256i high) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
 }
-// The 32 bytes at p in both 256-bit halves (vbroadcasti64x4 from memory).
-static inline __attribute__((always_inline)) __m512i ctx512_broadcast_256(const void *p) {
-    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
-}
 // 16 int32 -> 16 float (vcvtdq2ps zmm).
 static inline __attribute__((always_inline)) __m512 ctx512_cvtepi32_ps(__m512i a) {
     return _mm512_cvtepi32_ps(a);

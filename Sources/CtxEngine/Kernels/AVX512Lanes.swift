@@ -20,14 +20,6 @@ enum AVX512Lanes {
         unsafeBitCast(ctx512_madd_epi16(ctx512_maddubs_epi16(u, s), scale16), to: SIMD16<Int32>.self)
     }
 
-    /// int16 products of a and b, adjacent pairs summed into 16 int32 lanes (vpmaddwd).
-    @inline(__always) static func madd(_ a: V, _ b: V) -> SIMD16<Int32> {
-        unsafeBitCast(ctx512_madd_epi16(a, b), to: SIMD16<Int32>.self)
-    }
-
-    /// The 32 bytes at `p` in both halves (vbroadcasti64x4: a load, no shuffle).
-    @inline(__always) static func broadcast256(_ p: UnsafeRawPointer) -> V { ctx512_broadcast_256(p) }
-
     /// 16 int32 lanes as floats (vcvtdq2ps), inlined (see `AVX2Lanes.float`).
     @inline(__always) static func float(_ v: SIMD16<Int32>) -> SIMD16<Float> {
         ctx512_cvtepi32_ps(unsafeBitCast(v, to: V.self))
