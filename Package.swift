@@ -28,15 +28,18 @@ let march: String? = {
     return nil  // aarch64: the baseline already has NEON; ask for dotprod etc. with CTXBENCH_MARCH
     #endif
 }()
+// With -march=native: the flags of this CPU (Linux's /proc/cpuinfo), read once for both checks below.
+let nativeCPUFlags: Set<Substring> = {
+    guard march == "native", let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    return Set(line.split(separator: " "))
+}()
 // Whether that -march gives AVX2 and F16C: then CX86Intrinsics has its wrappers and the engine uses
 // them (CTXBENCH_AVX2); otherwise the engine's portable SIMD path is compiled.
 let hasAVX2: Bool = {
     #if arch(x86_64)
     guard let march else { return false }
-    if march == "native" {
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return cpuinfo.contains(" avx2") && cpuinfo.contains(" f16c")
-    }
+    if march == "native" { return nativeCPUFlags.contains("avx2") && nativeCPUFlags.contains("f16c") }
     let withAVX2 = ["x86-64-v3", "x86-64-v4", "haswell", "broadwell", "skylake", "skylake-avx512", "cascadelake",
                     "cooperlake", "cannonlake", "icelake-client", "icelake-server", "tigerlake", "rocketlake",
                     "alderlake", "raptorlake", "meteorlake", "sapphirerapids", "emeraldrapids", "graniterapids",
@@ -52,10 +55,7 @@ let hasAVX2: Bool = {
 let hasAVX512: Bool = {
     #if arch(x86_64)
     guard hasAVX2, let march else { return false }
-    if march == "native" {
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return cpuinfo.contains(" avx512bw") && cpuinfo.contains(" avx512vl")
-    }
+    if march == "native" { return nativeCPUFlags.contains("avx512bw") && nativeCPUFlags.contains("avx512vl") }
     let withAVX512 = ["x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client",
                       "icelake-server", "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids",
                       "znver4", "znver5"]
