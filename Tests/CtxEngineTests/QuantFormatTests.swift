@@ -223,7 +223,8 @@ enum Reference {
         #expect(abs(Double(portable) - expected) <= 1e-4 * max(1, abs(expected)))
     }
 
-    /// GEMV's prepared-activation kernels (q4_0 against `Q8_0PairedActivation`) equal the
+    /// GEMV's prepared-activation kernels (q4_0 against `Q8_0PairedActivation`, f16 and bf16
+    /// against an activation in their own format) equal the
     /// reference dot on the same bytes, for every block count around the 8-block loop and the pair
     /// tail, and at the extremes (nibbles all 15 or all 0 against activations of ±127).
     @Test(arguments: DType.weightTypes)
@@ -238,7 +239,12 @@ enum Reference {
             cases.append(([Float](repeating: 0, count: n), Reference.random(n, seed: 7)))
             for (w, x) in cases {
                 let wq = Reference.quantize(w, type)
-                let aq = Reference.quantize(x, format.activationType)
+                // GEMV holds the activation rounded to the vec_dot type (f16 / bf16 for those weights).
+                var rounded = x
+                if format.vecDotType != format.activationType {
+                    x.withUnsafeBufferPointer { xp in rounded.withUnsafeMutableBufferPointer { format.roundActivation(xp.baseAddress!, $0.baseAddress!, count: n) } }
+                }
+                let aq = Reference.quantize(rounded, format.activationType)
                 var prepared = [UInt8](repeating: 0xAB, count: format.preparedActivationBytes(count: n) + 64)
                 aq.withUnsafeBytes { ap in prepared.withUnsafeMutableBytes { pp in
                     let out = UnsafeMutableRawPointer(mutating: pp.baseAddress!.alignedUp(toMultipleOf: 64))

@@ -4,7 +4,8 @@
 /// bytes per value. Rows are split statically over the pool, so each thread streams one contiguous
 /// range of the matrix. x is first converted to the weight type's activation format (q8_0 or q8_K
 /// for the integer dot products), once per call, and, for formats with a prepared layout
-/// (`WeightFormat.preparedActivationBytes`, q4_0 on AVX2), rearranged into it, also once per call.
+/// (`WeightFormat.preparedActivationBytes`: q4_0 on AVX2; f16 and bf16, whose activation is stored in
+/// their own 2-byte format), rearranged into it, also once per call.
 public enum GEMV {
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 pool: ThreadPool, scratch: MatMulScratch) {
@@ -68,11 +69,11 @@ public enum GEMV {
                 let out = (buffer + key.offset).assumingMemoryBound(to: Float.self) + blocks.lowerBound
                 // f16 and bf16 weights are their own vec_dot type: their roundActivation rounds to it.
                 key.type.weightFormat!.roundActivation(key.x + blocks.lowerBound, out, count: blocks.count)
-                return
+            } else {
+                key.type.format.quantize(key.x + blocks.lowerBound * values,
+                                         buffer + key.offset + blocks.lowerBound * key.type.blockBytes,
+                                         count: blocks.count * values)
             }
-            key.type.format.quantize(key.x + blocks.lowerBound * values,
-                                     buffer + key.offset + blocks.lowerBound * key.type.blockBytes,
-                                     count: blocks.count * values)
             for p in prepared where p.key == k {
                 p.format.prepareActivation(buffer + key.offset, buffer + p.offset, count: key.count, blocks: blocks)
             }

@@ -1,6 +1,6 @@
 /// ggml GGML_TYPE_F16: IEEE half precision, converted with round-to-nearest-even (as F16C does).
-/// Pairs with f32 activations (ggml pairs it with f16; f32 keeps the activation exact and costs
-/// nothing in a memory-bound GEMV).
+/// Pairs with f32 activations rounded to f16 (ggml's vec_dot_type); GEMV stores them as f16
+/// (`SixteenBitFloatDot.dotSameFormat`), half the bytes to keep in L1 beside the weight stream.
 public enum F16Format: WeightFormat, SixteenBitFloatFormat {
     public static let type = DType.f16
     public static let blockValues = 1
@@ -30,6 +30,13 @@ public enum F16Format: WeightFormat, SixteenBitFloatFormat {
 
     public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         SixteenBitFloatDot.dot(F16Format.self, w, a, count: count)
+    }
+    public static func preparedActivationBytes(count: Int) -> Int { SixteenBitFloatDot.preparedBytes(count: count) }
+    public static func prepareActivation(_ activation: UnsafeRawPointer, _ out: UnsafeMutableRawPointer, count: Int, blocks: Range<Int>) {
+        SixteenBitFloatDot.prepare(F16Format.self, activation, out, blocks: blocks)
+    }
+    public static func dotPrepared(_ w: UnsafeRawPointer, _ prepared: UnsafeRawPointer, count: Int) -> Float {
+        SixteenBitFloatDot.dotSameFormat(F16Format.self, w, prepared, count: count)
     }
 
     /// 8 halves at value index `i` as floats (vcvtph2ps).
