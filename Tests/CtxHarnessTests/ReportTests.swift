@@ -39,6 +39,21 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(same.fingerprints.map { $0.label } == [label, label])
     }
 
+    /// Two hosts behind one CPU model string (the development VM's Zen 3 and Zen 4 hosts, both "AMD
+    /// EPYC") are told apart by their CPU's features; builds are then told apart within each.
+    @Test func hostsReportingOneCPUModelAreLabelledByTheirFeatures() throws {
+        let path = repository.appendingPathComponent("results/examples/vs-llamacpp/runs/vs-llamacpp-d0-t2").path
+        let zen3 = try LoadedRun.load(path)
+        var zen4 = zen3
+        zen4.metadata.platform.cpuFeatures = zen3.metadata.platform.cpuFeatures + ["avx512f", "avx512bw"]
+        var zen4AVX512Build = zen4
+        zen4AVX512Build.metadata.platform.buildISA = zen4.metadata.platform.buildISA + ["avx512f", "avx512bw"]
+        let label = zen3.metadata.platformLabel
+        let report = Report(runs: [zen3, zen4, zen4AVX512Build])
+        #expect(report.fingerprints.map { $0.label } == ["\(label), AVX2 CPU", "\(label), AVX-512 CPU, AVX2 build",
+                                                         "\(label), AVX-512 CPU, AVX-512 build"])
+    }
+
     /// The published summary table (docs/architectures.md): prompt S_PP and generation S_TG at 16K,
     /// prefill / generation at 262K, or for a platform that stopped short, at its largest context.
     @Test func platformTableReproducesThePublishedFigures() throws {

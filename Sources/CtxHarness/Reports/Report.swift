@@ -29,7 +29,7 @@ public struct Report: Sendable {
     }
 
     public init(runs loaded: [LoadedRun], options: Options = Options()) {
-        let runs = LoadedRun.namingBuilds(loaded)
+        let runs = LoadedRun.namingPlatforms(loaded)
         let groups = Series.group(runs)
         let (curves, fits) = DegradationReport.make(groups, context: options.context)
         let ops = OpBreakdownReport.make(groups)

@@ -7,16 +7,25 @@ public struct LoadedRun: Sendable {
     public var metadata: RunMetadata
     public var cells: [CellResult]
 
-    /// Runs on one platform by builds for different ISAs (an x86-64-v3 and an AVX-512 build on one
-    /// Xeon) would share a label in every table: each such run's label gets its build's widest vector
-    /// ISA ("Intel Xeon (host), AVX-512 build"). Other runs keep theirs.
-    static func namingBuilds(_ runs: [LoadedRun]) -> [LoadedRun] {
+    /// Runs that would share a platform label in every table get a distinguishing suffix; others
+    /// keep theirs. Two hosts that report one CPU model string (a VM moved from a Zen 3 to a Zen 4
+    /// host, both "AMD EPYC") differ in their CPU features: "AMD EPYC (vm), AVX-512 CPU". Builds
+    /// for different ISAs on one platform (an x86-64-v3 and an AVX-512 build on one Xeon) differ in
+    /// their build ISA: "Intel Xeon (host), AVX-512 build".
+    static func namingPlatforms(_ runs: [LoadedRun]) -> [LoadedRun] {
+        let byCPU = distinguishing(runs, by: { Set($0.platform.cpuFeatures) }, suffix: { "\(widestVectors($0.platform.cpuFeatures)) CPU" })
+        return distinguishing(byCPU, by: { $0.platform.buildISA }, suffix: { "\(widestVectors($0.platform.buildISA)) build" })
+    }
+
+    /// Own runs (not imports) whose label is shared by runs with different `key`s: label + ", " + suffix.
+    private static func distinguishing<Key: Hashable>(_ runs: [LoadedRun], by key: (RunMetadata) -> Key,
+                                                       suffix: (RunMetadata) -> String) -> [LoadedRun] {
         let own = runs.filter { $0.metadata.source == nil }
-        let isas = Dictionary(grouping: own, by: \.metadata.platformLabel).mapValues { Set($0.map(\.metadata.platform.buildISA)) }
+        let keys = Dictionary(grouping: own, by: \.metadata.platformLabel).mapValues { Set($0.map { key($0.metadata) }) }
         return runs.map { run in
-            guard run.metadata.source == nil, (isas[run.metadata.platformLabel]?.count ?? 0) > 1 else { return run }
+            guard run.metadata.source == nil, (keys[run.metadata.platformLabel]?.count ?? 0) > 1 else { return run }
             var named = run
-            named.metadata.platformName = "\(run.metadata.platformLabel), \(widestVectors(run.metadata.platform.buildISA)) build"
+            named.metadata.platformName = "\(run.metadata.platformLabel), \(suffix(run.metadata))"
             return named
         }
     }
