@@ -3,13 +3,14 @@ import Testing
 
 @Suite struct MatMulTests {
     /// y[t][r] = Σ_k round(x[t])[k] * dequant(W)[r][k], in Double, where round converts a token's
-    /// row to the weight type's vec_dot type and back, as llama.cpp's CPU products do.
+    /// row to the weight type's activation type (llama.cpp's vec_dot type) and back, as llama.cpp's
+    /// CPU products do.
     static func reference(_ w: Tensor, _ x: [Float], tokens: Int) -> [Double] {
         let rows = (0..<w.rows).map { w.dequantizedRow($0) }
-        let vecDot = w.type.weightFormat!.vecDotType
+        let activation = w.type.activationType!
         let rounded = (0..<tokens).flatMap { t -> [Float] in
             let row = Array(x[(t * w.cols)..<((t + 1) * w.cols)])
-            return vecDot == .f32 ? row : Reference.dequantize(Reference.quantize(row, vecDot), vecDot, count: w.cols)
+            return activation == .f32 ? row : Reference.dequantize(Reference.quantize(row, activation), activation, count: w.cols)
         }
         var y = [Double](repeating: 0, count: tokens * w.rows)
         for t in 0..<tokens { for r in 0..<w.rows {
@@ -65,11 +66,8 @@ import Testing
         x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
             GEMV.multiply(w, xp.baseAddress!, yp.baseAddress!, pool: pool, scratch: scratch)
         } }
-        // The activation as llama.cpp's vec_dot sees it: f16 / bf16 weights' inputs rounded to that
-        // type first, then held in the kernel's activation type.
-        let vecDot = type.weightFormat!.vecDotType
-        let seen = vecDot == .f32 ? x : Reference.dequantize(Reference.quantize(x, vecDot), vecDot, count: cols)
-        let activation = Reference.quantize(seen, type.activationType!)
+        // The activation as llama.cpp's vec_dot sees it: converted to the weights' activation type.
+        let activation = Reference.quantize(x, type.activationType!)
         for r in 0..<rows {
             let rowBytes = Array(UnsafeRawBufferPointer(start: w.row(r), count: w.rowBytes))
             let expected = Reference.dot(rowBytes, type, activation, type.activationType!, count: cols)

@@ -66,7 +66,7 @@ enum Reference {
         #expect(Q6_KFormat.dOffset + 2 == 210)
         #expect(Q8_KFormat.qsOffset == 4 && Q8_KFormat.bsumsOffset == 260 && Q8_KFormat.bsumsOffset + 32 == 292)
         #expect(DType.weightTypes == [.f32, .f16, .bf16, .q8_0, .q4_0, .q5_0, .q4_K, .q5_K, .q6_K])
-        #expect(DType.q4_K.activationType == .q8_K && DType.q4_0.activationType == .q8_0 && DType.f16.activationType == .f32)
+        #expect(DType.q4_K.activationType == .q8_K && DType.q4_0.activationType == .q8_0 && DType.f16.activationType == .f16 && DType.bf16.activationType == .bf16 && DType.f32.activationType == .f32)
     }
 
     @Test func halfConversionIsExactForAll65536Inputs() {
@@ -223,8 +223,7 @@ enum Reference {
         #expect(abs(Double(portable) - expected) <= 1e-4 * max(1, abs(expected)))
     }
 
-    /// GEMV's prepared-activation kernels (q4_0 against `Q8_0PairedActivation`, f16 and bf16
-    /// against an activation in their own format) equal the
+    /// GEMV's prepared-activation kernel (q4_0 against `Q8_0PairedActivation`) equals the
     /// reference dot on the same bytes, for every block count around the 8-block loop and the pair
     /// tail, and at the extremes (nibbles all 15 or all 0 against activations of ±127).
     @Test(arguments: DType.weightTypes)
@@ -239,12 +238,7 @@ enum Reference {
             cases.append(([Float](repeating: 0, count: n), Reference.random(n, seed: 7)))
             for (w, x) in cases {
                 let wq = Reference.quantize(w, type)
-                // GEMV holds the activation rounded to the vec_dot type (f16 / bf16 for those weights).
-                var rounded = x
-                if format.vecDotType != format.activationType {
-                    x.withUnsafeBufferPointer { xp in rounded.withUnsafeMutableBufferPointer { format.roundActivation(xp.baseAddress!, $0.baseAddress!, count: n) } }
-                }
-                let aq = Reference.quantize(rounded, format.activationType)
+                let aq = Reference.quantize(x, format.activationType)
                 var prepared = [UInt8](repeating: 0xAB, count: format.preparedActivationBytes(count: n) + 64)
                 aq.withUnsafeBytes { ap in prepared.withUnsafeMutableBytes { pp in
                     let out = UnsafeMutableRawPointer(mutating: pp.baseAddress!.alignedUp(toMultipleOf: 64))
@@ -325,9 +319,9 @@ enum Reference {
     func floatDotsHandleTails(type: DType) throws {
         for n in [1, 7, 15, 17, 24, 37, 47, 72, 100] {  // main loop of 32, tail of 8, scalar tail
             let w = Reference.random(n, seed: UInt64(n)), x = Reference.random(n, seed: UInt64(n) + 9)
-            let wq = Reference.quantize(w, type)
-            let ours = wq.withUnsafeBytes { wp in x.withUnsafeBytes { xp in type.weightFormat!.dot(wp.baseAddress!, xp.baseAddress!, count: n) } }
-            let expected = Reference.dot(wq, type, Reference.quantize(x, .f32), .f32, count: n)
+            let wq = Reference.quantize(w, type), aq = Reference.quantize(x, type.activationType!)
+            let ours = wq.withUnsafeBytes { wp in aq.withUnsafeBytes { ap in type.weightFormat!.dot(wp.baseAddress!, ap.baseAddress!, count: n) } }
+            let expected = Reference.dot(wq, type, aq, type.activationType!, count: n)
             #expect(abs(Double(ours) - expected) < 1e-4 * max(1, abs(expected)), "\(type) n=\(n)")
         }
     }

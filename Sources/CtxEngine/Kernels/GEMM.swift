@@ -76,7 +76,7 @@ public enum GEMM {
     static func packInput(_ x: UnsafePointer<Float>, tokens: Int, cols: Int, into packed: UnsafeMutablePointer<Float>,
                           rounding format: any WeightFormat.Type, pool: ThreadPool) {
         let panels = (tokens + tileTokens - 1) / tileTokens
-        let rounds = format.vecDotType != .f32
+        let rounds = format.activationType != .f32
         pool.parallelFor(panels) { range, _ in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: rounds ? cols : 0) { row in
                 for p in range {

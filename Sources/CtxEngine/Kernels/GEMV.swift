@@ -3,9 +3,9 @@
 /// Memory-bound: every weight byte is read once, so speed is DRAM bandwidth times the format's
 /// bytes per value. Rows are split statically over the pool, so each thread streams one contiguous
 /// range of the matrix. x is first converted to the weight type's activation format (q8_0 or q8_K
-/// for the integer dot products), once per call, and, for formats with a prepared layout
-/// (`WeightFormat.preparedActivationBytes`: q4_0 on AVX2; f16 and bf16, whose activation is stored in
-/// their own 2-byte format), rearranged into it, also once per call.
+/// for the integer dot products, f16 or bf16 for those weights), once per call, and, for formats with
+/// a prepared layout (`WeightFormat.preparedActivationBytes`: q4_0 on AVX2), rearranged into it,
+/// also once per call.
 public enum GEMV {
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 pool: ThreadPool, scratch: MatMulScratch) {
@@ -35,15 +35,13 @@ public enum GEMV {
         var bytes = 0
         for (j, job) in jobs.enumerated() {
             guard let format = job.w.type.weightFormat else { preconditionFailure("\(job.w.type) is not a weight type") }
-            // f16/bf16 weights: the activation rounded to f16/bf16 (llama.cpp's vec_dot_type), kept as
-            // f32 here; their prepared layout then stores it in 2 bytes, which is what their rows read.
-            let type = format.vecDotType
+            let type = format.activationType
             if let k = keys.firstIndex(where: { $0.x == job.x && $0.type == type && $0.count == job.w.cols }) {
                 activationOf[j] = k
             } else {
                 activationOf[j] = keys.count
                 keys.append((job.x, type, job.w.cols, bytes))
-                if type != .f32 { bytes += (Self.convertedBytes(type, count: job.w.cols) + 63) / 64 * 64 }
+                if type != .f32 { bytes += (type.rowBytes(job.w.cols) + 63) / 64 * 64 }
             }
         }
         // Prepared layouts: one per (activation, weight type) that has one.
@@ -66,15 +64,9 @@ public enum GEMV {
         // Quantizes blocks `blocks` of activation k, then builds the same blocks of its prepared layouts.
         func convert(_ k: Int, blocks: Range<Int>) {
             let key = keys[k], values = key.type.blockValues
-            if Self.roundsInPlace(key.type) {
-                let out = (buffer + key.offset).assumingMemoryBound(to: Float.self) + blocks.lowerBound
-                // f16 and bf16 weights are their own vec_dot type: their roundActivation rounds to it.
-                key.type.weightFormat!.roundActivation(key.x + blocks.lowerBound, out, count: blocks.count)
-            } else {
-                key.type.format.quantize(key.x + blocks.lowerBound * values,
-                                         buffer + key.offset + blocks.lowerBound * key.type.blockBytes,
-                                         count: blocks.count * values)
-            }
+            key.type.format.quantize(key.x + blocks.lowerBound * values,
+                                     buffer + key.offset + blocks.lowerBound * key.type.blockBytes,
+                                     count: blocks.count * values)
             for p in prepared where p.key == k {
                 p.format.prepareActivation(buffer + key.offset, buffer + p.offset, count: key.count, blocks: blocks)
             }
@@ -111,14 +103,6 @@ public enum GEMV {
             }
         }
     }
-
-    /// f16 and bf16 activations are rounded values kept as f32, from which their prepared layout
-    /// (`SixteenBitFloatDot.prepare`) is built. The rows read only that layout, so the f32 copy is
-    /// an intermediate step: rounding straight into the 2-byte layout would save one conversion of
-    /// the activation per call (a few thousand values against megabytes of weights).
-    static func roundsInPlace(_ type: DType) -> Bool { type == .f16 || type == .bf16 }
-
-    static func convertedBytes(_ type: DType, count: Int) -> Int { roundsInPlace(type) ? count * 4 : type.rowBytes(count) }
 
     /// y[r] for r in `range`; `a` is the activation in `activationType`, or its prepared layout.
     static func rows(_ w: Tensor, _ a: UnsafeRawPointer, prepared: Bool, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {

@@ -3,16 +3,13 @@ import CX86Intrinsics
 #endif
 
 /// ggml GGML_TYPE_BF16: the upper 16 bits of an IEEE single, rounded to nearest even
-/// (ggml_compute_fp32_to_bf16: NaN stays a quiet NaN). Pairs with f32 activations rounded to bf16;
-/// GEMV stores them as bf16 (`SixteenBitFloatDot.dotSameFormat`).
+/// (ggml_compute_fp32_to_bf16: NaN stays a quiet NaN). Pairs with activations rounded to bf16, as
+/// llama.cpp converts them (its vec_dot_type for bf16), 2 bytes a value (`SixteenBitFloatDot`).
 public enum BF16Format: WeightFormat, SixteenBitFloatFormat {
     public static let type = DType.bf16
     public static let blockValues = 1
     public static let blockBytes = 2
-    public static let activationType = DType.f32
-    /// llama.cpp rounds activations to bf16 for these weights (its vec_dot_type); the dot products then
-    /// take the rounded values as f32.
-    public static let vecDotType = DType.bf16
+    public static let activationType = DType.bf16
 
     @inline(__always)
     public static func encode(_ value: Float) -> UInt16 {
@@ -55,13 +52,6 @@ public enum BF16Format: WeightFormat, SixteenBitFloatFormat {
 
     public static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float {
         SixteenBitFloatDot.dot(BF16Format.self, w, a, count: count)
-    }
-    public static func preparedActivationBytes(count: Int) -> Int { SixteenBitFloatDot.preparedBytes(count: count) }
-    public static func prepareActivation(_ activation: UnsafeRawPointer, _ out: UnsafeMutableRawPointer, count: Int, blocks: Range<Int>) {
-        SixteenBitFloatDot.prepare(BF16Format.self, activation, out, blocks: blocks)
-    }
-    public static func dotPrepared(_ w: UnsafeRawPointer, _ prepared: UnsafeRawPointer, count: Int) -> Float {
-        SixteenBitFloatDot.dotSameFormat(BF16Format.self, w, prepared, count: count)
     }
 
     static func value(_ w: UnsafeRawPointer, at i: Int) -> Float {

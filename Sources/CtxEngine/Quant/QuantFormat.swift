@@ -36,14 +36,12 @@ extension QuantFormat {
 }
 
 /// A format weights can be stored in: it has a dot product against the activation format it pairs
-/// with (f32 for the float formats, q8_0 for q8_0/q4_0, q8_K for the K-quants).
+/// with (f32 for f32, f16 for f16, bf16 for bf16, q8_0 for q8_0/q4_0/q5_0, q8_K for the K-quants).
 public protocol WeightFormat: QuantFormat {
-    static var activationType: DType { get }
     /// The type llama.cpp's CPU backend converts an activation to before a product with weights of
-    /// this type (ggml's vec_dot_type): `activationType`, except f16 and bf16, whose f32 activations
-    /// llama.cpp first rounds to f16 / bf16. Every product rounds its input to it
-    /// (`roundActivation`), so the engine computes llama.cpp's function, prefill included.
-    static var vecDotType: DType { get }
+    /// this type (ggml's vec_dot_type). Every product rounds its input to it (`roundActivation`), so
+    /// the engine computes llama.cpp's function, prefill included.
+    static var activationType: DType { get }
     /// Σ w[i] * a[i] over `count` values: `w` in this format, `a` in `activationType`.
     static func dot(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, count: Int) -> Float
 
@@ -60,13 +58,11 @@ public protocol WeightFormat: QuantFormat {
 }
 
 extension WeightFormat {
-    public static var vecDotType: DType { activationType }
-
-    /// `x` as a product with this format's weights sees it: converted to `vecDotType` and back (q8_0
+    /// `x` as a product with this format's weights sees it: converted to `activationType` and back (q8_0
     /// or q8_K quantization, f16 or bf16 rounding), or copied when that is f32. `count` is a
     /// multiple of the vec_dot type's block (the weight rows' length always is).
     public static func roundActivation(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
-        let type = vecDotType
+        let type = activationType
         guard type != .f32 else { out.update(from: x, count: count); return }
         let chunk = max(256, type.blockValues)
         withUnsafeTemporaryAllocation(byteCount: type.rowBytes(chunk), alignment: 64) { temp in
