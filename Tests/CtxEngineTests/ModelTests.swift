@@ -18,8 +18,10 @@ import Testing
     }
 
     /// Logits after feeding `tokens` in the given chunk sizes.
-    static func logits(_ model: Model, _ tokens: [Int32], chunks: [Int], cache: DType = .f32) throws -> [Float] {
+    static func logits(_ model: Model, _ tokens: [Int32], chunks: [Int], cache: DType = .f32,
+                       expansionBudget: Int? = nil) throws -> [Float] {
         let ctx = EngineContext(pool: pool, layers: model.layerCount)
+        if let expansionBudget { ctx.mlaExpansion.budgetBytes = expansionBudget }
         let state = try InferenceState(model: model, capacity: tokens.count, cacheType: cache)
         var start = 0, last: [Float] = []
         for n in chunks {
@@ -44,6 +46,55 @@ import Testing
         let stepwise = try Self.logits(model, tokens, chunks: Array(repeating: 1, count: 44))
         #expect(prefilled.allSatisfy { $0.isFinite })
         #expect(Self.maxRelativeDifference(prefilled, stepwise) < 1e-3)
+    }
+
+    /// The expanded form (the naive form's math as GEMMs and per-head cache attention) gives the
+    /// textbook form's logits, all heads expanded at once and (a budget too small for two) one
+    /// head at a time.
+    @Test(arguments: [Int.max, 1])
+    func expandedMLAEqualsNaiveMLA(expansionBudget: Int) throws {
+        let model = try Self.model(TinyModels.kimi)
+        let tokens = Self.tokens(20, vocab: 128)
+        model.mlaForm = .naive
+        let naive = try Self.logits(model, tokens, chunks: [12, 8])
+        model.mlaForm = .expanded
+        let expanded = try Self.logits(model, tokens, chunks: [12, 8], expansionBudget: expansionBudget)
+        #expect(Self.maxRelativeDifference(expanded, naive) < 1e-4)
+    }
+
+    /// `auto` expands a prefill micro-batch and absorbs a decode step (Kimi-Linear-48B's widths: a
+    /// 512-token micro-batch needs about half the FLOPs expanded, one token about 1/500th absorbed),
+    /// the FLOP accounting counts the form that runs, and the engine runs it (its kv_up op).
+    @Test func mlaFormIsChosenAndCountedByFLOPs() throws {
+        let c = ModelConfig.kimiLinear48B
+        #expect(c.mlaForm(.auto, queries: 512, position: 0) == .expanded)
+        #expect(c.mlaForm(.auto, queries: 512, position: 4096) == .expanded)
+        #expect(c.mlaForm(.auto, queries: 1, position: 4096) == .absorbed)
+        #expect(c.mlaForm(.auto, queries: 64, position: 4096) == .absorbed)
+        #expect(c.mlaForm(.absorbed, queries: 512, position: 4096) == .absorbed)
+        let ratio = c.mlaAttentionFlops(queries: 512, position: 4096, expanded: true)
+            / c.mlaAttentionFlops(queries: 512, position: 4096, expanded: false)
+        #expect(ratio > 0.45 && ratio < 0.6, "\(ratio)")
+        func prefill(_ form: MLAForm) -> Double { c.flops(tokens: 512, depth: 4096, recipe: .q4_K_M, forwardCalls: 1, mlaForm: form) }
+        let mlaLayers = Double((0..<c.layerCount).filter { c.mixer(ofLayer: $0) == .mla }.count)
+        let saved = mlaLayers * (c.mlaAttentionFlops(queries: 512, position: 4096, expanded: false)
+                                 - c.mlaAttentionFlops(queries: 512, position: 4096, expanded: true))
+        #expect(abs(prefill(.absorbed) - prefill(.auto) - saved) <= 1e-9 * prefill(.absorbed))
+        #expect(prefill(.auto) == prefill(.expanded))
+        #expect(c.flops(tokens: 16, depth: 4096, recipe: .q4_K_M, mlaForm: .auto) == c.flops(tokens: 16, depth: 4096, recipe: .q4_K_M, mlaForm: .absorbed))
+
+        let model = try Self.model(TinyModels.kimi)
+        let ctx = EngineContext(pool: Self.pool, layers: model.layerCount)
+        let state = try InferenceState(model: model, capacity: 13, cacheType: .f32)
+        func ran(_ tokens: Int) -> Set<String> {
+            ctx.profiler.reset()
+            model.forward(Self.tokens(tokens, vocab: 128), state: state, ctx: ctx)
+            return Set(ctx.profiler.totalsByOp().map(\.op.name))
+        }
+        #expect(model.mlaForm == .auto)
+        let prefillOps = ran(12), decodeOps = ran(1)
+        #expect(prefillOps.contains("mla.kv_up"))
+        #expect(!decodeOps.contains("mla.kv_up") && decodeOps.contains("mla.absorb"))
     }
 
     @Test func absorbedMLAEqualsNaiveMLA() throws {
@@ -96,6 +147,7 @@ import Testing
 
     @Test func timersAttributeEveryMechanism() throws {
         let model = try Self.model(TinyModels.kimi)
+        model.mlaForm = .absorbed  // its absorb op (the expanded form's kv_up: `mlaFormIsChosenAndCountedByFLOPs`)
         let ctx = EngineContext(pool: Self.pool, layers: model.layerCount)
         let state = try InferenceState(model: model, capacity: 9, cacheType: .f32)
         model.forward(Self.tokens(8, vocab: 128), state: state, ctx: ctx)
@@ -183,8 +235,9 @@ import Testing
         let lmHead = try #require(ctx.profiler.totalsByOp().first { $0.op.name == "lm_head" })
         #expect(lmHead.entry.calls == 1)
         let c = ModelConfig.kimiLinear48B
-        let once = c.flops(tokens: 512, depth: 0, recipe: .q4_K_M, forwardCalls: 1)
-        let perToken = c.flops(tokens: 512, depth: 0, recipe: .q4_K_M)
+        // One MLA form for both, so only the LM head differs (`mlaFormIsChosenAndCountedByFLOPs`).
+        let once = c.flops(tokens: 512, depth: 0, recipe: .q4_K_M, forwardCalls: 1, mlaForm: .absorbed)
+        let perToken = c.flops(tokens: 512, depth: 0, recipe: .q4_K_M, mlaForm: .absorbed)
         #expect(perToken - once == 2 * Double(c.vocabSize * c.hiddenSize) * 511)
         #expect(c.flops(tokens: 1, depth: 0, recipe: .q4_K_M, forwardCalls: 1) == c.flops(tokens: 1, depth: 0, recipe: .q4_K_M))
     }

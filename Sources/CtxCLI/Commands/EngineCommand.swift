@@ -35,7 +35,7 @@ struct EngineCommand: ParsableCommand {
             .value("--tg", "n", help: "Decode test size (0: none).", default: "16"),
             .value("--repetitions", "n", help: "Repetitions per test.", default: "3"),
             .value("--micro-batch", "n", help: "Tokens per forward micro-batch.", default: "512"),
-            .choice("--mla-form", MLAForm.self, help: "MLA attention form.", default: .absorbed),
+            .choice("--mla-form", MLAForm.self, help: "MLA attention form (auto: per micro-batch, the one needing fewer FLOPs).", default: .auto),
             .value("--seed", "n", help: "Weight and token seed.", default: "1"),
             .flag("--calibrate", help: "Measure DRAM read and FMA peak first and report fractions of them."),
             .flag("--timer-overhead", help: "Also measure decode with op timers on and off, alternating."),

@@ -4,6 +4,8 @@ public final class EngineContext: @unchecked Sendable {
     public let pool: ThreadPool
     public let matmul: MatMulScratch
     public let attention: AttentionScratch
+    /// The expanded MLA form's keys and values (`MLAForm.expanded`).
+    public let mlaExpansion = MLAExpansionScratch()
     public let profiler: OpProfiler
 
     /// Sees every MoE layer's expert-selection scores (sigmoid router scores plus the selection

@@ -23,7 +23,7 @@ public final class Model: @unchecked Sendable {
     public let maxBatch: Int
     /// Layers run (a slice of the config's pattern when smaller than config.layerCount).
     public var layerCount: Int { weights.layers }
-    public var mlaForm: MLAForm = .absorbed
+    public var mlaForm: MLAForm = .auto
     let mixers: [Mixer]
     let ffns: [FFN]
     let attentionNorms: [Tensor], ffnNorms: [Tensor]

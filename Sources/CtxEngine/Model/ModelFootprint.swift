@@ -120,10 +120,13 @@ extension ModelConfig {
     /// `forwardCalls` forward calls (default: one per token, as in decode): 2 per active weight per
     /// token (the embedding lookup excluded), except the LM head, which the engine runs once per
     /// forward call (the last token's logits only); plus attention over the cache as the engine
-    /// computes it (MLA absorbed: 576-wide scores and 512-wide values per head and key; GQA:
-    /// 128 + 128 per query head and visible key), plus the KDA recurrence (about 4 K x V
-    /// multiply-adds per head and token).
-    public func flops(tokens: Int, depth: Int, recipe: WeightRecipe, layers: Int? = nil, forwardCalls: Int? = nil) -> Double {
+    /// computes it (MLA in the form `mlaForm` runs per micro-batch, `mlaAttentionFlops`: absorbed,
+    /// 576-wide scores and 512-wide values per head and key; expanded, W_kb and W_vb per visible
+    /// key instead of per token, then 192 + 128 per head and key; GQA: 128 + 128 per query head and
+    /// visible key), plus the KDA recurrence (about 4 K x V multiply-adds per head and token).
+    /// Micro-batches are the tokens cut into `forwardCalls` equal parts (the last one shorter).
+    public func flops(tokens: Int, depth: Int, recipe: WeightRecipe, layers: Int? = nil, forwardCalls: Int? = nil,
+                      mlaForm: MLAForm = .auto) -> Double {
         let limit = layers ?? layerCount
         let lmHead = vocabSize * hiddenSize
         let active = footprint(recipe: recipe, cacheType: .f32, layers: limit).activeParameters - hiddenSize - lmHead
@@ -137,7 +140,15 @@ extension ModelConfig {
             case .kda:
                 total += Double(tokens) * Double(kdaHeads) * 8 * Double(kdaHeadDim * kdaHeadDim)
             case .mla:
-                total += keys(window: nil) * Double(mlaHeads) * 2 * Double(2 * kvLoraRank + qkRopeDim)
+                // `active` counts W_kb and W_vb once per token; the form decides what really runs.
+                total -= Double(tokens) * Double(mlaHeads) * 2 * Double(kvLoraRank) * Double(qkNopeDim + vHeadDim)
+                let calls = max(1, min(forwardCalls ?? tokens, tokens))
+                let batch = (tokens + calls - 1) / calls
+                for start in stride(from: 0, to: tokens, by: max(batch, 1)) {
+                    let queries = min(batch, tokens - start)
+                    let form = self.mlaForm(mlaForm, queries: queries, position: depth + start)
+                    total += mlaAttentionFlops(queries: queries, position: depth + start, expanded: form == .expanded || form == .naive)
+                }
             case .gqaFull:
                 total += keys(window: nil) * Double(fullHeads) * 2 * Double(2 * headDim)
             case .gqaSliding:

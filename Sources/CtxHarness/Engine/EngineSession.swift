@@ -30,7 +30,7 @@ public final class EngineSession: @unchecked Sendable {
 
         public init(config: ModelConfig, layers: Int? = nil, recipe: WeightRecipe, cacheType: DType = .f16,
                     threads: Int, numa: NumaPolicy = .none, seed: UInt64 = 1, microBatch: Int = 512,
-                    mlaForm: MLAForm = .absorbed, profiling: Bool = true, gguf: GGUFModel? = nil) {
+                    mlaForm: MLAForm = .auto, profiling: Bool = true, gguf: GGUFModel? = nil) {
             self.config = config; self.layers = layers; self.recipe = recipe; self.cacheType = cacheType
             self.threads = threads; self.numa = numa; self.seed = seed; self.microBatch = microBatch
             self.mlaForm = mlaForm; self.profiling = profiling

@@ -448,9 +448,9 @@ public final class SuiteRunner {
         let entry = plan.suite.models[cell.model]
         let calls = (cell.test.promptTokens + plan.suite.batch - 1) / plan.suite.batch  // runOnce: one forward call per batch
         return (entry.config.flops(tokens: cell.test.promptTokens, depth: cell.depth, recipe: cell.recipe, layers: entry.layers,
-                                   forwardCalls: calls),
+                                   forwardCalls: calls, mlaForm: plan.suite.mlaForm),
                 entry.config.flops(tokens: cell.test.generatedTokens, depth: cell.depth + cell.test.promptTokens,
-                                   recipe: cell.recipe, layers: entry.layers))
+                                   recipe: cell.recipe, layers: entry.layers, mlaForm: plan.suite.mlaForm))
     }
 
     /// Runs `body` inside `ctx_measured_region` (CPlatform), the function an instruction counter

@@ -105,8 +105,9 @@ public struct Suite: Sendable {
     /// its share of the repetitions, so the samples also cover run-to-run placement effects.
     public var sessions: Int
     public var profile: Bool
-    /// How MLA layers attend (absorbed, the engine's fast path; naive, the reference form).
-    public var mlaForm: MLAForm = .absorbed
+    /// How MLA layers attend (`MLAForm`: auto, the default, picks absorbed or expanded per
+    /// micro-batch by FLOPs; naive is the reference form).
+    public var mlaForm: MLAForm = .auto
     /// The file as parsed, echoed into run metadata.
     public var source: JSONValue
     /// Who runs the cells (`SuiteEngine.swift`); ctxbench's own engine alone by default.
@@ -335,7 +336,7 @@ extension Suite {
         suite.engines = try engines(r, top, directory: directory)
         if let form = try top.string("mlaForm") {
             guard let f = MLAForm(rawValue: form) else {
-                throw r.fail("mlaForm", "expected absorbed or naive, got \"\(clipped(form, 40))\"")
+                throw r.fail("mlaForm", "expected \(MLAForm.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(clipped(form, 40))\"")
             }
             suite.mlaForm = f
         }

@@ -169,7 +169,8 @@ public struct SuitePlan: Sendable {
         let entry = suite.models[cell.model]
         let f = entry.config.footprint(recipe: cell.recipe, cacheType: cell.cacheType, layers: entry.layers)
         func seconds(tokens: Int, depth: Int, calls: Int) -> Double {
-            let flops = entry.config.flops(tokens: tokens, depth: depth, recipe: cell.recipe, layers: entry.layers, forwardCalls: calls)
+            let flops = entry.config.flops(tokens: tokens, depth: depth, recipe: cell.recipe, layers: entry.layers, forwardCalls: calls,
+                                           mlaForm: suite.mlaForm)
             let bytes = f.weightBytesRead(tokens: max(1, tokens / calls)) * Double(calls) + f.contextBytes(depth: depth) * Double(calls)
             return max(flops / (gflops * 0.5e9), bytes / (gbps * 0.7e9))
         }

@@ -8,14 +8,13 @@
 ///              latent_h = softmax(s) · c_kv (512);  o_h = W_vb_h latent_h (128)
 ///   naive:     k_nope_h = W_kb_h c_kv, v_h = W_vb_h c_kv per cached token; ordinary attention
 ///   y          = W_o concat_h(o_h)
-/// The engine runs the absorbed form for decode and prefill (it reads only the cache); the naive
-/// form is selectable (`MLAForm.naive`) and is what the absorbed form is tested against.
-public enum MLAForm: String, Codable, Sendable, CaseIterable {
-    case absorbed, naive
-}
-
+/// Which form runs is `MLAForm` (MLAForms.swift): by default, per micro-batch, the cheaper of the
+/// absorbed form and the naive form's math run as matrix products (`expanded`,
+/// MLAExpandedAttention.swift); the textbook naive form is the reference the others are tested
+/// against.
 final class MLALayer {
     let layer: Int
+    let config: ModelConfig
     let heads: Int, rank: Int, nope: Int, rope: Int, vDim: Int, eps: Float
     let wq: Tensor, wkva: Tensor, kvNorm: Tensor, wkb: Tensor, wvb: Tensor, wo: Tensor
     var qkDim: Int { nope + rope }
@@ -27,10 +26,13 @@ final class MLALayer {
     let queries: FloatBuffer    // [T][heads][rank + rope]
     let latent: FloatBuffer     // [T][heads][rank]
     let attended: FloatBuffer   // [T][heads][vDim]
+    /// W_kb per head for the expanded form ([heads x nope][rank] f32), built on its first use.
+    lazy var keyUpByHead: Tensor = Self.keyUpWeights(wkb, heads: heads, rank: rank, nope: nope)
 
     init(weights: ModelWeights, layer index: Int, maxBatch: Int) throws {
         let c = weights.config
         layer = index
+        config = c
         heads = c.mlaHeads; rank = c.kvLoraRank; nope = c.qkNopeDim; rope = c.qkRopeDim; vDim = c.vHeadDim; eps = c.normEps
         func t(_ name: String) -> Tensor { weights.layerTensor(index, name) }
         wq = t("attn_q.weight"); wkva = t("attn_kv_a_mqa.weight"); kvNorm = t("attn_kv_a_norm.weight")
@@ -59,8 +61,9 @@ final class MLALayer {
         ctx.time(.mlaCacheWrite, layer) {
             for t in 0..<tokens { cache.write(kv.p + t * rowWidth, position: position + t) }
         }
-        switch form {
-        case .absorbed: absorbedAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
+        switch config.mlaForm(form, queries: tokens, position: position) {
+        case .absorbed, .auto: absorbedAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
+        case .expanded: expandedAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
         case .naive: naiveAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
         }
         ctx.time(.mlaOutput, layer) { ctx.linear(wo, attended.p, tokens: tokens, out) }
@@ -127,8 +130,8 @@ final class MLALayer {
     }
 
     /// The textbook form: expand every cached token's latent into per-head keys and values
-    /// (`mla.kv_up`), then exact softmax attention (`mla.attention`). O(context) matrix products per
-    /// call; a reference, not a fast path.
+    /// (`mla.kv_up`), then exact softmax attention (`mla.attention`), a dot product per query and
+    /// key. The reference `absorbed` and `expanded` are tested against, not a fast path.
     func naiveAttention(tokens: Int, cache: KVCache, position: Int, ctx: EngineContext) {
         let n = position + tokens
         let scale = 1 / Float(qkDim).squareRoot()

@@ -1,0 +1,46 @@
+/// How an MLA layer attends (`MLALayer`). The absorbed and the naive form compute the same
+/// function and differ in cost: per micro-batch of T queries over n visible keys, per head,
+///
+///   absorbed: W_kb and W_vb applied per query (2 x 512 x (128 + 128) FLOPs per query), scores
+///             and values over the 576-wide latent rows (2 x (576 + 512) per query and key);
+///   expanded: W_kb and W_vb applied per key (the same per key), scores and values over per-head
+///             rows (2 x (192 + 128) per query and key).
+///
+/// Decode (T = 1) is far cheaper absorbed; a 512-token micro-batch at any depth needs about half
+/// the FLOPs expanded. `auto` picks by these counts, and the FLOP accounting
+/// (`ModelConfig.flops`) counts the form that ran.
+public enum MLAForm: String, Codable, Sendable, CaseIterable {
+    /// Per micro-batch, `absorbed` or `expanded`, whichever needs fewer FLOPs.
+    case auto
+    /// Queries absorbed into the latent space; every head reads the shared 576-wide latent cache.
+    case absorbed
+    /// The naive form's math as matrix products: the visible keys' latents expanded into every
+    /// head's keys and values once per micro-batch (two GEMMs), then attention per head.
+    case expanded
+    /// The textbook naive form, a dot product per query and key: the reference, not a fast path.
+    case naive
+}
+
+extension ModelConfig {
+    /// FLOPs (multiply and add counted separately) of one MLA layer's attention for a micro-batch
+    /// of `queries` tokens starting at `position` (query i sees position + i + 1 keys), absorbed or
+    /// expanded: the W_kb / W_vb products (per query or per key) plus scores and value sums.
+    public func mlaAttentionFlops(queries: Int, position: Int, expanded: Bool) -> Double {
+        let t = Double(queries), heads = Double(mlaHeads)
+        let visibleKeys = t * Double(position) + t * (t + 1) / 2
+        let projection = 2 * Double(kvLoraRank) * Double(qkNopeDim + vHeadDim)  // W_kb and W_vb, per head and row
+        if expanded {
+            return Double(position + queries) * heads * projection
+                + visibleKeys * heads * 2 * Double(qkNopeDim + qkRopeDim + vHeadDim)
+        }
+        return t * heads * projection + visibleKeys * heads * 2 * Double(2 * kvLoraRank + qkRopeDim)
+    }
+
+    /// The form that runs for `form` on a micro-batch of `queries` tokens at `position`: `auto`
+    /// becomes `expanded` when that needs fewer FLOPs, else `absorbed`; other forms run as asked.
+    public func mlaForm(_ form: MLAForm, queries: Int, position: Int) -> MLAForm {
+        guard form == .auto else { return form }
+        let expanded = mlaAttentionFlops(queries: queries, position: position, expanded: true)
+        return expanded < mlaAttentionFlops(queries: queries, position: position, expanded: false) ? .expanded : .absorbed
+    }
+}
