@@ -146,6 +146,8 @@ import Testing
         (9, 40, 8, true, DType.f32),       // ring cache of window + batch slots, wrapping
         (1, 700, 8, true, DType.f16),
         (5, 100, nil, false, DType.q8_0),
+        (30, 40, nil, false, DType.f32),   // 60-query items: scores on the microkernel (packed)
+        (30, 41, 8, false, DType.f16),     // the same with a window, tiles cut short at the edges
     ] as [(Int, Int, Int?, Bool, DType)])
     func cacheAttentionMatchesMaskedSoftmax(tokens: Int, first: Int, window: Int?, ring: Bool, type: DType) throws {
         let pool = ThreadPool(threads: 2)

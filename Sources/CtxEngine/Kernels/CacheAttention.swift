@@ -150,6 +150,23 @@ public enum CacheAttention {
         }
         (ts.accumulators + count * dv).initialize(repeating: 0, count: (panels * lanes - count) * dv)
         pp.initialize(repeating: 0, count: panels * keyBlock * lanes)
+        // Prefill-sized items take their scores from GEMM's microkernel too: queries packed in
+        // panels once per item, each tile's keys transposed once for all of them.
+        let packedScores = count >= packedScoreQueries
+        if packedScores {
+            let qp = ts.queryPanels
+            for p in 0..<panels {
+                for lane in 0..<lanes {
+                    let qi = p * lanes + lane, dst = qp + p * kd * lanes + lane
+                    if qi < count {
+                        let src = query(qi)
+                        for i in 0..<kd { dst[i &* lanes] = src[i] }
+                    } else {
+                        for i in 0..<kd { dst[i &* lanes] = 0 }
+                    }
+                }
+            }
+        }
         var b0 = keyRange.lowerBound
         while b0 < keyRange.upperBound {
             let b1 = keys.contiguousEnd(from: b0, limit: Swift.min(keyRange.upperBound, b0 + keyBlock))
@@ -157,12 +174,22 @@ public enum CacheAttention {
             let k = keys.floatRows(b0..<b1, scratch: ts.keyTile)
             let v = shared ? k : values.floatRows(b0..<b1, scratch: ts.valueTile)
             let kw = keys.width, vw = values.width
-            for q0 in stride(from: 0, to: count, by: 3) {
-                let rows = Swift.min(3, count - q0)
-                let q = (query(q0), query(q0 + Swift.min(1, rows - 1)), query(q0 + rows - 1))
-                for j0 in stride(from: 0, to: n, by: 4) {
-                    scoreBlock(q, queries: rows, k + j0 * kw, keyStride: kw, keys: Swift.min(4, n - j0), keyDim: kd,
-                               out: scores + q0 * keyBlock + j0, ldo: keyBlock)
+            if packedScores {
+                transposeKeys(k, keyStride: kw, keys: n, keyDim: kd, into: ts.transposedKeys)
+                for p in 0..<panels {
+                    for c in stride(from: 0, to: keyBlock, by: GEMM.tileRows) {
+                        GEMM.microkernel(ts.queryPanels + p * kd * lanes, ts.transposedKeys + c, ldb: keyBlock, kc: kd,
+                                         scores + p * lanes * keyBlock + c, ldc: keyBlock, accumulate: false)
+                    }
+                }
+            } else {
+                for q0 in stride(from: 0, to: count, by: 3) {
+                    let rows = Swift.min(3, count - q0)
+                    let q = (query(q0), query(q0 + Swift.min(1, rows - 1)), query(q0 + rows - 1))
+                    for j0 in stride(from: 0, to: n, by: 4) {
+                        scoreBlock(q, queries: rows, k + j0 * kw, keyStride: kw, keys: Swift.min(4, n - j0), keyDim: kd,
+                                   out: scores + q0 * keyBlock + j0, ldo: keyBlock)
+                    }
                 }
             }
             for qi in 0..<count {
@@ -188,6 +215,30 @@ public enum CacheAttention {
                 }
             }
             b0 = b1
+        }
+    }
+
+    /// Items with at least this many queries (prefill) compute scores on the microkernel; fewer
+    /// (decode: 8-12 GQA heads, 32 MLA heads) would pay the tile's transposition for too few.
+    static let packedScoreQueries = 48
+
+    /// out [keyDim][keyBlock] = the first `keyDim` values of `keys` rows at k + j * keyStride,
+    /// transposed; columns past `keys` are zero. 8 x 8 blocks on AVX2 (`AVX2Lanes.transpose8x8`).
+    static func transposeKeys(_ k: UnsafePointer<Float>, keyStride: Int, keys: Int, keyDim: Int,
+                              into out: UnsafeMutablePointer<Float>) {
+        var j0 = 0
+        #if CTXBENCH_AVX2
+        while j0 + 8 <= keys {
+            for i0 in stride(from: 0, to: keyDim, by: 8) {
+                AVX2Lanes.transpose8x8(k + j0 * keyStride + i0, srcStride: keyStride, out + i0 * keyBlock + j0, dstStride: keyBlock)
+            }
+            j0 += 8
+        }
+        #endif
+        for i in 0..<keyDim {
+            let row = out + i * keyBlock
+            for j in j0..<keys { row[j] = k[j * keyStride + i] }
+            for j in keys..<keyBlock { row[j] = 0 }
         }
     }
 
@@ -270,13 +321,17 @@ public final class AttentionScratch: @unchecked Sendable {
         var accumulators: UnsafeMutablePointer<Float>
         /// Blocked form (`CacheAttention.attendRangeBlocked`): P panels [paddedQueries][32].
         var probabilityPanels: UnsafeMutablePointer<Float>
+        /// Blocked form with packed scores: the tile's keys transposed, [keyDim][32].
+        var transposedKeys: UnsafeMutablePointer<Float>
+        /// Blocked form with packed scores: the item's queries in 6-query panels, [panel][keyDim][6].
+        var queryPanels: UnsafeMutablePointer<Float>
     }
 
     /// Queries rounded up to whole panels of the microkernel (6).
     static func paddedQueries(_ queries: Int) -> Int { (queries + GEMM.tileTokens - 1) / GEMM.tileTokens * GEMM.tileTokens }
 
     private var perThread: [AlignedBuffer] = []
-    private var layout = (keyTile: 0, valueTile: 0, scores: 0, accumulators: 0)
+    private var layout = (keyTile: 0, valueTile: 0, scores: 0, accumulators: 0, queryPanels: 0)
     private var partialBuffer = try! AlignedBuffer(byteCount: 0)
 
     public init() {}
@@ -287,14 +342,15 @@ public final class AttentionScratch: @unchecked Sendable {
         let block = CacheAttention.keyBlock
         let padded = Self.paddedQueries(queries)
         let want = (keyTile: block * keyWidth, valueTile: block * valueWidth, scores: padded * block,
-                    accumulators: padded * valueDim)
+                    accumulators: padded * valueDim, queryPanels: padded * keyWidth)
         if perThread.count < threads || want.keyTile > layout.keyTile || want.valueTile > layout.valueTile
-            || want.scores > layout.scores || want.accumulators > layout.accumulators {
+            || want.scores > layout.scores || want.accumulators > layout.accumulators || want.queryPanels > layout.queryPanels {
             layout = (Swift.max(want.keyTile, layout.keyTile), Swift.max(want.valueTile, layout.valueTile),
-                      Swift.max(want.scores, layout.scores), Swift.max(want.accumulators, layout.accumulators))
-            // The probability panels are as large as the scores.
-            let floats = layout.keyTile + layout.valueTile + 2 * layout.scores + layout.accumulators
-            perThread = (0..<threads).map { _ in try! AlignedBuffer(byteCount: floats * 4 + 5 * 64) }
+                      Swift.max(want.scores, layout.scores), Swift.max(want.accumulators, layout.accumulators),
+                      Swift.max(want.queryPanels, layout.queryPanels))
+            // The probability panels are as large as the scores, the transposed keys as the key tile.
+            let floats = 2 * layout.keyTile + layout.valueTile + 2 * layout.scores + layout.accumulators + layout.queryPanels
+            perThread = (0..<threads).map { _ in try! AlignedBuffer(byteCount: floats * 4 + 7 * 64) }
         }
         if partialBuffer.byteCount < partials * 4 { partialBuffer = try! AlignedBuffer(byteCount: partials * 4) }
     }
@@ -304,7 +360,8 @@ public final class AttentionScratch: @unchecked Sendable {
         // Each region starts on a 64-byte boundary (16 floats).
         func rounded(_ n: Int) -> Int { (n + 15) / 16 * 16 }
         let k = base, v = k + rounded(layout.keyTile), s = v + rounded(layout.valueTile), a = s + rounded(layout.scores)
-        let p = a + rounded(layout.accumulators)
-        return ThreadBuffers(keyTile: k, valueTile: v, scores: s, accumulators: a, probabilityPanels: p)
+        let p = a + rounded(layout.accumulators), t = p + rounded(layout.scores), q = t + rounded(layout.keyTile)
+        return ThreadBuffers(keyTile: k, valueTile: v, scores: s, accumulators: a, probabilityPanels: p,
+                             transposedKeys: t, queryPanels: q)
     }
 }

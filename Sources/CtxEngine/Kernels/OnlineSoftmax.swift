@@ -23,7 +23,9 @@ public enum OnlineSoftmax {
         guard n > 0 else { return 1 }
         let blockMax = VectorOps.max(scores, n)
         let newMax = Swift.max(state.max, blockMax)
-        let rescale = state.max == -.infinity ? 0 : Float(_exp(Double(state.max - newMax)))
+        // exp(0) = 1 exactly: no libm call when the block leaves the max where it was (most blocks
+        // of a long context; at 192-wide keys one call per query and tile cost as much as 7% of it).
+        let rescale = state.max == -.infinity ? 0 : state.max == newMax ? 1 : Float(_exp(Double(state.max - newMax)))
         var i = 0
         var acc = SIMD8<Float>()
         let m = SIMD8<Float>(repeating: newMax)
