@@ -72,6 +72,10 @@ import Testing
         #expect(c.mlaForm(.auto, queries: 1, position: 4096) == .absorbed)
         #expect(c.mlaForm(.auto, queries: 64, position: 4096) == .absorbed)
         #expect(c.mlaForm(.absorbed, queries: 512, position: 4096) == .absorbed)
+        // Past 64K keys one head's expansion (1 KB a key) outgrows the 256 MiB budget.
+        #expect(c.mlaForm(.auto, queries: 512, position: 60_000) == .expanded)
+        #expect(c.mlaForm(.auto, queries: 512, position: 70_000) == .absorbed)
+        #expect(c.mlaForm(.expanded, queries: 512, position: 70_000) == .expanded)
         let ratio = c.mlaAttentionFlops(queries: 512, position: 4096, expanded: true)
             / c.mlaAttentionFlops(queries: 512, position: 4096, expanded: false)
         #expect(ratio > 0.45 && ratio < 0.6, "\(ratio)")

@@ -99,8 +99,9 @@ extension MLALayer {
 /// rows as f32 caches (`CacheAttention` reads them like any KV cache). Grown as the context grows.
 public final class MLAExpansionScratch: @unchecked Sendable {
     /// What the expansion may hold; heads go in smaller groups beyond it (one head at a time at
-    /// least, whatever the context).
-    public var budgetBytes = 256 << 20
+    /// least: `MLAForm.auto` does not expand a context whose one head exceeds the default).
+    public var budgetBytes = defaultBudgetBytes
+    public static let defaultBudgetBytes = 256 << 20
     private var latentBuffer = try! AlignedBuffer(byteCount: 0)
     private var ropeBuffer = try! AlignedBuffer(byteCount: 0)
     private var productBuffer = try! AlignedBuffer(byteCount: 0)

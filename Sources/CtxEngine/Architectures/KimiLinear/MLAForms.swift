@@ -8,9 +8,13 @@
 ///
 /// Decode (T = 1) is far cheaper absorbed; a 512-token micro-batch at any depth needs about half
 /// the FLOPs expanded. `auto` picks by these counts, and the FLOP accounting
-/// (`ModelConfig.flops`) counts the form that ran.
+/// (`ModelConfig.flops`) counts the form that ran. The expansion's memory grows with the context
+/// (at Kimi-Linear's widths about 4 KB per visible key and head group, 1 KB for one head), so
+/// `auto` expands only while one head's expansion fits `MLAExpansionScratch.defaultBudgetBytes`
+/// (256 MiB: 64K keys), and absorbs beyond.
 public enum MLAForm: String, Codable, Sendable, CaseIterable {
-    /// Per micro-batch, `absorbed` or `expanded`, whichever needs fewer FLOPs.
+    /// Per micro-batch, `absorbed` or `expanded`, whichever needs fewer FLOPs (absorbed past 64K
+    /// keys at Kimi-Linear's widths, where the expansion outgrows its memory budget).
     case auto
     /// Queries absorbed into the latent space; every head reads the shared 576-wide latent cache.
     case absorbed
@@ -37,9 +41,14 @@ extension ModelConfig {
     }
 
     /// The form that runs for `form` on a micro-batch of `queries` tokens at `position`: `auto`
-    /// becomes `expanded` when that needs fewer FLOPs, else `absorbed`; other forms run as asked.
+    /// becomes `expanded` when that needs fewer FLOPs and one head's expansion fits the default
+    /// budget, else `absorbed`; other forms run as asked.
     public func mlaForm(_ form: MLAForm, queries: Int, position: Int) -> MLAForm {
         guard form == .auto else { return form }
+        let oneHead = MLAExpansionScratch.bytes(keys: position + queries, group: 1, rank: kvLoraRank, rope: qkRopeDim,
+                                                keyWidth: qkNopeDim + qkRopeDim, valueWidth: vHeadDim,
+                                                productWidth: max(qkNopeDim, vHeadDim))
+        guard oneHead <= MLAExpansionScratch.defaultBudgetBytes else { return .absorbed }
         let expanded = mlaAttentionFlops(queries: queries, position: position, expanded: true)
         return expanded < mlaAttentionFlops(queries: queries, position: position, expanded: false) ? .expanded : .absorbed
     }
