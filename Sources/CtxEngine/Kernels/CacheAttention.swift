@@ -223,23 +223,12 @@ public enum CacheAttention {
     static let packedScoreQueries = 48
 
     /// out [keyDim][keyBlock] = the first `keyDim` values of `keys` rows at k + j * keyStride,
-    /// transposed; columns past `keys` are zero. 8 x 8 blocks on AVX2 (`AVX2Lanes.transpose8x8`).
+    /// transposed (`GEMM.transpose`); columns past `keys` are zero.
     static func transposeKeys(_ k: UnsafePointer<Float>, keyStride: Int, keys: Int, keyDim: Int,
                               into out: UnsafeMutablePointer<Float>) {
-        var j0 = 0
-        #if CTXBENCH_AVX2
-        while j0 + 8 <= keys {
-            for i0 in stride(from: 0, to: keyDim, by: 8) {
-                AVX2Lanes.transpose8x8(k + j0 * keyStride + i0, srcStride: keyStride, out + i0 * keyBlock + j0, dstStride: keyBlock)
-            }
-            j0 += 8
-        }
-        #endif
-        for i in 0..<keyDim {
-            let row = out + i * keyBlock
-            for j in j0..<keys { row[j] = k[j * keyStride + i] }
-            for j in keys..<keyBlock { row[j] = 0 }
-        }
+        GEMM.transpose(k, srcStride: keyStride, rows: keys, cols: keyDim, out, dstStride: keyBlock)
+        guard keys < keyBlock else { return }
+        for i in 0..<keyDim { (out + i * keyBlock + keys).update(repeating: 0, count: keyBlock - keys) }
     }
 
     /// out[i * ldo + j] = q_i · k_j for `queries` (<= 3) queries and `keys` (<= 4) keys at

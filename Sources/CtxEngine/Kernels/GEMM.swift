@@ -116,19 +116,31 @@ public enum GEMM {
                     (temp + r * kBlock).update(repeating: 0, count: kc)
                 }
             }
-            let out = panel + k0 * tileRows
-            var i = 0
-            #if CTXBENCH_AVX2
-            while i + 8 <= kc {
-                for r in stride(from: 0, to: tileRows, by: 8) {
-                    AVX2Lanes.transpose8x8(temp + r * kBlock + i, srcStride: kBlock, out + i * tileRows + r, dstStride: tileRows)
-                }
-                i += 8
+            transpose(temp, srcStride: kBlock, rows: tileRows, cols: kc, panel + k0 * tileRows, dstStride: tileRows)
+        }
+    }
+
+    /// dst[i * dstStride + r] = src[r * srcStride + i] for r < rows, i < cols: 8 x 8 blocks on AVX2
+    /// (`AVX2Lanes.transpose8x8`), the rest value by value. GEMM's weight panels and the attention
+    /// tiles' keys (`CacheAttention.transposeKeys`).
+    @inline(__always)
+    static func transpose(_ src: UnsafePointer<Float>, srcStride: Int, rows: Int, cols: Int,
+                          _ dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+        var i = 0
+        #if CTXBENCH_AVX2
+        let blockedRows = rows / 8 * 8
+        while i + 8 <= cols {
+            for r in stride(from: 0, to: blockedRows, by: 8) {
+                AVX2Lanes.transpose8x8(src + r * srcStride + i, srcStride: srcStride, dst + i * dstStride + r, dstStride: dstStride)
             }
-            #endif
-            for i in i..<kc {
-                for r in 0..<tileRows { out[i &* tileRows &+ r] = temp[r &* kBlock &+ i] }
+            for r in blockedRows..<rows {
+                for c in i..<(i + 8) { dst[c &* dstStride &+ r] = src[r &* srcStride &+ c] }
             }
+            i += 8
+        }
+        #endif
+        for i in i..<cols {
+            for r in 0..<rows { dst[i &* dstStride &+ r] = src[r &* srcStride &+ i] }
         }
     }
 

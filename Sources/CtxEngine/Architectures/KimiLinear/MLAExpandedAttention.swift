@@ -13,10 +13,9 @@ extension MLALayer {
     func expandedAttention(tokens: Int, cache: KVCache, position: Int, ctx: EngineContext) {
         let n = position + tokens
         let scratch = ctx.mlaExpansion
-        let productWidth = max(nope, vDim)
-        let group = scratch.headsPerGroup(heads: heads, keys: n, rank: rank, rope: rope, keyWidth: qkDim, valueWidth: vDim,
-                                          productWidth: productWidth)
-        scratch.reserve(keys: n, group: group, rank: rank, rope: rope, keyWidth: qkDim, valueWidth: vDim, productWidth: productWidth)
+        let widths = MLAExpansionScratch.Widths(config)
+        let group = scratch.headsPerGroup(heads: heads, keys: n, widths: widths)
+        scratch.reserve(keys: n, group: group, widths: widths)
         let latents = scratch.latents, ropeParts = scratch.ropeParts, product = scratch.product
         let keyUp = keyUpByHead
         ctx.time(.mlaKVUp, layer) {
@@ -114,29 +113,35 @@ public final class MLAExpansionScratch: @unchecked Sendable {
     var ropeParts: UnsafeMutablePointer<Float> { ropeBuffer.pointer(to: Float.self) }
     var product: UnsafeMutablePointer<Float> { productBuffer.pointer(to: Float.self) }
 
-    static func bytes(keys n: Int, group: Int, rank: Int, rope: Int, keyWidth: Int, valueWidth: Int, productWidth: Int) -> Int {
-        4 * n * (rank + rope + group * (productWidth + keyWidth + valueWidth))
+    /// Floats per key of the expansion, from the model's MLA dimensions: latent (512) and rope part
+    /// (64), and per head its key row (128 + 64), value row (128) and GEMM product (128).
+    struct Widths {
+        let rank: Int, rope: Int, key: Int, value: Int, product: Int
+
+        init(_ c: ModelConfig) {
+            rank = c.kvLoraRank; rope = c.qkRopeDim; key = c.qkNopeDim + c.qkRopeDim; value = c.vHeadDim
+            product = max(c.qkNopeDim, c.vHeadDim)
+        }
+
+        /// Bytes of the expansion of `n` keys for `group` heads.
+        func bytes(keys n: Int, group: Int) -> Int { 4 * n * (rank + rope + group * (product + key + value)) }
     }
 
     /// The largest divisor of `heads` whose expansion of `keys` keys fits the budget, or 1.
-    func headsPerGroup(heads: Int, keys n: Int, rank: Int, rope: Int, keyWidth: Int, valueWidth: Int, productWidth: Int) -> Int {
-        let fitting = (1...heads).filter { heads % $0 == 0 }.last {
-            Self.bytes(keys: n, group: $0, rank: rank, rope: rope, keyWidth: keyWidth, valueWidth: valueWidth,
-                       productWidth: productWidth) <= budgetBytes
-        }
-        return fitting ?? 1
+    func headsPerGroup(heads: Int, keys n: Int, widths: Widths) -> Int {
+        (1...heads).filter { heads % $0 == 0 }.last { widths.bytes(keys: n, group: $0) <= budgetBytes } ?? 1
     }
 
-    func reserve(keys n: Int, group: Int, rank: Int, rope: Int, keyWidth: Int, valueWidth: Int, productWidth: Int) {
+    func reserve(keys n: Int, group: Int, widths: Widths) {
         func grow(_ buffer: inout AlignedBuffer, floats: Int) {
             guard buffer.byteCount < floats * 4 else { return }
             do { buffer = try AlignedBuffer(byteCount: floats * 4) } catch {
                 preconditionFailure("MLA expanded form: no memory for \(floats * 4) bytes of scratch: \(error)")
             }
         }
-        grow(&latentBuffer, floats: n * rank)
-        grow(&ropeBuffer, floats: n * rope)
-        grow(&productBuffer, floats: n * group * productWidth)
+        grow(&latentBuffer, floats: n * widths.rank)
+        grow(&ropeBuffer, floats: n * widths.rope)
+        grow(&productBuffer, floats: n * group * widths.product)
         // Caches hold whole chunks of 1024 keys, so a context growing token by token reallocates rarely.
         let capacity = (n + 1023) / 1024 * 1024
         func make(width: Int) -> [KVCache] {
@@ -147,10 +152,10 @@ public final class MLAExpansionScratch: @unchecked Sendable {
         func fits(_ existing: [KVCache], width: Int) -> Bool {
             existing.count >= group && existing.allSatisfy { $0.width == width && $0.capacity >= n }
         }
-        guard !fits(keys, width: keyWidth) || !fits(values, width: valueWidth) else { return }
+        guard !fits(keys, width: widths.key) || !fits(values, width: widths.value) else { return }
         keys = []; values = []  // the old caches go before the new ones are allocated
-        keys = make(width: keyWidth)
-        values = make(width: valueWidth)
+        keys = make(width: widths.key)
+        values = make(width: widths.value)
     }
 }
 

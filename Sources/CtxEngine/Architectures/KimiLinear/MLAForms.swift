@@ -45,9 +45,7 @@ extension ModelConfig {
     /// budget, else `absorbed`; other forms run as asked.
     public func mlaForm(_ form: MLAForm, queries: Int, position: Int) -> MLAForm {
         guard form == .auto else { return form }
-        let oneHead = MLAExpansionScratch.bytes(keys: position + queries, group: 1, rank: kvLoraRank, rope: qkRopeDim,
-                                                keyWidth: qkNopeDim + qkRopeDim, valueWidth: vHeadDim,
-                                                productWidth: max(qkNopeDim, vHeadDim))
+        let oneHead = MLAExpansionScratch.Widths(self).bytes(keys: position + queries, group: 1)
         guard oneHead <= MLAExpansionScratch.defaultBudgetBytes else { return .absorbed }
         let expanded = mlaAttentionFlops(queries: queries, position: position, expanded: true)
         return expanded < mlaAttentionFlops(queries: queries, position: position, expanded: false) ? .expanded : .absorbed
