@@ -64,9 +64,24 @@ let hasAVX512: Bool = {
     return false
     #endif
 }()
+// Whether that -march also gives AVX-512 VNNI (vpdpbusd; native on Zen 4 or Ice Lake and later, or
+// those -march names): then q8_0 prefill runs on integer dot products (CTXBENCH_VNNI). Not part of
+// x86-64-v4.
+let hasVNNI: Bool = {
+    #if arch(x86_64)
+    guard hasAVX512, let march else { return false }
+    if march == "native" { return nativeCPUFlags.contains("avx512_vnni") }
+    let withVNNI = ["cascadelake", "cooperlake", "icelake-client", "icelake-server", "tigerlake", "rocketlake",
+                    "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5"]
+    return withVNNI.contains(march)
+    #else
+    return false
+    #endif
+}()
 let isaSwiftFlags: [SwiftSetting] = (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
     + (hasAVX2 ? [.define("CTXBENCH_AVX2")] : [])
     + (hasAVX512 ? [.define("CTXBENCH_AVX512")] : [])
+    + (hasVNNI ? [.define("CTXBENCH_VNNI")] : [])
 let isaCFlags: [CSetting] = march.map { [.unsafeFlags(["-march=\($0)"])] } ?? []
 
 let package = Package(

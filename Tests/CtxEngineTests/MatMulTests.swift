@@ -29,7 +29,10 @@ import Testing
         // (103, 161): 18 token panels (two blocks of 16, the last partial), 11 weight panels taken
         // two at a time (GEMM.panelsPerGroup with 2 threads), the last panel holding one row.
         // Formats with an integer GEMM: the f32-panel path it replaces is checked too.
-        let paths = type.weightFormat is any IntegerGEMMFormat.Type ? [false, true] : [false]
+        var paths = type.weightFormat is any IntegerGEMMFormat.Type ? [false, true] : [false]
+        #if CTXBENCH_VNNI
+        if type.weightFormat is any Q8_0PairedAVX2.Type { paths = [false, true] }  // VNNIGEMM and f32 panels
+        #endif
         for (tokens, rows) in [(1, 1), (7, 19), (13, 33), (103, 161)] {
             let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 3, scale: 0.2), rows: rows, cols: cols, as: type)
             let x = Reference.random(tokens * cols, seed: 4)
@@ -81,6 +84,51 @@ import Testing
         let scale = Reference.rms(z)
         for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
     }
+
+    #if CTXBENCH_VNNI
+    /// VNNIGEMM's every output equals its scalar model bit for bit: over the blocks in order,
+    /// acc = fma(Float(S_b), d_w * d_a, acc), S_b the exact integer dot of the weight block's levels
+    /// with the token's q8_0 block (quantized as the GEMV quantizes it). 19 tokens: two tiles of 8
+    /// and a padded one; 45 rows: a panel of 32 and one of a full group and a group of 5; 352
+    /// columns: 11 blocks.
+    @Test(arguments: [DType.q8_0, .q4_0, .q5_0])
+    func vnniGEMMEqualsItsScalarModel(type: DType) throws {
+        let format = try #require(type.weightFormat as? any Q8_0PairedAVX2.Type)
+        let pool = ThreadPool(threads: 2)
+        let scratch = MatMulScratch(threads: 2)
+        let (tokens, rows, cols) = (19, 45, 352)
+        let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: type)
+        let x = Reference.random(tokens * cols, seed: 10)
+        var y = [Float](repeating: .nan, count: tokens * rows)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+            GEMM.multiply(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
+        } }
+        func levels(_ block: UnsafeRawPointer) -> [Int32] {
+            withUnsafeBytes(of: format.avx2Levels(block)) { $0.map { Int32(Int8(bitPattern: $0)) } }
+        }
+        var activation = [UInt8](repeating: 0, count: cols / 32 * Q8_0Format.blockBytes)
+        var differing = 0
+        for t in 0..<tokens {
+            x.withUnsafeBufferPointer { xp in
+                Q8_0Format.quantizeReference(xp.baseAddress! + t * cols, &activation, count: cols)
+            }
+            for r in 0..<rows {
+                var acc: Float = 0
+                activation.withUnsafeBytes { a in
+                    for b in 0..<(cols / 32) {
+                        let wb = w.row(r) + b * type.blockBytes
+                        let ab = a.baseAddress! + b * Q8_0Format.blockBytes
+                        let qa = (0..<32).map { Int32(Int8(bitPattern: ab.load(fromByteOffset: 2 + $0, as: UInt8.self))) }
+                        let s = zip(levels(wb), qa).reduce(Int32(0)) { $0 + $1.0 * $1.1 }
+                        acc.addProduct(Float(s), wb.f16(at: 0) * ab.f16(at: 0))
+                    }
+                }
+                if y[t * rows + r] != acc { differing += 1 }
+            }
+        }
+        #expect(differing == 0, "\(type): \(differing) of \(y.count) outputs differ from the scalar model")
+    }
+    #endif
 
     /// The integer GEMM computes each output exactly as the GEMV's dot computes it for that token
     /// (the same integer sums and float operations), so a prefill and a decode step of the same

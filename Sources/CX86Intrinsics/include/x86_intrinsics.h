@@ -164,6 +164,14 @@ static inline __attribute__((always_inline)) __m512i ctx512_in_register(__m512i 
     return a;
 }
 #endif
+
+// VNNI, when the build enables AVX-512 VNNI and VL (Package.swift then defines CTXBENCH_VNNI).
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// acc + Σ of each group of 4 u8 x s8 products, per int32 lane, without saturation (vpdpbusd ymm).
+static inline __attribute__((always_inline)) __m256i ctx_dpbusd_epi32(__m256i acc, __m256i u8, __m256i s8) {
+    return _mm256_dpbusd_epi32(acc, u8, s8);
+}
+#endif
 #endif
 
 #endif

@@ -1,7 +1,8 @@
 import CPlatform
 
 /// Matrix-matrix product for many tokens (prefill): Y (tokens, rows) = X (tokens, cols) · Wᵀ,
-/// W (rows, cols) in any weight type; formats with integer dot products go to `IntegerGEMM`.
+/// W (rows, cols) in any weight type; formats with integer dot products go to `IntegerGEMM`, and
+/// with AVX-512 VNNI those dotted with q8_0 (q8_0, q4_0, q5_0) to `VNNIGEMM`.
 ///
 /// Compute-bound. The scheme: X is packed once into panels of 6 tokens ([k][6] per panel, zero
 /// padded); the weights are taken 16 rows at a time, dequantized to f32 and packed as [k][16],
@@ -35,6 +36,12 @@ public enum GEMM {
             IntegerGEMM.multiply(integer, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
             return
         }
+        #if CTXBENCH_VNNI
+        if !floatPanels, let paired = format as? any Q8_0PairedAVX2.Type {
+            VNNIGEMM.multiply(paired, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+            return
+        }
+        #endif
         let k = w.cols
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         let packed = scratch.packedInputBuffer(floats: tokenPanels * tileTokens * k)

@@ -11,10 +11,12 @@ public struct LoadedRun: Sendable {
     /// keep theirs. Two hosts that report one CPU model string (a VM moved from a Zen 3 to a Zen 4
     /// host, both "AMD EPYC") differ in their CPU features: "AMD EPYC (vm), AVX-512 CPU". Builds
     /// for different ISAs on one platform (an x86-64-v3 and an AVX-512 build on one Xeon) differ in
-    /// their build ISA: "Intel Xeon (host), AVX-512 build".
+    /// their build ISA: "Intel Xeon (host), AVX-512 build" (", AVX-512 VNNI build" with VNNI).
     static func namingPlatforms(_ runs: [LoadedRun]) -> [LoadedRun] {
         let byCPU = distinguishing(runs, by: { Set($0.platform.cpuFeatures) }, suffix: { "\(widestVectors($0.platform.cpuFeatures)) CPU" })
-        return distinguishing(byCPU, by: { $0.platform.buildISA }, suffix: { "\(widestVectors($0.platform.buildISA)) build" })
+        return distinguishing(byCPU, by: { $0.platform.buildISA }, suffix: {
+            "\(widestVectors($0.platform.buildISA))\($0.platform.buildISA.contains("avx512vnni") ? " VNNI" : "") build"
+        })
     }
 
     /// Own runs (not imports) whose label is shared by runs with different `key`s: label + ", " + suffix.
