@@ -31,7 +31,7 @@ import Testing
         // Formats with an integer GEMM: the f32-panel path it replaces is checked too.
         var paths = type.weightFormat is any IntegerGEMMFormat.Type ? [false, true] : [false]
         #if CTXBENCH_VNNI
-        if type.weightFormat is any Q8_0PairedAVX2.Type { paths = [false, true] }  // VNNIGEMM and f32 panels
+        if type.weightFormat is any VNNIWeightFormat.Type { paths = [false, true] }  // VNNIGEMM and f32 panels
         #endif
         for (tokens, rows) in [(1, 1), (7, 19), (13, 33), (103, 161)] {
             let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 3, scale: 0.2), rows: rows, cols: cols, as: type)
@@ -86,41 +86,51 @@ import Testing
     }
 
     #if CTXBENCH_VNNI
-    /// VNNIGEMM's every output equals its scalar model bit for bit: over the blocks in order,
-    /// acc = fma(Float(S_b), d_w * d_a, acc), S_b the exact integer dot of the weight block's levels
-    /// with the token's q8_0 block (quantized as the GEMV quantizes it). 19 tokens: two tiles of 8
-    /// and a padded one; 45 rows: a panel of 32 and one of a full group and a group of 5; 352
-    /// columns: 11 blocks.
-    @Test(arguments: [DType.q8_0, .q4_0, .q5_0])
+    /// VNNIGEMM's every output equals its scalar model bit for bit: over the 32-value sub-blocks in
+    /// order, acc = fma(Float(S_j), step_j * d_a, acc), S_j the exact integer dot of the weight
+    /// sub-block's levels with the token's (quantized as the GEMV quantizes it), then for the
+    /// K-quants acc = fma(offset_j, d_a * Σ a, acc). 19 tokens: two tiles of 8 and a padded one; 45
+    /// rows: a panel of 32 and one of a full group and a group of 5; 11 blocks of 32 or 2 of 256.
+    @Test(arguments: [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K])
     func vnniGEMMEqualsItsScalarModel(type: DType) throws {
-        let format = try #require(type.weightFormat as? any Q8_0PairedAVX2.Type)
+        let format = try #require(type.weightFormat as? any VNNIWeightFormat.Type)
         let pool = ThreadPool(threads: 2)
         let scratch = MatMulScratch(threads: 2)
-        let (tokens, rows, cols) = (19, 45, 352)
+        let (tokens, rows, cols) = (19, 45, type.blockValues == 32 ? 352 : 512)
         let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: type)
         let x = Reference.random(tokens * cols, seed: 10)
         var y = [Float](repeating: .nan, count: tokens * rows)
         x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
             GEMM.multiply(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
         } }
-        func levels(_ block: UnsafeRawPointer) -> [Int32] {
-            withUnsafeBytes(of: format.avx2Levels(block)) { $0.map { Int32(Int8(bitPattern: $0)) } }
-        }
-        var activation = [UInt8](repeating: 0, count: cols / 32 * Q8_0Format.blockBytes)
+        let activationType = try #require(type.activationType)
+        var activation = [UInt8](repeating: 0, count: activationType.rowBytes(cols))
         var differing = 0
         for t in 0..<tokens {
             x.withUnsafeBufferPointer { xp in
-                Q8_0Format.quantizeReference(xp.baseAddress! + t * cols, &activation, count: cols)
+                let row = xp.baseAddress! + t * cols
+                if activationType == .q8_0 {
+                    Q8_0Format.quantizeReference(row, &activation, count: cols)
+                } else {
+                    Q8_KFormat.quantizeReference(row, &activation, count: cols)
+                }
             }
             for r in 0..<rows {
                 var acc: Float = 0
                 activation.withUnsafeBytes { a in
-                    for b in 0..<(cols / 32) {
-                        let wb = w.row(r) + b * type.blockBytes
-                        let ab = a.baseAddress! + b * Q8_0Format.blockBytes
-                        let qa = (0..<32).map { Int32(Int8(bitPattern: ab.load(fromByteOffset: 2 + $0, as: UInt8.self))) }
-                        let s = zip(levels(wb), qa).reduce(Int32(0)) { $0 + $1.0 * $1.1 }
-                        acc.addProduct(Float(s), wb.f16(at: 0) * ab.f16(at: 0))
+                    for j in 0..<(cols / 32) {
+                        // The activation sub-block: its levels and scale (q8_K: its block's).
+                        let (levelsAt, da): (UnsafeRawPointer, Float) = activationType == .q8_0
+                            ? (a.baseAddress! + j * Q8_0Format.blockBytes + 2, a.baseAddress!.f16(at: j * Q8_0Format.blockBytes))
+                            : (a.baseAddress! + j / 8 * Q8_KFormat.blockBytes + 4 + j % 8 * 32,
+                               a.baseAddress!.load(fromByteOffset: j / 8 * Q8_KFormat.blockBytes, as: Float.self))
+                        let qa = (0..<32).map { Int32(levelsAt.load(fromByteOffset: $0, as: Int8.self)) }
+                        let part = format.vnniSubBlock(w.row(r) + j * 32 / type.blockValues * type.blockBytes, j % (type.blockValues / 32))
+                        // The format's unsigned levels; the q8_0 family's are + 128.
+                        let qw = withUnsafeBytes(of: part.levels) { $0.map { Int32($0) - (format.hasOffsets ? 0 : 128) } }
+                        let s = zip(qw, qa).reduce(Int32(0)) { $0 + $1.0 * $1.1 }
+                        acc.addProduct(Float(s), part.step * da)
+                        if format.hasOffsets { acc.addProduct(part.offset, da * Float(qa.reduce(0, +))) }
                     }
                 }
                 if y[t * rows + r] != acc { differing += 1 }
@@ -128,11 +138,29 @@ import Testing
         }
         #expect(differing == 0, "\(type): \(differing) of \(y.count) outputs differ from the scalar model")
     }
+
+    /// The levels, steps and offsets VNNIGEMM packs give the format's own dequantization.
+    @Test(arguments: [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K])
+    func vnniSubBlocksDequantizeAsTheFormat(type: DType) throws {
+        let format = try #require(type.weightFormat as? any VNNIWeightFormat.Type)
+        let w = try Tensor.quantizing(Reference.random(3 * 512, seed: 11, scale: 0.2), rows: 3, cols: 512, as: type)
+        for r in 0..<3 {
+            let expected = w.dequantizedRow(r)
+            for j in 0..<16 {
+                let part = format.vnniSubBlock(w.row(r) + j * 32 / type.blockValues * type.blockBytes, j % (type.blockValues / 32))
+                let levels = withUnsafeBytes(of: part.levels) { $0.map { Float(Int($0) - (format.hasOffsets ? 0 : 128)) } }
+                for l in 0..<32 {
+                    #expect(abs(part.step * levels[l] + part.offset - expected[j * 32 + l]) <= 1e-6, "\(type) row \(r) [\(j * 32 + l)]")
+                }
+            }
+        }
+    }
     #endif
 
     /// The integer GEMM computes each output exactly as the GEMV's dot computes it for that token
     /// (the same integer sums and float operations), so a prefill and a decode step of the same
-    /// token give bit-identical projections. 15 tokens: tiles of four (of eight and four with
+    /// token give bit-identical projections (called directly: VNNI builds send q4_K and q5_K prefill
+    /// to VNNIGEMM instead). 15 tokens: tiles of four (of eight and four with
     /// AVX-512) and a tail of three;
     /// 37 rows: panels of 4 (37 / (4 x 2 threads)) and a last partial one.
     @Test(arguments: [DType.q4_K, .q5_K, .q6_K])
@@ -149,7 +177,12 @@ import Testing
         var gemv = gemm
         x.withUnsafeBufferPointer { xp in
             gemm.withUnsafeMutableBufferPointer { yp in
+                #if CTXBENCH_AVX2
+                let format = type.weightFormat as! any IntegerGEMMFormat.Type
+                IntegerGEMM.multiply(format, w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
+                #else
                 GEMM.multiply(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
+                #endif
             }
             gemv.withUnsafeMutableBufferPointer { yp in
                 for t in 0..<tokens {

@@ -1,8 +1,9 @@
 import CPlatform
 
 /// Matrix-matrix product for many tokens (prefill): Y (tokens, rows) = X (tokens, cols) · Wᵀ,
-/// W (rows, cols) in any weight type; formats with integer dot products go to `IntegerGEMM`, and
-/// with AVX-512 VNNI those dotted with q8_0 (q8_0, q4_0, q5_0) to `VNNIGEMM`.
+/// W (rows, cols) in any weight type; with AVX-512 VNNI the formats of 32-value level sub-blocks
+/// (q8_0, q4_0, q5_0, q4_K, q5_K) go to `VNNIGEMM`, other formats with integer dot products to
+/// `IntegerGEMM`.
 ///
 /// Compute-bound. The scheme: X is packed once into panels of 6 tokens ([k][6] per panel, zero
 /// padded); the weights are taken 16 rows at a time, dequantized to f32 and packed as [k][16],
@@ -32,16 +33,16 @@ public enum GEMM {
                                 pool: ThreadPool, scratch: MatMulScratch, floatPanels: Bool = false) {
         guard tokens > 0, w.rows > 0 else { return }
         guard let format = w.type.weightFormat else { preconditionFailure("\(w.type) is not a weight type") }
+        #if CTXBENCH_VNNI
+        if !floatPanels, let levels = format as? any VNNIWeightFormat.Type {
+            VNNIGEMM.multiply(levels, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+            return
+        }
+        #endif
         if !floatPanels, let integer = format as? any IntegerGEMMFormat.Type {
             IntegerGEMM.multiply(integer, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
             return
         }
-        #if CTXBENCH_VNNI
-        if !floatPanels, let paired = format as? any Q8_0PairedAVX2.Type {
-            VNNIGEMM.multiply(paired, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
-            return
-        }
-        #endif
         let k = w.cols
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         let packed = scratch.packedInputBuffer(floats: tokenPanels * tileTokens * k)
@@ -87,21 +88,28 @@ public enum GEMM {
         pool.parallelFor(panels) { range, _ in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: rounds ? cols : 0) { row in
                 for p in range {
-                    let out = packed + p * tileTokens * cols
-                    for t in 0..<tileTokens {
+                    packPanel(cols: cols, into: packed + p * tileTokens * cols) { t in
                         let token = p * tileTokens + t
-                        if token < tokens {
-                            var src = x + token * cols
-                            if rounds {
-                                format.roundActivation(src, row.baseAddress!, count: cols)
-                                src = UnsafePointer(row.baseAddress!)
-                            }
-                            for k in 0..<cols { out[k &* tileTokens &+ t] = src[k] }
-                        } else {
-                            for k in 0..<cols { out[k &* tileTokens &+ t] = 0 }
-                        }
+                        guard token < tokens else { return nil }
+                        guard rounds else { return x + token * cols }
+                        format.roundActivation(x + token * cols, row.baseAddress!, count: cols)
+                        return UnsafePointer(row.baseAddress!)
                     }
                 }
+            }
+        }
+    }
+
+    /// One panel of the microkernel's `tileTokens` rows, laid out [cols][6]: row t is `row(t)`, or
+    /// zeros where that is nil (past the last row). Called in order t = 0..<6, each row read before
+    /// the next is asked for (GEMM's input, attention's queries).
+    @inline(__always)
+    static func packPanel(cols: Int, into out: UnsafeMutablePointer<Float>, row: (Int) -> UnsafePointer<Float>?) {
+        for t in 0..<tileTokens {
+            if let src = row(t) {
+                for k in 0..<cols { out[k &* tileTokens &+ t] = src[k] }
+            } else {
+                for k in 0..<cols { out[k &* tileTokens &+ t] = 0 }
             }
         }
     }

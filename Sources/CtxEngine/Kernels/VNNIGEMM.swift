@@ -1,11 +1,13 @@
 #if CTXBENCH_VNNI
 import CX86Intrinsics
 
-/// Prefill's product for the weight formats dotted with q8_0 activations (q8_0, q4_0, q5_0) on CPUs
-/// with AVX-512 VNNI: Y (tokens, rows) = X (tokens, cols) · Wᵀ in integer dot products, as llama.cpp
-/// computes it: each token's row quantized to q8_0 once per call (the GEMV's quantizer, so the same
-/// bytes), each weight block's 32 levels times the activation block's, summed exactly in int32, then
-/// scaled by d_w * d_a in float.
+/// Prefill's product on CPUs with AVX-512 VNNI for the weight formats whose values are levels in
+/// 32-value sub-blocks (`VNNIWeightFormat`: q8_0, q4_0 and q5_0, dotted with q8_0 activations; q4_K
+/// and q5_K, dotted with q8_K): Y (tokens, rows) = X (tokens, cols) · Wᵀ in integer dot products,
+/// as llama.cpp computes it: each token's row quantized once per call to the activation type (the
+/// GEMV's quantizer, so the same bytes), each weight sub-block's 32 levels times the activation's,
+/// summed exactly in int32, then scaled in float: by d_w * d_a (q8_0 family), or by the sub-block's
+/// step d * scale_j times d_a plus its offset -dmin * min_j times d_a * Σ a (K-quants).
 ///
 /// Why a layout of its own: vpdpbusd sums 4 u8 x s8 products into each of 8 int32 lanes. With the
 /// lanes running along K (the GEMV's layout), every block of every (row, token) pair needs a lane
@@ -16,38 +18,46 @@ import CX86Intrinsics
 /// block for 8 rows, and one conversion and one FMA scale all 8 (256 multiply-adds in 11
 /// instructions, against 32 FMAs on the dequantized f32 path).
 ///
-/// Signs: vpdpbusd's first operand is unsigned, so weight levels are stored + 128 (u = q + 128) and
-/// Σ u a = Σ q a + 128 Σ a; each int32 sum starts from -128 Σ a of its token's block, stored with
-/// the activation, so it is exact: |Σ q a| <= 32 * 128 * 127.
+/// Signs: vpdpbusd's first operand is unsigned. K-quant levels are (0...31); the q8_0 family's are
+/// signed and stored + 128 (u = q + 128), and as Σ u a = Σ q a + 128 Σ a each int32 sum starts from
+/// -128 Σ a of its token's block, stored with the activation, so it is exact: |Σ q a| <= 32 * 128 * 127.
 ///
 /// Blocking: rows go in panels of `groupsPerPanel` groups of 8 (32 rows, 36 KB of packed weights
 /// per 1K columns per group, in L2), shared out dynamically; each thread packs its panel once, then
 /// every tile of 8 tokens (their blocks interleaved, 320 bytes per block) passes over its groups.
 /// Tokens are padded to a multiple of 8 with zero rows (scale 0).
 ///
-/// Every output is Σ_b fma-accumulated in block order of Float(S_b) * (d_w * d_a): the same for a
-/// token whichever tile it is in (tested against a scalar model of that sum).
+/// Every output is, over the sub-blocks in order, acc = fma(Float(S_j), step * d_a, acc) (then, for
+/// the K-quants, acc = fma(offset, d_a * Σ a, acc)): the same for a token whichever tile it is in
+/// (tested against a scalar model of that sum). Not the GEMV's arithmetic for the K-quants (their
+/// GEMV sums a super-block's sub-blocks in int32 first), so a K-quant prefill and a decode step of
+/// the same token agree to rounding here, where `IntegerGEMM` (the build without VNNI, and q6_K,
+/// whose 16-value sub-blocks this layout does not take) gives them bit for bit.
 enum VNNIGEMM {
     static let rowsPerGroup = 8
     static let groupsPerPanel = 4
     static let tokensPerTile = 8
-    /// Bytes of one packed weight block: 8 vectors of 32 bytes (4 levels x 8 rows), 8 f32 scales.
-    static let weightBlockBytes = 8 * 32 + 32
-    /// Bytes of one activation block of a token tile: 8 tokens x 32 levels, 8 f32 scales, 8 int32
-    /// corrections (-128 x Σ levels).
-    static let activationBlockBytes = 8 * 32 + 32 + 32
+    /// Bytes of one packed weight sub-block: 8 vectors of 32 bytes (4 levels x 8 rows), the 8 rows'
+    /// steps and offsets as floats.
+    static let weightBlockBytes = 8 * 32 + 32 + 32
+    /// Bytes of one activation sub-block of a token tile: 8 tokens x 32 levels, then per token its
+    /// scale d_a (f32), its sum's starting value (int32: -128 x Σ levels, or 0) and d_a x Σ levels
+    /// (f32, for the offsets).
+    static let activationBlockBytes = 8 * 32 + 3 * 32
+    static let scaleOffset = 256, startOffset = 288, levelSumOffset = 320
 
-    static func multiply<F: Q8_0PairedAVX2>(_ format: F.Type, _ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int,
-                                            _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, scratch: MatMulScratch) {
+    static func multiply<F: VNNIWeightFormat>(_ format: F.Type, _ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int,
+                                              _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, scratch: MatMulScratch) {
         let k = w.cols
         let blocks = k / 32
         let tiles = (tokens + tokensPerTile - 1) / tokensPerTile
         let tileBytes = blocks * activationBlockBytes
         let activations = scratch.packedInputBytes(tiles * tileBytes)
+        let activation = F.activationType
         pool.parallelFor(tiles) { range, _ in
-            withUnsafeTemporaryAllocation(byteCount: blocks * Q8_0Format.blockBytes, alignment: 64) { row in
+            withUnsafeTemporaryAllocation(byteCount: activation.rowBytes(k), alignment: 64) { row in
                 for tile in range {
-                    prepareActivations(x, tokens: tokens, cols: k, tile: tile, row: row.baseAddress!,
+                    prepareActivations(activation, x, tokens: tokens, cols: k, tile: tile, row: row.baseAddress!,
                                        into: activations + tile * tileBytes)
                 }
             }
@@ -69,7 +79,8 @@ enum VNNIGEMM {
                     let tileTokens = min(tokensPerTile, tokens - tile * tokensPerTile)
                     for g in 0..<groups {
                         let r0 = firstRow + g * rowsPerGroup
-                        let sums = microkernel(UnsafeRawPointer(packed + g * groupBytes), a, blocks: blocks)
+                        let wp = UnsafeRawPointer(packed + g * groupBytes)
+                        let sums = F.hasOffsets ? microkernelWithOffsets(wp, a, blocks: blocks) : microkernel(wp, a, blocks: blocks)
                         let rows = min(rowsPerGroup, w.rows - r0)
                         let out = y + tile * tokensPerTile * w.rows + r0
                         withUnsafeBytes(of: sums) { raw in
@@ -88,51 +99,53 @@ enum VNNIGEMM {
         }
     }
 
-    /// Tokens tile * 8 ..< tile * 8 + 8 of x (zero past `tokens`) quantized to q8_0 and laid out per
-    /// block: [8 tokens][32 levels], [8] f32 scales, [8] int32 -128 x Σ levels.
-    static func prepareActivations(_ x: UnsafePointer<Float>, tokens: Int, cols: Int, tile: Int,
+    /// Tokens tile * 8 ..< tile * 8 + 8 of x (zero past `tokens`) quantized to `type` (q8_0 or q8_K)
+    /// and laid out per 32-value sub-block: [8 tokens][32 levels], then per token d_a, the starting
+    /// sum (q8_0: -128 x Σ levels, for the + 128 weights; q8_K: 0) and d_a x Σ levels.
+    static func prepareActivations(_ type: DType, _ x: UnsafePointer<Float>, tokens: Int, cols: Int, tile: Int,
                                    row: UnsafeMutableRawPointer, into out: UnsafeMutableRawPointer) {
         let blocks = cols / 32
+        let q8_0 = type == .q8_0
+        precondition(q8_0 || type == .q8_K, "VNNIGEMM takes q8_0 or q8_K activations, not \(type)")
         for t in 0..<tokensPerTile {
             let token = tile * tokensPerTile + t
-            for b in 0..<blocks {
-                let dst = out + b * activationBlockBytes
+            if token < tokens { type.format.quantize(x + token * cols, row, count: cols) }
+            for j in 0..<blocks {
+                let dst = out + j * activationBlockBytes
+                var levels = SIMD32<Int8>(), scale: Float = 0
                 if token < tokens {
-                    if b == 0 { Q8_0Format.quantize(x + token * cols, row, count: cols) }
-                    let src = row + b * Q8_0Format.blockBytes
-                    let levels = src.loadUnaligned(fromByteOffset: Q8_0Format.qsOffset, as: SIMD32<Int8>.self)
-                    dst.storeBytes(of: levels, toByteOffset: t * 32, as: SIMD32<Int8>.self)
-                    dst.storeBytes(of: UnsafeRawPointer(src).f16(at: 0), toByteOffset: 256 + 4 * t, as: Float.self)
-                    var sum: Int32 = 0
-                    for i in 0..<32 { sum &+= Int32(levels[i]) }
-                    dst.storeBytes(of: -128 &* sum, toByteOffset: 288 + 4 * t, as: Int32.self)
-                } else {
-                    dst.storeBytes(of: SIMD32<Int8>(), toByteOffset: t * 32, as: SIMD32<Int8>.self)
-                    dst.storeBytes(of: Float(0), toByteOffset: 256 + 4 * t, as: Float.self)
-                    dst.storeBytes(of: Int32(0), toByteOffset: 288 + 4 * t, as: Int32.self)
+                    // q8_0: block j; q8_K: sub-block j % 8 of block j / 8, whose scale is the block's.
+                    let src = q8_0 ? row + j * Q8_0Format.blockBytes : row + j / 8 * Q8_KFormat.blockBytes
+                    let levelsOffset = q8_0 ? Q8_0Format.qsOffset : Q8_KFormat.qsOffset + j % 8 * 32
+                    levels = src.loadUnaligned(fromByteOffset: levelsOffset, as: SIMD32<Int8>.self)
+                    scale = q8_0 ? UnsafeRawPointer(src).f16(at: 0) : Q8_KFormat.scale(src)
                 }
+                var sum: Int32 = 0
+                for i in 0..<32 { sum &+= Int32(levels[i]) }
+                dst.storeBytes(of: levels, toByteOffset: t * 32, as: SIMD32<Int8>.self)
+                dst.storeBytes(of: scale, toByteOffset: scaleOffset + 4 * t, as: Float.self)
+                dst.storeBytes(of: q8_0 ? -128 &* sum : 0, toByteOffset: startOffset + 4 * t, as: Int32.self)
+                dst.storeBytes(of: scale * Float(sum), toByteOffset: levelSumOffset + 4 * t, as: Float.self)
             }
         }
     }
 
-    /// Rows firstRow ..< firstRow + 8 (zero-scaled past the matrix) -> per block: vector j (32
-    /// bytes) = levels 4j ..< 4j + 4 of rows 0...7, each + 128; then the 8 rows' scales as floats.
-    static func packWeights<F: Q8_0PairedAVX2>(_ format: F.Type, _ w: Tensor, firstRow: Int,
-                                               into out: UnsafeMutableRawPointer) {
-        let blocks = w.cols / 32
+    /// Rows firstRow ..< firstRow + 8 (zero steps past the matrix) -> per 32-value sub-block: vector
+    /// j (32 bytes) = unsigned levels 4j ..< 4j + 4 of rows 0...7, then the 8 rows' steps and offsets.
+    static func packWeights<F: VNNIWeightFormat>(_ format: F.Type, _ w: Tensor, firstRow: Int,
+                                                 into out: UnsafeMutableRawPointer) {
+        let subBlocks = F.blockValues / 32
         for r in 0..<rowsPerGroup {
             let row = firstRow + r
-            for b in 0..<blocks {
-                let dst = out + b * weightBlockBytes
-                guard row < w.rows else {
-                    for j in 0..<8 { dst.storeBytes(of: UInt32(0x8080_8080), toByteOffset: j * 32 + 4 * r, as: UInt32.self) }
-                    dst.storeBytes(of: Float(0), toByteOffset: 256 + 4 * r, as: Float.self)
-                    continue
+            for b in 0..<(w.cols / F.blockValues) {
+                for j in 0..<subBlocks {
+                    let dst = out + (b * subBlocks + j) * weightBlockBytes
+                    var part = (levels: SIMD8<UInt32>(), step: Float(0), offset: Float(0))
+                    if row < w.rows { part = F.vnniSubBlock(w.row(row) + b * F.blockBytes, j) }
+                    for i in 0..<8 { dst.storeBytes(of: part.levels[i], toByteOffset: i * 32 + 4 * r, as: UInt32.self) }
+                    dst.storeBytes(of: part.step, toByteOffset: 256 + 4 * r, as: Float.self)
+                    dst.storeBytes(of: part.offset, toByteOffset: 288 + 4 * r, as: Float.self)
                 }
-                let block = w.row(row) + b * F.blockBytes
-                let levels = unsafeBitCast(F.avx2Levels(block), to: SIMD8<UInt32>.self) ^ 0x8080_8080
-                for j in 0..<8 { dst.storeBytes(of: levels[j], toByteOffset: j * 32 + 4 * r, as: UInt32.self) }
-                dst.storeBytes(of: block.f16(at: 0), toByteOffset: 256 + 4 * r, as: Float.self)
             }
         }
     }
@@ -140,13 +153,24 @@ enum VNNIGEMM {
     typealias Sums = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
                       SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
 
-    /// One packed group of 8 rows times one tile of 8 tokens over all `blocks`: result t, lane r =
-    /// row r's dot with token t. Per block: the 8 weight vectors and the scales loaded once; per
-    /// token an int32 sum started at its correction, 8 vpdpbusd with the token's 4-byte groups
-    /// broadcast, then acc_t += Float(sum) * (d_w * d_a). Not inlined: one call per group and tile
-    /// runs all of K, and as a symbol of its own scripts/check-kernel-calls reads it.
+    /// One packed group of 8 rows times one tile of 8 tokens over all `blocks` sub-blocks: result
+    /// t, lane r = row r's dot with token t. Per sub-block: the 8 weight vectors and the steps loaded
+    /// once; per token an int32 sum from its starting value, 8 vpdpbusd with the token's 4-byte
+    /// groups broadcast, then acc_t += Float(sum) * (step * d_a). Not inlined: one call per group
+    /// and tile runs all of K, and as symbols of their own scripts/check-kernel-calls reads them.
     @inline(never)
     static func microkernel(_ wp: UnsafeRawPointer, _ ap: UnsafeRawPointer, blocks: Int) -> Sums {
+        tile(wp, ap, blocks: blocks, offsets: false)
+    }
+
+    /// `microkernel` for the K-quants: then acc_t += offset * (d_a * Σ a).
+    @inline(never)
+    static func microkernelWithOffsets(_ wp: UnsafeRawPointer, _ ap: UnsafeRawPointer, blocks: Int) -> Sums {
+        tile(wp, ap, blocks: blocks, offsets: true)
+    }
+
+    @inline(__always)
+    static func tile(_ wp: UnsafeRawPointer, _ ap: UnsafeRawPointer, blocks: Int, offsets: Bool) -> Sums {
         typealias V = AVX2Lanes.V
         var acc: Sums = (.zero, .zero, .zero, .zero, .zero, .zero, .zero, .zero)
         for b in 0..<blocks {
@@ -154,25 +178,73 @@ enum VNNIGEMM {
             let w0 = AVX2Lanes.load(wb), w1 = AVX2Lanes.load(wb + 32), w2 = AVX2Lanes.load(wb + 64)
             let w3 = AVX2Lanes.load(wb + 96), w4 = AVX2Lanes.load(wb + 128), w5 = AVX2Lanes.load(wb + 160)
             let w6 = AVX2Lanes.load(wb + 192), w7 = AVX2Lanes.load(wb + 224)
-            let dw = wb.loadUnaligned(fromByteOffset: 256, as: SIMD8<Float>.self)
+            let steps = wb.loadUnaligned(fromByteOffset: 256, as: SIMD8<Float>.self)
             @inline(__always) func token(_ t: Int, _ acc: inout SIMD8<Float>) {
                 let a = ab + t &* 32
                 @inline(__always) func group(_ j: Int) -> V {
                     unsafeBitCast(SIMD8<UInt32>(repeating: a.loadUnaligned(fromByteOffset: 4 &* j, as: UInt32.self)), to: V.self)
                 }
-                var s = unsafeBitCast(SIMD8<Int32>(repeating: ab.loadUnaligned(fromByteOffset: 288 &+ 4 &* t, as: Int32.self)),
+                var s = unsafeBitCast(SIMD8<Int32>(repeating: ab.loadUnaligned(fromByteOffset: startOffset &+ 4 &* t, as: Int32.self)),
                                       to: V.self)
                 s = ctx_dpbusd_epi32(s, w0, group(0)); s = ctx_dpbusd_epi32(s, w1, group(1))
                 s = ctx_dpbusd_epi32(s, w2, group(2)); s = ctx_dpbusd_epi32(s, w3, group(3))
                 s = ctx_dpbusd_epi32(s, w4, group(4)); s = ctx_dpbusd_epi32(s, w5, group(5))
                 s = ctx_dpbusd_epi32(s, w6, group(6)); s = ctx_dpbusd_epi32(s, w7, group(7))
-                let da = ab.loadUnaligned(fromByteOffset: 256 &+ 4 &* t, as: Float.self)
-                acc.addProduct(AVX2Lanes.float(AVX2Lanes.int32(s)), dw * SIMD8<Float>(repeating: da))
+                let da = ab.loadUnaligned(fromByteOffset: scaleOffset &+ 4 &* t, as: Float.self)
+                acc.addProduct(AVX2Lanes.float(AVX2Lanes.int32(s)), steps * SIMD8<Float>(repeating: da))
+                if offsets {
+                    let levelSum = ab.loadUnaligned(fromByteOffset: levelSumOffset &+ 4 &* t, as: Float.self)
+                    acc.addProduct(wb.loadUnaligned(fromByteOffset: 288, as: SIMD8<Float>.self), SIMD8<Float>(repeating: levelSum))
+                }
             }
             token(0, &acc.0); token(1, &acc.1); token(2, &acc.2); token(3, &acc.3)
             token(4, &acc.4); token(5, &acc.5); token(6, &acc.6); token(7, &acc.7)
         }
         return acc
     }
+}
+
+/// A weight format `VNNIGEMM` takes: rows of 32-value sub-blocks, each value step * u + offset with
+/// u an unsigned level (0...255).
+protocol VNNIWeightFormat: WeightFormat {
+    /// Sub-block j of the block at `block`: its 32 levels (4 per word, in order), step and offset.
+    /// The q8_0 family stores its signed levels + 128 and has no offset: `VNNIGEMM` starts each sum
+    /// at -128 x Σ a instead, which keeps the sum exact.
+    static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float)
+    /// Whether the offsets are used (the K-quants' mins).
+    static var hasOffsets: Bool { get }
+}
+
+extension Q8_0PairedAVX2 {
+    static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float) {
+        (unsafeBitCast(avx2Levels(block), to: SIMD8<UInt32>.self) ^ 0x8080_8080, block.f16(at: 0), 0)
+    }
+    static var hasOffsets: Bool { false }
+}
+
+extension Q8_0Format: VNNIWeightFormat {}
+extension Q4_0Format: VNNIWeightFormat {}
+extension Q5_0Format: VNNIWeightFormat {}
+
+extension Q4_KFormat: VNNIWeightFormat {
+    /// Sub-block j: the low nibbles of bytes 32(j/2)... for even j, the high for odd; step d * scale_j,
+    /// offset -dmin * min_j (both exact in f32: an 11-bit mantissa times a 6-bit integer).
+    static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float) {
+        let bytes = block.loadUnaligned(fromByteOffset: qsOffset + (j >> 1) * 32, as: SIMD32<UInt8>.self)
+        let levels = j & 1 == 0 ? bytes & 0x0F : bytes &>> 4
+        let (scale, min) = scaleMin(block.advanced(by: scalesOffset).assumingMemoryBound(to: UInt8.self), j)
+        return (unsafeBitCast(levels, to: SIMD8<UInt32>.self), block.f16(at: 0) * Float(scale), -(block.f16(at: 2) * Float(min)))
+    }
+    static var hasOffsets: Bool { true }
+}
+
+extension Q5_KFormat: VNNIWeightFormat {
+    static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float) {
+        var levels = SIMD32<UInt8>()
+        for l in 0..<32 { levels[l] = UInt8(level(block, j, l)) }
+        let (scale, min) = Q4_KFormat.scaleMin(block.advanced(by: scalesOffset).assumingMemoryBound(to: UInt8.self), j)
+        return (unsafeBitCast(levels, to: SIMD8<UInt32>.self), block.f16(at: 0) * Float(scale), -(block.f16(at: 2) * Float(min)))
+    }
+    static var hasOffsets: Bool { true }
 }
 #endif
