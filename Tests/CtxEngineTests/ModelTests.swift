@@ -101,6 +101,32 @@ import Testing
         #expect(!decodeOps.contains("mla.kv_up") && decodeOps.contains("mla.absorb"))
     }
 
+    /// The planner's estimate of the expanded form's memory covers what the engine allocates (its
+    /// scratch and the f32 W_kb copies), and is 0 where nothing expands.
+    @Test func mlaExpansionMemoryEstimateCoversTheAllocation() throws {
+        let config = TinyModels.kimi
+        let model = try Self.model(config)
+        model.mlaForm = .expanded
+        let ctx = EngineContext(pool: Self.pool, layers: model.layerCount)
+        let state = try InferenceState(model: model, capacity: 21, cacheType: .f32)
+        model.forward(Self.tokens(12, vocab: 128), state: state, ctx: ctx)
+        model.forward(Self.tokens(8, vocab: 128), state: state, ctx: ctx)
+        let copies = model.mixers.reduce(0) { sum, mixer in
+            if case .mla(let layer) = mixer { sum + layer.keyUpByHead.byteCount } else { sum }
+        }
+        let allocated = Double(ctx.mlaExpansion.allocatedBytes + copies)
+        let estimate = config.mlaExpansionBytes(capacity: 21, form: .expanded)
+        #expect(allocated > 0 && allocated <= estimate && estimate < 1.5 * allocated, "\(allocated) of \(estimate)")
+        #expect(config.mlaExpansionBytes(capacity: 21, form: .absorbed) == 0)
+        #expect(TinyModels.step.mlaExpansionBytes(capacity: 21, form: .auto) == 0)
+        // auto never expands past one head's budget: Kimi-Linear-48B at 1M keys stays near 256 MiB.
+        let big = ModelConfig.kimiLinear48B
+        let mlaLayers = (0..<big.layerCount).filter { big.mixer(ofLayer: $0) == .mla }.count
+        let copiesBig = Double(mlaLayers * big.mlaHeads * big.qkNopeDim * big.kvLoraRank * 4)
+        let auto = big.mlaExpansionBytes(capacity: 1 << 20, form: .auto) - copiesBig
+        #expect(auto > 200 * 1_048_576 && auto <= 300 * 1_048_576, "\(auto)")
+    }
+
     @Test func absorbedMLAEqualsNaiveMLA() throws {
         let model = try Self.model(TinyModels.kimi)
         let tokens = Self.tokens(20, vocab: 128)

@@ -39,6 +39,20 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(same.fingerprints.map { $0.label } == [label, label])
     }
 
+    /// The same slice run twice on one platform and build (before and after a change) gets each
+    /// run's directory name; runs that complement each other (depth 0 and depth 4096) keep one label.
+    @Test func rerunsOfTheSameCellsAreLabelledByTheirDirectory() throws {
+        let runs = repository.appendingPathComponent("results/examples/vs-llamacpp/runs")
+        let before = try LoadedRun.load(runs.appendingPathComponent("vs-llamacpp-d0-t2-zen4").path)
+        let after = try LoadedRun.load(runs.appendingPathComponent("vs-llamacpp-d0-t2-zen4-mla").path)
+        let deeper = try LoadedRun.load(runs.appendingPathComponent("vs-llamacpp-d4096-t2-q4km-zen4-mla").path)
+        let label = before.metadata.platformLabel
+        #expect(after.metadata.platformLabel == label && deeper.metadata.platformLabel == label)
+        #expect(Report(runs: [before, after]).fingerprints.map { $0.label }
+                == ["\(label), vs-llamacpp-d0-t2-zen4", "\(label), vs-llamacpp-d0-t2-zen4-mla"])
+        #expect(Report(runs: [after, deeper]).fingerprints.map { $0.label } == [label, label])
+    }
+
     /// Two hosts behind one CPU model string (the development VM's Zen 3 and Zen 4 hosts, both "AMD
     /// EPYC") are told apart by their CPU's features; builds are then told apart within each.
     @Test func hostsReportingOneCPUModelAreLabelledByTheirFeatures() throws {

@@ -156,14 +156,8 @@ public enum CacheAttention {
         if packedScores {
             let qp = ts.queryPanels
             for p in 0..<panels {
-                for lane in 0..<lanes {
-                    let qi = p * lanes + lane, dst = qp + p * kd * lanes + lane
-                    if qi < count {
-                        let src = query(qi)
-                        for i in 0..<kd { dst[i &* lanes] = src[i] }
-                    } else {
-                        for i in 0..<kd { dst[i &* lanes] = 0 }
-                    }
+                GEMM.packPanel(cols: kd, into: qp + p * kd * lanes) { lane in
+                    p * lanes + lane < count ? query(p * lanes + lane) : nil
                 }
             }
         }

@@ -12,11 +12,38 @@ public struct LoadedRun: Sendable {
     /// host, both "AMD EPYC") differ in their CPU features: "AMD EPYC (vm), AVX-512 CPU". Builds
     /// for different ISAs on one platform (an x86-64-v3 and an AVX-512 build on one Xeon) differ in
     /// their build ISA: "Intel Xeon (host), AVX-512 build" (", AVX-512 VNNI build" with VNNI).
+    /// Own runs in different directories that still share a label and hold a cell of the same id
+    /// (the same slice run twice, before and after a change) get their directory's name, so their
+    /// rows stay apart; runs that only complement each other (other depths, other models) keep
+    /// one label and so one curve.
     static func namingPlatforms(_ runs: [LoadedRun]) -> [LoadedRun] {
         let byCPU = distinguishing(runs, by: { Set($0.platform.cpuFeatures) }, suffix: { "\(widestVectors($0.platform.cpuFeatures)) CPU" })
-        return distinguishing(byCPU, by: { $0.platform.buildISA }, suffix: {
+        return namingOverlaps(distinguishing(byCPU, by: { $0.platform.buildISA }, suffix: {
             "\(widestVectors($0.platform.buildISA))\($0.platform.buildISA.contains("avx512vnni") ? " VNNI" : "") build"
-        })
+        }))
+    }
+
+    private static func namingOverlaps(_ runs: [LoadedRun]) -> [LoadedRun] {
+        let own = runs.indices.filter { runs[$0].metadata.source == nil }
+        var clashing = Set<Int>()
+        for (n, i) in own.enumerated() {
+            let ids = Set(runs[i].cells.map(\.cellID))
+            for j in own[(n + 1)...] where runs[j].metadata.platformLabel == runs[i].metadata.platformLabel
+                && directoryName(runs[j].path) != directoryName(runs[i].path)
+                && runs[j].cells.contains(where: { ids.contains($0.cellID) }) {
+                clashing.formUnion([i, j])
+            }
+        }
+        return runs.indices.map { i in
+            guard clashing.contains(i) else { return runs[i] }
+            var named = runs[i]
+            named.metadata.platformName = "\(runs[i].metadata.platformLabel), \(directoryName(runs[i].path))"
+            return named
+        }
+    }
+
+    private static func directoryName(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
     }
 
     /// Own runs (not imports) whose label is shared by runs with different `key`s: label + ", " + suffix.

@@ -143,7 +143,8 @@ public struct SuitePlan: Sendable {
     public func capacity(of setup: Cell.Setup) -> Int { capacities[setup] ?? 1 }
 
     /// Memory a setup needs: weights, the caches at full capacity, fixed states, and a snapshot of
-    /// the fixed states per depth of the ladder.
+    /// the fixed states per depth of the ladder; `state` also counts ctxbench's scratch that grows
+    /// with the context (`ModelConfig.mlaExpansionBytes`).
     public struct Memory: Sendable {
         public var weights: Double
         public var cache: Double
@@ -158,8 +159,12 @@ public struct SuitePlan: Sendable {
         // As allocated: linear caches for the capacity, sliding-window rings of window + micro-batch
         // rows, fixed states; each depth of the ladder keeps a snapshot of the rings and fixed states.
         let state = f.allocatedStateBytes(capacity: capacity(of: setup), microBatch: suite.microBatch)
+        // ctxbench's own context-sized scratch: the expanded MLA form's (up to 256 MiB) and its
+        // f32 copies of W_kb.
+        let scratch = suite.engines[setup.engine].kind == .ctxbench
+            ? entry.config.mlaExpansionBytes(capacity: capacity(of: setup), form: suite.mlaForm, layers: entry.layers) : 0
         return Memory(weights: Double(f.weightBytes), cache: state.cache,
-                      state: (state.rings + state.fixed) * Double(1 + depths))
+                      state: (state.rings + state.fixed) * Double(1 + depths) + scratch)
     }
 
     /// A rough time estimate for a cell, from FLOPs at 50% of peak and bytes at 70% of bandwidth

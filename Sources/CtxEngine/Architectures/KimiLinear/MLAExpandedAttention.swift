@@ -125,11 +125,32 @@ public final class MLAExpansionScratch: @unchecked Sendable {
 
         /// Bytes of the expansion of `n` keys for `group` heads.
         func bytes(keys n: Int, group: Int) -> Int { 4 * n * (rank + rope + group * (product + key + value)) }
+
+        /// The largest divisor of `heads` whose expansion of `n` keys fits `budget` bytes, or 1.
+        func headsPerGroup(heads: Int, keys n: Int, budget: Int) -> Int {
+            (1...heads).filter { heads % $0 == 0 }.last { bytes(keys: n, group: $0) <= budget } ?? 1
+        }
+
+        /// Bytes `reserve` allocates for them: the same, with the per-head caches' rows rounded up
+        /// to whole chunks of `cacheChunk` keys.
+        func allocatedBytes(keys n: Int, group: Int) -> Int {
+            let rows = (n + cacheChunk - 1) / cacheChunk * cacheChunk
+            return 4 * n * (rank + rope + group * product) + 4 * rows * group * (key + value)
+        }
+    }
+
+    /// Caches hold whole chunks of 1024 keys, so a context growing token by token reallocates rarely.
+    static let cacheChunk = 1024
+
+    /// Bytes held now (the engine's real allocation, against `ModelConfig.mlaExpansionBytes`).
+    public var allocatedBytes: Int {
+        latentBuffer.byteCount + ropeBuffer.byteCount + productBuffer.byteCount
+            + keys.reduce(0) { $0 + $1.byteCount } + values.reduce(0) { $0 + $1.byteCount }
     }
 
     /// The largest divisor of `heads` whose expansion of `keys` keys fits the budget, or 1.
     func headsPerGroup(heads: Int, keys n: Int, widths: Widths) -> Int {
-        (1...heads).filter { heads % $0 == 0 }.last { widths.bytes(keys: n, group: $0) <= budgetBytes } ?? 1
+        widths.headsPerGroup(heads: heads, keys: n, budget: budgetBytes)
     }
 
     func reserve(keys n: Int, group: Int, widths: Widths) {
@@ -142,8 +163,7 @@ public final class MLAExpansionScratch: @unchecked Sendable {
         grow(&latentBuffer, floats: n * widths.rank)
         grow(&ropeBuffer, floats: n * widths.rope)
         grow(&productBuffer, floats: n * group * widths.product)
-        // Caches hold whole chunks of 1024 keys, so a context growing token by token reallocates rarely.
-        let capacity = (n + 1023) / 1024 * 1024
+        let capacity = (n + Self.cacheChunk - 1) / Self.cacheChunk * Self.cacheChunk
         func make(width: Int) -> [KVCache] {
             do { return try (0..<group).map { _ in try KVCache(type: .f32, width: width, capacity: capacity, ring: false) } } catch {
                 preconditionFailure("MLA expanded form: no memory for \(group) caches of \(capacity) x \(width): \(error)")

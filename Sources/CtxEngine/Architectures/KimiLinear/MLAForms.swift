@@ -23,6 +23,11 @@ public enum MLAForm: String, Codable, Sendable, CaseIterable {
     case expanded
     /// The textbook naive form, a dot product per query and key: the reference, not a fast path.
     case naive
+
+    /// A form that runs: `auto` resolved for one micro-batch (`ModelConfig.mlaForm`).
+    public enum Resolved: Sendable {
+        case absorbed, expanded, naive
+    }
 }
 
 extension ModelConfig {
@@ -40,11 +45,31 @@ extension ModelConfig {
         return t * heads * projection + visibleKeys * heads * 2 * Double(2 * kvLoraRank + qkRopeDim)
     }
 
+    /// Bytes the expanded form allocates over a context of up to `capacity` keys when `form` may
+    /// expand: the shared scratch (`MLAExpansionScratch`: a head group's expansion within the
+    /// budget, one head at least; `auto` expands no context whose one head exceeds the budget) and
+    /// each MLA layer's f32 copy of W_kb (heads x 128 x 512). 0 for the absorbed and naive forms and
+    /// for models without MLA layers. An upper bound: the scratch grows only as far as a run goes.
+    public func mlaExpansionBytes(capacity: Int, form: MLAForm, layers: Int? = nil) -> Double {
+        let mlaLayers = (0..<(layers ?? layerCount)).filter { mixer(ofLayer: $0) == .mla }.count
+        guard mlaLayers > 0, form == .auto || form == .expanded else { return 0 }
+        let widths = MLAExpansionScratch.Widths(self), budget = MLAExpansionScratch.defaultBudgetBytes
+        let keys = form == .auto ? min(capacity, budget / widths.bytes(keys: 1, group: 1)) : capacity
+        let group = widths.headsPerGroup(heads: mlaHeads, keys: keys, budget: budget)
+        let scratch = widths.allocatedBytes(keys: keys, group: group)
+        return Double(scratch) + Double(mlaLayers * mlaHeads * qkNopeDim * kvLoraRank * 4)
+    }
+
     /// The form that runs for `form` on a micro-batch of `queries` tokens at `position`: `auto`
     /// becomes `expanded` when that needs fewer FLOPs and one head's expansion fits the default
     /// budget, else `absorbed`; other forms run as asked.
-    public func mlaForm(_ form: MLAForm, queries: Int, position: Int) -> MLAForm {
-        guard form == .auto else { return form }
+    public func mlaForm(_ form: MLAForm, queries: Int, position: Int) -> MLAForm.Resolved {
+        switch form {
+        case .absorbed: return .absorbed
+        case .expanded: return .expanded
+        case .naive: return .naive
+        case .auto: break
+        }
         let oneHead = MLAExpansionScratch.Widths(self).bytes(keys: position + queries, group: 1)
         guard oneHead <= MLAExpansionScratch.defaultBudgetBytes else { return .absorbed }
         let expanded = mlaAttentionFlops(queries: queries, position: position, expanded: true)

@@ -62,7 +62,7 @@ final class MLALayer {
             for t in 0..<tokens { cache.write(kv.p + t * rowWidth, position: position + t) }
         }
         switch config.mlaForm(form, queries: tokens, position: position) {
-        case .absorbed, .auto: absorbedAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
+        case .absorbed: absorbedAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
         case .expanded: expandedAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
         case .naive: naiveAttention(tokens: tokens, cache: cache, position: position, ctx: ctx)
         }
