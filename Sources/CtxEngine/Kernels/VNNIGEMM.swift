@@ -40,6 +40,7 @@ enum VNNIGEMM {
     /// Bytes of one packed weight sub-block: 8 vectors of 32 bytes (4 levels x 8 rows), the 8 rows'
     /// steps and offsets as floats.
     static let weightBlockBytes = 8 * 32 + 32 + 32
+    static let weightStepsOffset = 256, weightOffsetsOffset = 288
     /// Bytes of one activation sub-block of a token tile: 8 tokens x 32 levels, then per token its
     /// scale d_a (f32), its sum's starting value (int32: -128 x Σ levels, or 0) and d_a x Σ levels
     /// (f32, for the offsets).
@@ -112,16 +113,19 @@ enum VNNIGEMM {
             if token < tokens { type.format.quantize(x + token * cols, row, count: cols) }
             for j in 0..<blocks {
                 let dst = out + j * activationBlockBytes
-                var levels = SIMD32<Int8>(), scale: Float = 0
-                if token < tokens {
-                    // q8_0: block j; q8_K: sub-block j % 8 of block j / 8, whose scale is the block's.
-                    let src = q8_0 ? row + j * Q8_0Format.blockBytes : row + j / 8 * Q8_KFormat.blockBytes
-                    let levelsOffset = q8_0 ? Q8_0Format.qsOffset : Q8_KFormat.qsOffset + j % 8 * 32
-                    levels = src.loadUnaligned(fromByteOffset: levelsOffset, as: SIMD32<Int8>.self)
-                    scale = q8_0 ? UnsafeRawPointer(src).f16(at: 0) : Q8_KFormat.scale(src)
+                var levels = SIMD32<Int8>(), scale: Float = 0, sum: Int32 = 0
+                if token < tokens && q8_0 {
+                    let src = row + j * Q8_0Format.blockBytes
+                    levels = src.loadUnaligned(fromByteOffset: Q8_0Format.qsOffset, as: SIMD32<Int8>.self)
+                    scale = UnsafeRawPointer(src).f16(at: 0)
+                    for i in 0..<32 { sum &+= Int32(levels[i]) }
+                } else if token < tokens {
+                    // Sub-block j % 8 of block j / 8: the block's scale, the sum of its two 16-value bsums.
+                    let src = row + j / 8 * Q8_KFormat.blockBytes, s = j % 8
+                    levels = src.loadUnaligned(fromByteOffset: Q8_KFormat.qsOffset + s * 32, as: SIMD32<Int8>.self)
+                    scale = Q8_KFormat.scale(src)
+                    sum = Q8_KFormat.bsum(src, 2 * s) + Q8_KFormat.bsum(src, 2 * s + 1)
                 }
-                var sum: Int32 = 0
-                for i in 0..<32 { sum &+= Int32(levels[i]) }
                 dst.storeBytes(of: levels, toByteOffset: t * 32, as: SIMD32<Int8>.self)
                 dst.storeBytes(of: scale, toByteOffset: scaleOffset + 4 * t, as: Float.self)
                 dst.storeBytes(of: q8_0 ? -128 &* sum : 0, toByteOffset: startOffset + 4 * t, as: Int32.self)
@@ -143,8 +147,8 @@ enum VNNIGEMM {
                     var part = (levels: SIMD8<UInt32>(), step: Float(0), offset: Float(0))
                     if row < w.rows { part = F.vnniSubBlock(w.row(row) + b * F.blockBytes, j) }
                     for i in 0..<8 { dst.storeBytes(of: part.levels[i], toByteOffset: i * 32 + 4 * r, as: UInt32.self) }
-                    dst.storeBytes(of: part.step, toByteOffset: 256 + 4 * r, as: Float.self)
-                    dst.storeBytes(of: part.offset, toByteOffset: 288 + 4 * r, as: Float.self)
+                    dst.storeBytes(of: part.step, toByteOffset: weightStepsOffset + 4 * r, as: Float.self)
+                    dst.storeBytes(of: part.offset, toByteOffset: weightOffsetsOffset + 4 * r, as: Float.self)
                 }
             }
         }
@@ -178,7 +182,7 @@ enum VNNIGEMM {
             let w0 = AVX2Lanes.load(wb), w1 = AVX2Lanes.load(wb + 32), w2 = AVX2Lanes.load(wb + 64)
             let w3 = AVX2Lanes.load(wb + 96), w4 = AVX2Lanes.load(wb + 128), w5 = AVX2Lanes.load(wb + 160)
             let w6 = AVX2Lanes.load(wb + 192), w7 = AVX2Lanes.load(wb + 224)
-            let steps = wb.loadUnaligned(fromByteOffset: 256, as: SIMD8<Float>.self)
+            let steps = wb.loadUnaligned(fromByteOffset: weightStepsOffset, as: SIMD8<Float>.self)
             @inline(__always) func token(_ t: Int, _ acc: inout SIMD8<Float>) {
                 let a = ab + t &* 32
                 @inline(__always) func group(_ j: Int) -> V {
@@ -194,7 +198,8 @@ enum VNNIGEMM {
                 acc.addProduct(AVX2Lanes.float(AVX2Lanes.int32(s)), steps * SIMD8<Float>(repeating: da))
                 if offsets {
                     let levelSum = ab.loadUnaligned(fromByteOffset: levelSumOffset &+ 4 &* t, as: Float.self)
-                    acc.addProduct(wb.loadUnaligned(fromByteOffset: 288, as: SIMD8<Float>.self), SIMD8<Float>(repeating: levelSum))
+                    acc.addProduct(wb.loadUnaligned(fromByteOffset: weightOffsetsOffset, as: SIMD8<Float>.self),
+                                   SIMD8<Float>(repeating: levelSum))
                 }
             }
             token(0, &acc.0); token(1, &acc.1); token(2, &acc.2); token(3, &acc.3)
@@ -232,8 +237,14 @@ extension Q4_KFormat: VNNIWeightFormat {
     static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float) {
         let bytes = block.loadUnaligned(fromByteOffset: qsOffset + (j >> 1) * 32, as: SIMD32<UInt8>.self)
         let levels = j & 1 == 0 ? bytes & 0x0F : bytes &>> 4
+        let (step, offset) = vnniStepAndOffset(block, j)
+        return (unsafeBitCast(levels, to: SIMD8<UInt32>.self), step, offset)
+    }
+
+    /// Sub-block j's step d * scale_j and offset -dmin * min_j (q4_K and q5_K share the header).
+    static func vnniStepAndOffset(_ block: UnsafeRawPointer, _ j: Int) -> (step: Float, offset: Float) {
         let (scale, min) = scaleMin(block.advanced(by: scalesOffset).assumingMemoryBound(to: UInt8.self), j)
-        return (unsafeBitCast(levels, to: SIMD8<UInt32>.self), block.f16(at: 0) * Float(scale), -(block.f16(at: 2) * Float(min)))
+        return (block.f16(at: 0) * Float(scale), -(block.f16(at: 2) * Float(min)))
     }
     static var hasOffsets: Bool { true }
 }
@@ -242,8 +253,8 @@ extension Q5_KFormat: VNNIWeightFormat {
     static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float) {
         var levels = SIMD32<UInt8>()
         for l in 0..<32 { levels[l] = UInt8(level(block, j, l)) }
-        let (scale, min) = Q4_KFormat.scaleMin(block.advanced(by: scalesOffset).assumingMemoryBound(to: UInt8.self), j)
-        return (unsafeBitCast(levels, to: SIMD8<UInt32>.self), block.f16(at: 0) * Float(scale), -(block.f16(at: 2) * Float(min)))
+        let (step, offset) = Q4_KFormat.vnniStepAndOffset(block, j)
+        return (unsafeBitCast(levels, to: SIMD8<UInt32>.self), step, offset)
     }
     static var hasOffsets: Bool { true }
 }

@@ -134,13 +134,18 @@ public final class MLAExpansionScratch: @unchecked Sendable {
         /// Bytes `reserve` allocates for them: the same, with the per-head caches' rows rounded up
         /// to whole chunks of `cacheChunk` keys.
         func allocatedBytes(keys n: Int, group: Int) -> Int {
-            let rows = (n + cacheChunk - 1) / cacheChunk * cacheChunk
-            return 4 * n * (rank + rope + group * product) + 4 * rows * group * (key + value)
+            4 * n * (rank + rope + group * product) + 4 * cacheRows(keys: n) * group * (key + value)
         }
+
+        /// The most keys `MLAForm.auto` expands: one head's expansion within the default budget.
+        var autoKeyLimit: Int { defaultBudgetBytes / bytes(keys: 1, group: 1) }
     }
 
     /// Caches hold whole chunks of 1024 keys, so a context growing token by token reallocates rarely.
     static let cacheChunk = 1024
+
+    /// Rows of a per-head cache holding `n` keys: `n` rounded up to whole `cacheChunk`s.
+    static func cacheRows(keys n: Int) -> Int { (n + cacheChunk - 1) / cacheChunk * cacheChunk }
 
     /// Bytes held now (the engine's real allocation, against `ModelConfig.mlaExpansionBytes`).
     public var allocatedBytes: Int {
@@ -163,7 +168,7 @@ public final class MLAExpansionScratch: @unchecked Sendable {
         grow(&latentBuffer, floats: n * widths.rank)
         grow(&ropeBuffer, floats: n * widths.rope)
         grow(&productBuffer, floats: n * group * widths.product)
-        let capacity = (n + Self.cacheChunk - 1) / Self.cacheChunk * Self.cacheChunk
+        let capacity = Self.cacheRows(keys: n)
         func make(width: Int) -> [KVCache] {
             do { return try (0..<group).map { _ in try KVCache(type: .f32, width: width, capacity: capacity, ring: false) } } catch {
                 preconditionFailure("MLA expanded form: no memory for \(group) caches of \(capacity) x \(width): \(error)")

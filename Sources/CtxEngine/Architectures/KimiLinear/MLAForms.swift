@@ -54,7 +54,7 @@ extension ModelConfig {
         let mlaLayers = (0..<(layers ?? layerCount)).filter { mixer(ofLayer: $0) == .mla }.count
         guard mlaLayers > 0, form == .auto || form == .expanded else { return 0 }
         let widths = MLAExpansionScratch.Widths(self), budget = MLAExpansionScratch.defaultBudgetBytes
-        let keys = form == .auto ? min(capacity, budget / widths.bytes(keys: 1, group: 1)) : capacity
+        let keys = form == .auto ? min(capacity, widths.autoKeyLimit) : capacity
         let group = widths.headsPerGroup(heads: mlaHeads, keys: keys, budget: budget)
         let scratch = widths.allocatedBytes(keys: keys, group: group)
         return Double(scratch) + Double(mlaLayers * mlaHeads * qkNopeDim * kvLoraRank * 4)
@@ -70,8 +70,7 @@ extension ModelConfig {
         case .naive: return .naive
         case .auto: break
         }
-        let oneHead = MLAExpansionScratch.Widths(self).bytes(keys: position + queries, group: 1)
-        guard oneHead <= MLAExpansionScratch.defaultBudgetBytes else { return .absorbed }
+        guard position + queries <= MLAExpansionScratch.Widths(self).autoKeyLimit else { return .absorbed }
         let expanded = mlaAttentionFlops(queries: queries, position: position, expanded: true)
         return expanded < mlaAttentionFlops(queries: queries, position: position, expanded: false) ? .expanded : .absorbed
     }
