@@ -34,8 +34,7 @@ public enum GEMM {
         guard tokens > 0, w.rows > 0 else { return }
         guard let format = w.type.weightFormat else { preconditionFailure("\(w.type) is not a weight type") }
         #if CTXBENCH_VNNI
-        if !floatPanels, let levels = format as? any VNNIWeightFormat.Type {
-            VNNIGEMM.multiply(levels, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+        if !floatPanels, VNNIGEMM.multiplyIfSupported(w, x, tokens: tokens, y, pool: pool, scratch: scratch) {
             return
         }
         #endif

@@ -47,6 +47,24 @@ enum VNNIGEMM {
     static let activationBlockBytes = 8 * 32 + 3 * 32
     static let scaleOffset = 256, startOffset = 288, levelSumOffset = 320
 
+    /// `multiply` for the formats it takes, each through its own specialization; false for the
+    /// others. Why a switch: called with an existential format type, `multiply` and `packWeights`
+    /// stay generic, and every sub-block's `vnniSubBlock` is a witness-table call that cannot be
+    /// inlined into the packing loop. The packing runs once per call over the whole matrix, so for
+    /// an expert's few tokens it, not the microkernel, sets the speed.
+    static func multiplyIfSupported(_ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
+                                    pool: ThreadPool, scratch: MatMulScratch) -> Bool {
+        switch w.type {
+        case .q8_0: multiply(Q8_0Format.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+        case .q4_0: multiply(Q4_0Format.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+        case .q5_0: multiply(Q5_0Format.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+        case .q4_K: multiply(Q4_KFormat.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+        case .q5_K: multiply(Q5_KFormat.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+        default: return false
+        }
+        return true
+    }
+
     static func multiply<F: VNNIWeightFormat>(_ format: F.Type, _ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int,
                                               _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, scratch: MatMulScratch) {
         let k = w.cols
@@ -136,19 +154,25 @@ enum VNNIGEMM {
 
     /// Rows firstRow ..< firstRow + 8 (zero steps past the matrix) -> per 32-value sub-block: vector
     /// j (32 bytes) = unsigned levels 4j ..< 4j + 4 of rows 0...7, then the 8 rows' steps and offsets.
+    /// Per sub-block the 8 rows' levels (8 words each) are gathered and transposed as an 8 x 8 block
+    /// of words (24 shuffles, not 64 scalar stores).
     static func packWeights<F: VNNIWeightFormat>(_ format: F.Type, _ w: Tensor, firstRow: Int,
                                                  into out: UnsafeMutableRawPointer) {
         let subBlocks = F.blockValues / 32
-        for r in 0..<rowsPerGroup {
-            let row = firstRow + r
+        withUnsafeTemporaryAllocation(of: SIMD8<UInt32>.self, capacity: rowsPerGroup) { gathered in
             for b in 0..<(w.cols / F.blockValues) {
                 for j in 0..<subBlocks {
                     let dst = out + (b * subBlocks + j) * weightBlockBytes
-                    var part = (levels: SIMD8<UInt32>(), step: Float(0), offset: Float(0))
-                    if row < w.rows { part = F.vnniSubBlock(w.row(row) + b * F.blockBytes, j) }
-                    for i in 0..<8 { dst.storeBytes(of: part.levels[i], toByteOffset: i * 32 + 4 * r, as: UInt32.self) }
-                    dst.storeBytes(of: part.step, toByteOffset: weightStepsOffset + 4 * r, as: Float.self)
-                    dst.storeBytes(of: part.offset, toByteOffset: weightOffsetsOffset + 4 * r, as: Float.self)
+                    for r in 0..<rowsPerGroup {
+                        var part = (levels: SIMD8<UInt32>(), step: Float(0), offset: Float(0))
+                        if firstRow + r < w.rows { part = F.vnniSubBlock(w.row(firstRow + r) + b * F.blockBytes, j) }
+                        gathered[r] = part.levels
+                        dst.storeBytes(of: part.step, toByteOffset: weightStepsOffset + 4 * r, as: Float.self)
+                        dst.storeBytes(of: part.offset, toByteOffset: weightOffsetsOffset + 4 * r, as: Float.self)
+                    }
+                    // Words as floats: the transpose only moves them.
+                    AVX2Lanes.transpose8x8(UnsafeRawPointer(gathered.baseAddress!).assumingMemoryBound(to: Float.self), srcStride: 8,
+                                           dst.assumingMemoryBound(to: Float.self), dstStride: 8)
                 }
             }
         }
@@ -222,7 +246,7 @@ protocol VNNIWeightFormat: WeightFormat {
 
 extension Q8_0PairedAVX2 {
     static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float) {
-        (unsafeBitCast(avx2Levels(block), to: SIMD8<UInt32>.self) ^ 0x8080_8080, block.f16(at: 0), 0)
+        (unsafeBitCast(avx2Levels(block) ^ AVX2Lanes.bytes(0x80), to: SIMD8<UInt32>.self), block.f16(at: 0), 0)
     }
     static var hasOffsets: Bool { false }
 }
@@ -235,8 +259,7 @@ extension Q4_KFormat: VNNIWeightFormat {
     /// Sub-block j: the low nibbles of bytes 32(j/2)... for even j, the high for odd; step d * scale_j,
     /// offset -dmin * min_j (both exact in f32: an 11-bit mantissa times a 6-bit integer).
     static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float) {
-        let bytes = block.loadUnaligned(fromByteOffset: qsOffset + (j >> 1) * 32, as: SIMD32<UInt8>.self)
-        let levels = j & 1 == 0 ? bytes & 0x0F : bytes &>> 4
+        let levels = SuperBlockLanes.levels(block, qsOffset: qsOffset, fifthBits: nil, j)
         let (step, offset) = vnniStepAndOffset(block, j)
         return (unsafeBitCast(levels, to: SIMD8<UInt32>.self), step, offset)
     }
@@ -251,8 +274,7 @@ extension Q4_KFormat: VNNIWeightFormat {
 
 extension Q5_KFormat: VNNIWeightFormat {
     static func vnniSubBlock(_ block: UnsafeRawPointer, _ j: Int) -> (levels: SIMD8<UInt32>, step: Float, offset: Float) {
-        var levels = SIMD32<UInt8>()
-        for l in 0..<32 { levels[l] = UInt8(level(block, j, l)) }
+        let levels = Q4_KFormat.SuperBlockLanes.levels(block, qsOffset: qsOffset, fifthBits: AVX2Lanes.load(block + qhOffset), j)
         let (step, offset) = Q4_KFormat.vnniStepAndOffset(block, j)
         return (unsafeBitCast(levels, to: SIMD8<UInt32>.self), step, offset)
     }

@@ -211,12 +211,19 @@ public enum Q4_KFormat: TwoPathDotFormat {
         /// are live.
         @inline(__always)
         func part(_ j: Int) -> (values: AVX2Lanes.V, scale: AVX2Lanes.V) {
+            (Self.levels(block, qsOffset: qsOffset, fifthBits: fifthBits, j),
+             AVX2Lanes.shuffleBytes(scaleBytes, AVX2Lanes.byteSplatControl(j, j)))
+        }
+
+        /// Sub-block j's 32 levels (0...15, or 0...31 with q5_K's fifth bits, its 32 qh bytes) as bytes.
+        @inline(__always)
+        static func levels(_ block: UnsafeRawPointer, qsOffset: Int, fifthBits: AVX2Lanes.V?, _ j: Int) -> AVX2Lanes.V {
             let q = AVX2Lanes.load(block + (qsOffset &+ (j &>> 1) &* 32))
             var v = AVX2Lanes.shiftRight16(q, UInt16(4 &* (j & 1))) & AVX2Lanes.bytes(0x0F)
             if let fifthBits {
                 v |= AVX2Lanes.shiftLeft16(AVX2Lanes.shiftRight16(fifthBits, UInt16(j)) & AVX2Lanes.bytes(0x01), 4)
             }
-            return (v, AVX2Lanes.shuffleBytes(scaleBytes, AVX2Lanes.byteSplatControl(j, j)))
+            return v
         }
 
         /// vpshufb control for `minPairs`: int16 lane i takes byte i / 2 of its 128-bit lane's
