@@ -86,22 +86,24 @@ import Testing
     }
 
     #if CTXBENCH_VNNI
-    /// VNNIGEMM's every output equals its scalar model bit for bit: over the 32-value sub-blocks in
-    /// order, acc = fma(Float(S_j), step_j * d_a, acc), S_j the exact integer dot of the weight
-    /// sub-block's levels with the token's (quantized as the GEMV quantizes it), then for the
-    /// K-quants acc = fma(offset_j, d_a * Σ a, acc). 19 tokens: two tiles of 8 and a padded one; 45
-    /// rows: a panel of 32 and one of a full group and a group of 5; 11 blocks of 32 or 2 of 256.
-    @Test(arguments: [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K])
+    /// VNNIGEMM's every output equals its scalar model bit for bit: over the sub-blocks in order,
+    /// acc = fma(Float(S_j), step_j * d_a, acc), S_j the exact integer dot of the weight sub-block's
+    /// signed values (levels - bias) with the token's levels (quantized as the GEMV quantizes
+    /// them), then for q4_K and q5_K acc = fma(offset_j, d_a * Σ a, acc). 19 tokens: two tiles of 8
+    /// and a padded one; 45 rows: a panel of 32 and one of a full group and a group of 5; 11 blocks
+    /// of 32 or 2 of 256.
+    @Test(arguments: [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K, .q6_K])
     func vnniGEMMEqualsItsScalarModel(type: DType) throws {
         let format = try #require(type.weightFormat as? any VNNIWeightFormat.Type)
         let pool = ThreadPool(threads: 2)
         let scratch = MatMulScratch(threads: 2)
         let (tokens, rows, cols) = (19, 45, type.blockValues == 32 ? 352 : 512)
+        let values = format.vnniSubBlockValues, bias = format.vnniLevelBias
         let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: type)
         let x = Reference.random(tokens * cols, seed: 10)
         var y = [Float](repeating: .nan, count: tokens * rows)
         x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
-            GEMM.multiply(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
+            VNNIGEMM.multiply(format, w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
         } }
         let activationType = try #require(type.activationType)
         var activation = [UInt8](repeating: 0, count: activationType.rowBytes(cols))
@@ -118,16 +120,18 @@ import Testing
             for r in 0..<rows {
                 var acc: Float = 0
                 activation.withUnsafeBytes { a in
-                    for j in 0..<(cols / 32) {
+                    for j in 0..<(cols / values) {
                         // The activation sub-block: its levels and scale (q8_K: its block's).
+                        let first = j * values
                         let (levelsAt, da): (UnsafeRawPointer, Float) = activationType == .q8_0
-                            ? (a.baseAddress! + j * Q8_0Format.blockBytes + 2, a.baseAddress!.f16(at: j * Q8_0Format.blockBytes))
-                            : (a.baseAddress! + j / 8 * Q8_KFormat.blockBytes + 4 + j % 8 * 32,
-                               a.baseAddress!.load(fromByteOffset: j / 8 * Q8_KFormat.blockBytes, as: Float.self))
-                        let qa = (0..<32).map { Int32(levelsAt.load(fromByteOffset: $0, as: Int8.self)) }
-                        let part = format.vnniSubBlock(w.row(r) + j * 32 / type.blockValues * type.blockBytes, j % (type.blockValues / 32))
-                        // The format's unsigned levels; the q8_0 family's are + 128.
-                        let qw = withUnsafeBytes(of: part.levels) { $0.map { Int32($0) - (format.hasOffsets ? 0 : 128) } }
+                            ? (a.baseAddress! + first / 32 * Q8_0Format.blockBytes + 2, a.baseAddress!.f16(at: first / 32 * Q8_0Format.blockBytes))
+                            : (a.baseAddress! + first / 256 * Q8_KFormat.blockBytes + 4 + first % 256,
+                               a.baseAddress!.load(fromByteOffset: first / 256 * Q8_KFormat.blockBytes, as: Float.self))
+                        let qa = (0..<values).map { Int32(levelsAt.load(fromByteOffset: $0, as: Int8.self)) }
+                        let block = w.row(r) + first / type.blockValues * type.blockBytes, inBlock = first % type.blockValues
+                        let part = format.vnniStep(block, inBlock / values)
+                        let levels = format.vnniLevels(block, inBlock / 32)
+                        let qw = withUnsafeBytes(of: levels) { Array($0)[(inBlock % 32)..<(inBlock % 32 + values)].map { Int32($0) - bias } }
                         let s = zip(qw, qa).reduce(Int32(0)) { $0 + $1.0 * $1.1 }
                         acc.addProduct(Float(s), part.step * da)
                         if format.hasOffsets { acc.addProduct(part.offset, da * Float(qa.reduce(0, +))) }
@@ -139,19 +143,39 @@ import Testing
         #expect(differing == 0, "\(type): \(differing) of \(y.count) outputs differ from the scalar model")
     }
 
+    /// VNNIGEMM takes every format it has a layout for (and GEMM the rest), q6_K only from its
+    /// minimum tokens.
+    @Test func vnniGEMMTakesItsFormats() throws {
+        let pool = ThreadPool(threads: 1)
+        let scratch = MatMulScratch(threads: 1)
+        for type in [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K, .q6_K, .f16] {
+            let w = try Tensor.quantizing(Reference.random(8 * 256, seed: 12), rows: 8, cols: 256, as: type)
+            for tokens in [8, VNNIGEMM.q6_KMinimumTokens - 1, VNNIGEMM.q6_KMinimumTokens] {
+                let x = Reference.random(tokens * 256, seed: 13)
+                var y = [Float](repeating: 0, count: tokens * 8)
+                let taken = x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                    VNNIGEMM.multiplyIfSupported(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
+                } }
+                let expected = type == .f16 ? false : type == .q6_K ? tokens >= VNNIGEMM.q6_KMinimumTokens : true
+                #expect(taken == expected, "\(type), \(tokens) tokens")
+            }
+        }
+    }
+
     /// The levels, steps and offsets VNNIGEMM packs give the format's own dequantization.
-    @Test(arguments: [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K])
-    func vnniSubBlocksDequantizeAsTheFormat(type: DType) throws {
+    @Test(arguments: [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K, .q6_K])
+    func vnniLevelsAndStepsDequantizeAsTheFormat(type: DType) throws {
         let format = try #require(type.weightFormat as? any VNNIWeightFormat.Type)
+        let values = format.vnniSubBlockValues, bias = Float(format.vnniLevelBias)
         let w = try Tensor.quantizing(Reference.random(3 * 512, seed: 11, scale: 0.2), rows: 3, cols: 512, as: type)
         for r in 0..<3 {
             let expected = w.dequantizedRow(r)
-            for j in 0..<16 {
-                let part = format.vnniSubBlock(w.row(r) + j * 32 / type.blockValues * type.blockBytes, j % (type.blockValues / 32))
-                let levels = withUnsafeBytes(of: part.levels) { $0.map { Float(Int($0) - (format.hasOffsets ? 0 : 128)) } }
-                for l in 0..<32 {
-                    #expect(abs(part.step * levels[l] + part.offset - expected[j * 32 + l]) <= 1e-6, "\(type) row \(r) [\(j * 32 + l)]")
-                }
+            for i in 0..<512 {
+                let block = w.row(r) + i / type.blockValues * type.blockBytes, inBlock = i % type.blockValues
+                let levels = format.vnniLevels(block, inBlock / 32)
+                let level = withUnsafeBytes(of: levels) { Float($0[inBlock % 32]) - bias }
+                let (step, offset) = format.vnniStep(block, inBlock / values)
+                #expect(abs(step * level + offset - expected[i]) <= 1e-6, "\(type) row \(r) [\(i)]")
             }
         }
     }

@@ -158,15 +158,20 @@ public enum Q6_KFormat: TwoPathDotFormat {
         /// bytes l + 32(i % 2), with bits 2i, 2i+1 of qh byte l on top. Callers pass p as a constant.
         @inline(__always) func part(_ p: Int) -> (values: AVX2Lanes.V, scale: AVX2Lanes.V) {
             let h = p &>> 2, i = p & 3
+            let ofHalf = h == 0 ? AVX2Lanes.V(lowHalf: scales.lowHalf, highHalf: scales.lowHalf)
+                                : AVX2Lanes.V(lowHalf: scales.highHalf, highHalf: scales.highHalf)
+            return (Self.levels(block, p), AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(2 &* i, 2 &* i &+ 1)))
+        }
+
+        /// Part p's 32 levels (0...63) as bytes.
+        @inline(__always) static func levels(_ block: UnsafeRawPointer, _ p: Int) -> AVX2Lanes.V {
+            let h = p &>> 2, i = p & 3
             let ql = AVX2Lanes.load(block + (h &* 64 &+ (i & 1) &* 32))
             let qh = AVX2Lanes.load(block + (qhOffset &+ h &* 32))
             let low = AVX2Lanes.shiftRight16(ql, UInt16((i &>> 1) &* 4)) & AVX2Lanes.bytes(0x0F)
             // Bits 2i, 2i+1 of each qh byte moved to bits 4, 5.
             let high = i < 2 ? AVX2Lanes.shiftLeft16(qh, UInt16(4 &- 2 &* i)) : AVX2Lanes.shiftRight16(qh, UInt16(2 &* i &- 4))
-            let ofHalf = h == 0 ? AVX2Lanes.V(lowHalf: scales.lowHalf, highHalf: scales.lowHalf)
-                                : AVX2Lanes.V(lowHalf: scales.highHalf, highHalf: scales.highHalf)
-            return (low | (high & AVX2Lanes.bytes(0x30)),
-                    AVX2Lanes.shuffleBytes(ofHalf, AVX2Lanes.wordSplatControl(2 &* i, 2 &* i &+ 1)))
+            return low | (high & AVX2Lanes.bytes(0x30))
         }
 
         /// acc += d * d_a * (sum - 32 * Σ_j scale_j * bsum_j), the offset term in int32 (|sum| <
