@@ -143,21 +143,21 @@ import Testing
         #expect(differing == 0, "\(type): \(differing) of \(y.count) outputs differ from the scalar model")
     }
 
-    /// VNNIGEMM takes every format it has a layout for (and GEMM the rest), q6_K only from its
-    /// minimum tokens.
+    /// VNNIGEMM takes every format it has a layout for from that format's minimum tokens (the
+    /// K-quants' fewer go to IntegerGEMM), and no other format.
     @Test func vnniGEMMTakesItsFormats() throws {
         let pool = ThreadPool(threads: 1)
         let scratch = MatMulScratch(threads: 1)
+        let minimum: [DType: Int] = [.q8_0: 1, .q4_0: 1, .q5_0: 1, .q4_K: 32, .q5_K: 32, .q6_K: 64]
         for type in [DType.q8_0, .q4_0, .q5_0, .q4_K, .q5_K, .q6_K, .f16] {
             let w = try Tensor.quantizing(Reference.random(8 * 256, seed: 12), rows: 8, cols: 256, as: type)
-            for tokens in [8, VNNIGEMM.q6_KMinimumTokens - 1, VNNIGEMM.q6_KMinimumTokens] {
+            for tokens in [4, 31, 32, 63, 64] {
                 let x = Reference.random(tokens * 256, seed: 13)
                 var y = [Float](repeating: 0, count: tokens * 8)
                 let taken = x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
                     VNNIGEMM.multiplyIfSupported(w, xp.baseAddress!, tokens: tokens, yp.baseAddress!, pool: pool, scratch: scratch)
                 } }
-                let expected = type == .f16 ? false : type == .q6_K ? tokens >= VNNIGEMM.q6_KMinimumTokens : true
-                #expect(taken == expected, "\(type), \(tokens) tokens")
+                #expect(taken == (minimum[type].map { tokens >= $0 } ?? false), "\(type), \(tokens) tokens")
             }
         }
     }

@@ -2,8 +2,8 @@ import CPlatform
 
 /// Matrix-matrix product for many tokens (prefill): Y (tokens, rows) = X (tokens, cols) · Wᵀ,
 /// W (rows, cols) in any weight type; with AVX-512 VNNI the formats of level sub-blocks (q8_0,
-/// q4_0, q5_0, q4_K, q5_K, and q6_K from `VNNIGEMM.q6_KMinimumTokens` tokens) go to `VNNIGEMM`,
-/// other formats with integer dot products to `IntegerGEMM`.
+/// q4_0, q5_0, and the K-quants from their `vnniMinimumTokens`) go to `VNNIGEMM`, other formats
+/// with integer dot products to `IntegerGEMM`.
 ///
 /// Compute-bound. The scheme: X is packed once into panels of 6 tokens ([k][6] per panel, zero
 /// padded); the weights are taken 16 rows at a time, dequantized to f32 and packed as [k][16],

@@ -36,8 +36,8 @@ import CX86Intrinsics
 /// q4_K and q5_K, acc = fma(offset, d_a * Σ a, acc)): the same for a token whichever tile it is in
 /// (tested against a scalar model of that sum). Not the GEMV's arithmetic for the K-quants (their
 /// GEMV sums a super-block's sub-blocks in int32 first), so a K-quant prefill and a decode step of
-/// the same token agree to rounding here, where `IntegerGEMM` (the build without VNNI) gives them
-/// bit for bit.
+/// the same token agree to rounding here, where `IntegerGEMM` (the build without VNNI, and the
+/// K-quants below `vnniMinimumTokens`) gives them bit for bit.
 enum VNNIGEMM {
     static let rowsPerGroup = 8
     static let groupsPerPanel = 4
@@ -63,30 +63,28 @@ enum VNNIGEMM {
         var levelSum: Int { 8 * values + 64 }
     }
 
-    /// Fewer q6_K tokens go to `IntegerGEMM`, which reads the stored blocks: packing 16-value
-    /// sub-blocks costs more than the products of a few tokens save. Measured (2 threads, 4 rounds
-    /// interleaved, 1024 x 2304): 32 tokens 642 us there against 799 here, 64 tokens 1280 against
-    /// 1205, 512 x 2304 x 1024 about 11.9 ms against 7.1.
-    static let q6_KMinimumTokens = 64
-
-    /// `multiply` for the formats it takes, each through its own specialization; false for the
-    /// others. Why a switch: called with an existential format type, `multiply` and `packWeights`
-    /// stay generic, and every sub-block's `vnniLevels` and `vnniStep` are witness-table calls that
-    /// cannot be inlined into the packing loop. The packing runs once per call over the whole matrix, so for
-    /// an expert's few tokens it, not the microkernel, sets the speed.
+    /// `multiply` for the formats it takes, each through its own specialization, from the format's
+    /// `vnniMinimumTokens`; false for the others and for fewer tokens. Why a switch: called with an
+    /// existential format type, `multiply` and `packWeights` stay generic, and every sub-block's
+    /// `vnniLevels` and `vnniStep` are witness-table calls that cannot be inlined into the packing
+    /// loop. The packing runs once per call over the whole matrix, so for an expert's few tokens
+    /// it, not the microkernel, sets the speed.
     static func multiplyIfSupported(_ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
                                     pool: ThreadPool, scratch: MatMulScratch) -> Bool {
+        func run<F: VNNIWeightFormat>(_ format: F.Type) -> Bool {
+            guard tokens >= F.vnniMinimumTokens else { return false }
+            multiply(format, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+            return true
+        }
         switch w.type {
-        case .q8_0: multiply(Q8_0Format.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
-        case .q4_0: multiply(Q4_0Format.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
-        case .q5_0: multiply(Q5_0Format.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
-        case .q4_K: multiply(Q4_KFormat.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
-        case .q5_K: multiply(Q5_KFormat.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
-        case .q6_K where tokens >= q6_KMinimumTokens:
-            multiply(Q6_KFormat.self, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+        case .q8_0: return run(Q8_0Format.self)
+        case .q4_0: return run(Q4_0Format.self)
+        case .q5_0: return run(Q5_0Format.self)
+        case .q4_K: return run(Q4_KFormat.self)
+        case .q5_K: return run(Q5_KFormat.self)
+        case .q6_K: return run(Q6_KFormat.self)
         default: return false
         }
-        return true
     }
 
     static func multiply<F: VNNIWeightFormat>(_ format: F.Type, _ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int,
@@ -204,6 +202,9 @@ enum VNNIGEMM {
                     for r in 0..<rowsPerGroup {
                         let inMatrix = firstRow + r < w.rows
                         let block = w.row(min(firstRow + r, w.rows - 1)) + b * F.blockBytes
+                        // Eight rows are eight streams; prefetched, q5_K's packing for 8 tokens took 372
+                        // us, not 702 (1024 x 2304, 4 rounds interleaved), the others no longer.
+                        if p == 0 { Prefetch.ahead(block, bytes: F.blockBytes) }
                         gathered[r] = inMatrix ? F.vnniLevels(block, p) : .zero
                         for s in 0..<subBlocksPerPart {
                             let (step, offset) = inMatrix ? F.vnniStep(block, p * subBlocksPerPart + s) : (0, 0)
@@ -302,6 +303,13 @@ protocol VNNIWeightFormat: WeightFormat {
     static func vnniStep(_ block: UnsafeRawPointer, _ j: Int) -> (step: Float, offset: Float)
     /// Values per sub-block: 32, or 16 (q6_K).
     static var vnniSubBlockValues: Int { get }
+    /// Fewest tokens `VNNIGEMM` takes; fewer go to `IntegerGEMM`, which reads the stored blocks and
+    /// so skips the per-call packing that a few tokens' products do not repay. 1 for the q8_0
+    /// family (no IntegerGEMM path). Measured (2 threads, 4 rounds interleaved, 1024 x 2304 and
+    /// 2304 x 1024): q4_K and q5_K are faster in IntegerGEMM at 16 tokens (377 against 487 us,
+    /// 448 against 526) and here at 32 (766 against 798, 701 against 881); q6_K, whose 16-value
+    /// sub-blocks cost twice the packing, in IntegerGEMM at 32 (780 against 1021) and here at 64.
+    static var vnniMinimumTokens: Int { get }
     /// Whether the offsets are used (q4_K's and q5_K's mins).
     static var hasOffsets: Bool { get }
     /// What the unsigned levels hold above the signed values the step multiplies: 128 for the
@@ -312,6 +320,7 @@ protocol VNNIWeightFormat: WeightFormat {
 
 extension VNNIWeightFormat {
     static var vnniSubBlockValues: Int { 32 }
+    static var vnniMinimumTokens: Int { 1 }
 }
 
 extension Q8_0PairedAVX2 {
@@ -341,6 +350,7 @@ extension Q4_KFormat: VNNIWeightFormat {
     }
     static var hasOffsets: Bool { true }
     static var vnniLevelBias: Int32 { 0 }
+    static var vnniMinimumTokens: Int { 32 }
 }
 
 extension Q5_KFormat: VNNIWeightFormat {
@@ -351,6 +361,7 @@ extension Q5_KFormat: VNNIWeightFormat {
     static func vnniStep(_ block: UnsafeRawPointer, _ j: Int) -> (step: Float, offset: Float) { Q4_KFormat.vnniStep(block, j) }
     static var hasOffsets: Bool { true }
     static var vnniLevelBias: Int32 { 0 }
+    static var vnniMinimumTokens: Int { 32 }
 }
 
 extension Q6_KFormat: VNNIWeightFormat {
@@ -364,6 +375,7 @@ extension Q6_KFormat: VNNIWeightFormat {
         (block.f16(at: dOffset) * Float(block.load(fromByteOffset: scalesOffset + j, as: Int8.self)), 0)
     }
     static var vnniSubBlockValues: Int { 16 }
+    static var vnniMinimumTokens: Int { 64 }
     static var hasOffsets: Bool { false }
     static var vnniLevelBias: Int32 { 32 }
 }
