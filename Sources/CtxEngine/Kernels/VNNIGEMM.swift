@@ -202,8 +202,8 @@ enum VNNIGEMM {
                     for r in 0..<rowsPerGroup {
                         let inMatrix = firstRow + r < w.rows
                         let block = w.row(min(firstRow + r, w.rows - 1)) + b * F.blockBytes
-                        // Eight rows are eight streams; prefetched, q5_K's packing for 8 tokens took 372
-                        // us, not 702 (1024 x 2304, 4 rounds interleaved), the others no longer.
+                        // Eight rows are eight streams. Prefetched, q5_K's packing for 8 tokens took 372
+                        // us, not 702 (1024 x 2304, 4 rounds interleaved); the others within noise.
                         if p == 0 { Prefetch.ahead(block, bytes: F.blockBytes) }
                         gathered[r] = inMatrix ? F.vnniLevels(block, p) : .zero
                         for s in 0..<subBlocksPerPart {
