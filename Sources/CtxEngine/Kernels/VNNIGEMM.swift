@@ -24,9 +24,10 @@ import CX86Intrinsics
 /// (0...63): as Σ u a = Σ q a + bias Σ a, each int32 sum starts from -bias Σ a of its token's
 /// sub-block (`vnniLevelBias`), stored with the activation, so it is exact: |Σ q a| <= 32 * 128 * 127.
 ///
-/// Blocking: rows go in panels of `groupsPerPanel` groups of 8 (32 rows, 36 KB of packed weights
-/// per 1K columns per group, in L2), shared out dynamically; each thread packs its panel once, then
-/// every tile of 8 tokens (their blocks interleaved, 320 bytes per block) passes over its groups.
+/// Blocking: rows go in panels of `groupsPerPanel` groups of 8 (32 rows, 40 KB of packed weights
+/// per 1K columns, 48 KB for q6_K, in L2), shared out dynamically; each thread packs its panel
+/// once, then every tile of 8 tokens (their sub-blocks interleaved, `Layout.activationBlockBytes`:
+/// 352 bytes per 32 values) passes over its groups.
 /// Tokens are padded to a multiple of 8 with zero rows (scale 0).
 ///
 /// q6_K's 16-value sub-blocks take 4 vectors and 4 vpdpbusd per token, the float step per 16
