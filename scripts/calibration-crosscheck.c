@@ -5,6 +5,7 @@
 // usage: calibration-crosscheck THREADS [BUFFER_MIB]   prints "read_gbps=X fma_gflops=Y"
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ typedef struct {
     float *base;
     size_t count;
     float result;
-    pthread_barrier_t *barrier;
+    atomic_int *ready;  // threads pinned and spinning; the clock starts when all are
 } job_t;
 
 // About 40 ms per run at 3.5 GHz: long enough that a neighbour's burst of a few ms does not decide
@@ -45,6 +46,8 @@ static void *worker(void *arg) {
     CPU_ZERO(&set);
     CPU_SET(job->index, &set);
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    atomic_fetch_add(job->ready, 1);
+    while (atomic_load(job->ready) <= job->threads) {}
     size_t lo = job->count * job->index / job->threads, hi = job->count * (job->index + 1) / job->threads;
     float *p = job->base;
     if (job->mode == 0) {
@@ -81,11 +84,19 @@ static void *worker(void *arg) {
 static double run(int threads, int mode, float *base, size_t count) {
     pthread_t tid[256];
     job_t jobs[256];
-    double start = now();
+    atomic_int ready = 0;
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (job_t){.index = t, .threads = threads, .mode = mode, .base = base, .count = count};
+        jobs[t] = (job_t){.index = t, .threads = threads, .mode = mode, .base = base, .count = count, .ready = &ready};
         pthread_create(&tid[t], NULL, worker, &jobs[t]);
     }
+    // Timed from the moment every worker is running, as ctxbench's pool threads are already
+    // running: a thread's creation and a sleeping vCPU's wake-up are not the machine's bandwidth
+    // or FMA rate. In three CI runs on 2026-12-01 the 2-thread figures here, counting them, ran
+    // 21-34% under ctxbench's (a few ms of wake-up is a fifth of a 40 ms FMA run); the likely cause,
+    // not a proven one.
+    while (atomic_load(&ready) < threads) sched_yield();
+    double start = now();
+    atomic_fetch_add(&ready, 1);
     float sink = 0;
     for (int t = 0; t < threads; t++) { pthread_join(tid[t], NULL); sink += jobs[t].result; }
     double seconds = now() - start;
