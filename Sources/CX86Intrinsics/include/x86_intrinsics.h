@@ -171,6 +171,14 @@ static inline __attribute__((always_inline)) __m512i ctx512_in_register(__m512i 
 static inline __attribute__((always_inline)) __m256i ctx_dpbusd_epi32(__m256i acc, __m256i u8, __m256i s8) {
     return _mm256_dpbusd_epi32(acc, u8, s8);
 }
+// The same on 16 int32 lanes (vpdpbusd zmm).
+static inline __attribute__((always_inline)) __m512i ctx512_dpbusd_epi32(__m512i acc, __m512i u8, __m512i s8) {
+    return _mm512_dpbusd_epi32(acc, u8, s8);
+}
+// 16 IEEE halves -> 16 float (vcvtph2ps zmm).
+static inline __attribute__((always_inline)) __m512 ctx512_cvtph_ps(__m256i a) {
+    return _mm512_cvtph_ps(a);
+}
 #endif
 #endif
 

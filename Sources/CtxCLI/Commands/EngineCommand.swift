@@ -161,6 +161,10 @@ struct EngineCommand: ParsableCommand {
             lines.append(String(format: "weights from %@ (%@): mapped and checked in %.3f s, used in place; %d small tensors converted to f32 on load",
                                 gguf.path, bytes(Double(gguf.fileBytes)), cell.weightsSeconds ?? 0, cell.weightsConverted ?? 0))
         }
+        if let regrouped = sink.cells.compactMap(\.decodeRegroupedBytes).first {
+            lines.append("decode reads the q4_K matrices from copies regrouped 16 rows at a time (\(bytes(Double(regrouped))), "
+                         + "made on load, within the load time above); prefill reads the stored rows")
+        }
         lines += [
             "",
             "| test | reps | mean ms | t/s | sd t/s | GFLOP/s | GB/s (weights + cache) | % FMA peak | % DRAM read | status |",

@@ -5,7 +5,8 @@
 /// range of the matrix. x is first converted to the weight type's activation format (q8_0 or q8_K
 /// for the integer dot products, f16 or bf16 for those weights), once per call, and, for formats with
 /// a prepared layout (`WeightFormat.preparedActivationBytes`: q4_0 on AVX2), rearranged into it,
-/// also once per call.
+/// also once per call. A q4_K matrix regrouped for decode (`Tensor.decodeLayout`, AVX-512 VNNI
+/// builds) is read in groups of 16 rows instead (`InterleavedQ4_K`).
 public enum GEMV {
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 pool: ThreadPool, scratch: MatMulScratch) {
@@ -91,6 +92,16 @@ public enum GEMV {
             for (j, job) in jobs.enumerated() where starts[j + 1] > lo && starts[j] < hi {
                 let rowBytes = job.w.rowBytes
                 guard rowBytes > 0 else { continue }
+                #if CTXBENCH_VNNI
+                if let layout = job.w.decodeLayout {
+                    // Groups of 16 rows whose first byte falls in [lo, hi).
+                    let groupBytes = rowBytes * InterleavedQ4_K.rowsPerGroup
+                    let first = max(0, (lo - starts[j] + groupBytes - 1) / groupBytes)
+                    let last = min(layout.groups, (hi - starts[j] + groupBytes - 1) / groupBytes)
+                    if first < last { layout.multiply(activations[activationOf[j]], job.y, groups: first..<last) }
+                    continue
+                }
+                #endif
                 // Rows whose first byte falls in [lo, hi).
                 let first = max(0, (lo - starts[j] + rowBytes - 1) / rowBytes)
                 let last = min(job.w.rows, (hi - starts[j] + rowBytes - 1) / rowBytes)

@@ -106,6 +106,38 @@ public final class ModelWeights: @unchecked Sendable {
         }
     }
 
+    /// What `regroupForDecode` did.
+    public struct DecodeRegrouping: Sendable {
+        /// Matrices regrouped, and the bytes their regrouped copies take.
+        public var tensors = 0
+        public var bytes = 0
+        /// Bytes the copies would have taken where the budget refused them (0: none refused).
+        public var refusedBytes = 0
+        public var seconds = 0.0
+    }
+
+    /// Gives every q4_K matrix with a 16-row multiple (not the embedding table, which is looked
+    /// up, not multiplied) a copy regrouped 16 rows at a time for decode's GEMV (`InterleavedQ4_K`;
+    /// AVX-512 VNNI builds only: elsewhere nothing qualifies). Prefill keeps reading the stored
+    /// rows, in place in a GGUF file's mapping, so the copies add their size to the memory the
+    /// model takes: when that exceeds `budgetBytes` nothing is regrouped and decode reads the rows.
+    public func regroupForDecode(pool: ThreadPool, budgetBytes: Int) throws -> DecodeRegrouping {
+        let start = monotonicNanoseconds()
+        let candidates = specs.filter { $0.role != .embedding }.map { tensor($0.name) }.filter { InterleavedQ4_K.takes($0) }
+        var result = DecodeRegrouping()
+        let needed = candidates.reduce(0) { $0 + $1.byteCount }
+        guard needed <= budgetBytes else {
+            result.refusedBytes = needed
+            return result
+        }
+        for t in candidates {
+            result.bytes += try t.interleaveForDecode(pool: pool)
+            result.tensors += 1
+        }
+        result.seconds = Double(monotonicNanoseconds() - start) / 1e9
+        return result
+    }
+
     /// The tensor named `name` ("blk.3.attn_q.weight", "output.weight").
     public func tensor(_ name: String) -> Tensor {
         guard let t = tensors[name] else { preconditionFailure("no tensor \(name) in \(config.name)") }

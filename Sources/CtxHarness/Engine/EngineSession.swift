@@ -44,10 +44,14 @@ public final class EngineSession: @unchecked Sendable {
     public let context: EngineContext
     public let pool: ThreadPool
     public let placement: ThreadPlacement
-    /// Seconds spent generating weights (or mapping and checking a GGUF file's).
+    /// Seconds spent generating weights (or mapping and checking a GGUF file's), and regrouping them
+    /// for decode.
     public let weightSeconds: Double
     /// Tensors of a GGUF file converted on load (the rest are used in place).
     public let convertedTensors: [String]
+    /// The q4_K matrices given a copy for decode (`ModelWeights.regroupForDecode`); its time is
+    /// part of `weightSeconds`.
+    public let decodeRegrouping: ModelWeights.DecodeRegrouping
     private var snapshots: [Int: StateSnapshot] = [:]
     /// Test tokens and computed-fill tokens come from separate streams, so the tests after a
     /// synthetic and after a computed fill see the same tokens (and route to the same experts).
@@ -62,6 +66,7 @@ public final class EngineSession: @unchecked Sendable {
         let weights = try setup.gguf.map { try $0.loadWeights(config: setup.config, layers: setup.layers) }
             ?? ModelWeights(config: setup.config, recipe: setup.recipe, seed: setup.seed, layers: setup.layers,
                             pool: pool, placement: placement.memory)
+        decodeRegrouping = try weights.regroupForDecode(pool: pool, budgetBytes: Self.decodeRegroupingBudget)
         weightSeconds = Double(monotonicNanoseconds() - start) / 1e9
         convertedTensors = weights.convertedTensors
         model = try Model(weights: weights, maxBatch: setup.microBatch)
@@ -71,6 +76,10 @@ public final class EngineSession: @unchecked Sendable {
         random = SeededRandom(seed: setup.seed, stream: 0x70_6B_65_6E)
         fillRandom = SeededRandom(seed: setup.seed, stream: 0x66_69_6C_6C)
     }
+
+    /// The most memory the decode copies of a model's weights may take: half of what is available
+    /// now, so they leave room for caches, states and the prefill's scratch (0 where unknown).
+    public static var decodeRegroupingBudget: Int { Int(PlatformInfo.availableMemoryBytes() / 2) }
 
     /// Deterministic token ids for tests.
     public func tokens(_ n: Int) -> [Int32] {

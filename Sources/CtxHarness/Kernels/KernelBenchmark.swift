@@ -30,7 +30,7 @@ public struct KernelShape: Sendable, Equatable, Codable, CustomStringConvertible
 
 /// One measured kernel case.
 public struct KernelResult: Codable, Sendable {
-    public var kernel: String        // "gemv", "gemv-cached", "gemm" or "gemm-f32" (see `gemm`)
+    public var kernel: String        // "gemv", "gemv-rows" (see `gemv`), "gemv-cached", "gemm" or "gemm-f32" (see `gemm`)
     public var type: DType
     public var shape: KernelShape
     public var threads: Int
@@ -80,7 +80,7 @@ public struct KernelBenchmark {
             for type in types {
                 try type.checkRowLength(shape.cols)
                 let measured = shape.isGEMV
-                    ? [try gemv(type, shape, pool: pool, scratch: scratch)]
+                    ? try gemv(type, shape, pool: pool, scratch: scratch)
                     : try gemm(type, shape, pool: pool, scratch: scratch)
                 for result in measured {
                     progress(String(format: "%@ %@ %@: %.1f us, %.1f GB/s, %.1f GFLOP/s", result.kernel, type.rawValue,
@@ -116,7 +116,10 @@ public struct KernelBenchmark {
         return tensor
     }
 
-    func gemv(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch) throws -> KernelResult {
+    /// GEMV samples. Where the engine's decode reads a layout of its own (`Tensor.decodeLayout`:
+    /// q4_K regrouped 16 rows at a time on AVX-512 VNNI builds), "gemv" measures that and
+    /// "gemv-rows" the stored rows it replaces, measured first, on the same matrices.
+    func gemv(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch) throws -> [KernelResult] {
         let first = try makeMatrix(type, rows: shape.rows, cols: shape.cols, pool: pool)
         let bytes = first.byteCount
         // Cycle through enough matrices that the set is 4x the last-level cache: every call reads
@@ -124,6 +127,16 @@ public struct KernelBenchmark {
         let count = cacheResident ? 1 : max(2, (4 * lastLevelCacheBytes + bytes - 1) / bytes)
         var matrices = [first]
         for _ in 1..<count { matrices.append(try copy(first, pool: pool)) }
+        let rowLayout = try gemv(type, shape, matrices: matrices, kernel: "gemv", pool: pool, scratch: scratch)
+        guard try matrices.map({ try $0.interleaveForDecode(pool: pool) }).allSatisfy({ $0 > 0 }) else { return [rowLayout] }
+        var stored = rowLayout
+        stored.kernel += "-rows"
+        return [stored, try gemv(type, shape, matrices: matrices, kernel: "gemv", pool: pool, scratch: scratch)]
+    }
+
+    func gemv(_ type: DType, _ shape: KernelShape, matrices: [Tensor], kernel: String, pool: ThreadPool,
+              scratch: MatMulScratch) throws -> KernelResult {
+        let count = matrices.count, bytes = matrices[0].byteCount
         var x = [Float](repeating: 0, count: shape.cols)
         var random = SeededRandom(seed: seed, stream: 1 << 40)
         x.withUnsafeMutableBufferPointer { random.fill($0.baseAddress!, count: shape.cols) }
@@ -152,7 +165,8 @@ public struct KernelBenchmark {
             }
         }
         let readGBps = Double(bytes / 4 * 4) / Spread(readSamples).median
-        return result(cacheResident ? "gemv-cached" : "gemv", type, shape, matrices: count, samples: samples,
+        return result(cacheResident ? kernel.replacingOccurrences(of: "gemv", with: "gemv-cached") : kernel, type, shape,
+                      matrices: count, samples: samples,
                       weightBytes: bytes, referenceReadGBps: readGBps, referenceFMAGFLOPs: nil)
     }
 

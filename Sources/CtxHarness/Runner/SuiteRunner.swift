@@ -215,7 +215,13 @@ public final class SuiteRunner {
                                                 cacheType: setup.cacheType, threads: setup.threads, numa: setup.numa,
                                                 seed: suite.seed, microBatch: suite.microBatch, mlaForm: suite.mlaForm,
                                                 profiling: suite.profile, gguf: entry.gguf)
-                    sessions[setup] = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
+                    let session = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
+                    sessions[setup] = session
+                    if session.decodeRegrouping.refusedBytes > 0 {
+                        log(String(format: "note: %@: decode reads q4_K's stored rows; copies regrouped for it would take %.1f GiB, "
+                                   + "over half the memory available\n", suite.models[setup.model].label,
+                                   Double(session.decodeRegrouping.refusedBytes) / 1_073_741_824))
+                    }
                 } catch {
                     for cell in cells where cell.setup == setup && !closed.contains(cell.index) {
                         try record(failure(cell, .refused, "setup failed: \(error)"))
@@ -311,11 +317,13 @@ public final class SuiteRunner {
         var probeFMA: [Double] = []
         var weightsSeconds: Double
         var weightsConverted: Int?
+        var decodeRegroupedBytes: Int?
 
         init(_ session: EngineSession) {
             profiler = OpProfiler(layers: session.model.layerCount)
             weightsSeconds = session.weightSeconds
             weightsConverted = session.setup.gguf == nil ? nil : session.convertedTensors.count
+            decodeRegroupedBytes = session.decodeRegrouping.tensors > 0 ? session.decodeRegrouping.bytes : nil
         }
     }
 
@@ -391,6 +399,7 @@ public final class SuiteRunner {
         result.fillSeconds = partial.fillSeconds
         result.weightsSeconds = partial.weightsSeconds
         result.weightsConverted = partial.weightsConverted
+        result.decodeRegroupedBytes = partial.decodeRegroupedBytes
         let samples = partial.samples
         let rates = samples.map { Double(cell.test.tokens) * 1e9 / $0 }
         result.samplesNs = samples
