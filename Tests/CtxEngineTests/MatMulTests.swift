@@ -85,38 +85,41 @@ import Testing
         for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
     }
 
-    /// The 16-row regrouping of q4_K (decode's layout on VNNI builds) holds every row's blocks
-    /// byte for byte, and a row slice at a group boundary shares it.
-    @Test func interleavedQ4_KHoldsEveryRowsBlocks() throws {
+    /// The 16-row regrouping of q4_K and q6_K (decode's layout on VNNI builds) holds every row's
+    /// blocks byte for byte, and a row slice at a group boundary shares it.
+    @Test(arguments: [DType.q4_K, .q6_K])
+    func interleavedWeightsHoldEveryRowsBlocks(type: DType) throws {
         let rows = 48, cols = 512
-        let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: .q4_K)
-        let layout = try #require(try InterleavedQ4_K.regrouping(w))
+        let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: type)
+        let layout = try #require(try InterleavedWeights.regrouping(w))
         #expect(layout.groups == 3 && layout.byteCount == w.byteCount)
         for r in 0..<rows {
             for b in 0..<(cols / 256) {
-                let stored = Array(UnsafeRawBufferPointer(start: w.row(r) + b * Q4_KFormat.blockBytes, count: Q4_KFormat.blockBytes))
+                let stored = Array(UnsafeRawBufferPointer(start: w.row(r) + b * type.blockBytes, count: type.blockBytes))
                 #expect(layout.block(row: r, b) == stored, "row \(r) block \(b)")
             }
         }
         let tail = layout.groups(1..<3)
         #expect(tail.block(row: 0, 1) == layout.block(row: 16, 1))
-        // Not q4_K, or rows not a multiple of 16: no regrouping.
-        #expect(try InterleavedQ4_K.regrouping(w.rows(0..<40)) == nil)
-        #expect(try InterleavedQ4_K.regrouping(try Tensor(type: .q6_K, rows: 16, cols: 256)) == nil)
+        // Rows not a multiple of 16, or a type without a unit: no regrouping.
+        #expect(try InterleavedWeights.regrouping(w.rows(0..<40)) == nil)
+        #expect(try InterleavedWeights.regrouping(try Tensor(type: .q5_K, rows: 16, cols: 256)) == nil)
     }
 
     #if CTXBENCH_VNNI
-    /// Decode's GEMV on the regrouped q4_K (`InterleavedQ4_K.dotGroup`, through `GEMV.multiply` on
-    /// 2 threads) equals its scalar model bit for bit: per row and super-block, the exact int32
-    /// Σ_j scale_j * (levels_j · a_j) and Σ_j min_j * (Σ a_j) read from the stored rows, then
-    /// acc = fma(Float(sum), d * d_a, acc), acc = fma(Float(mins), -(dmin * d_a), acc). 80 rows
-    /// (5 groups, split unevenly over the threads), 3 super-blocks; also an expert-like slice, and
-    /// the row layout's GEMV to rounding.
-    @Test func interleavedQ4_KGEMVEqualsItsScalarModel() throws {
+    /// Decode's GEMV on regrouped q4_K and q6_K (`Q4_KInterleaved.dotGroup`,
+    /// `Q6_KInterleaved.dotGroup`, through `GEMV.multiply` on 2 threads) equals a scalar model bit
+    /// for bit: per row and super-block, the exact int32 sum read from the stored rows, q4_K's
+    /// Σ_j scale_j * (levels_j · a_j) and Σ_j min_j * (Σ a_j), then acc = fma(Float(sum), d * d_a,
+    /// acc), acc = fma(Float(mins), -(dmin * d_a), acc); q6_K's Σ_j scale_j * ((levels_j - 32) ·
+    /// a_j), then acc = fma(Float(sum), d * d_a, acc). 80 rows (5 groups, split unevenly over the
+    /// threads), 3 super-blocks; also an expert-like slice, and the row layout's GEMV to rounding.
+    @Test(arguments: [DType.q4_K, .q6_K])
+    func interleavedGEMVEqualsItsScalarModel(type: DType) throws {
         let rows = 80, cols = 768
         let pool = ThreadPool(threads: 2)
         let scratch = MatMulScratch(threads: 2)
-        let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 10, scale: 0.2), rows: rows, cols: cols, as: .q4_K)
+        let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 10, scale: 0.2), rows: rows, cols: cols, as: type)
         let x = Reference.random(cols, seed: 11, scale: 3)
         var rowLayout = [Float](repeating: .nan, count: rows)
         x.withUnsafeBufferPointer { xp in rowLayout.withUnsafeMutableBufferPointer { yp in
@@ -130,25 +133,38 @@ import Testing
             a.withUnsafeBytes { ap in
                 var acc: Float = 0
                 for b in 0..<(cols / 256) {
-                    let block = UnsafeRawPointer(w.row(r)) + b * Q4_KFormat.blockBytes
+                    let block = UnsafeRawPointer(w.row(r)) + b * type.blockBytes
                     let ab = ap.baseAddress! + b * Q8_KFormat.blockBytes
-                    let scales = (block + Q4_KFormat.scalesOffset).assumingMemoryBound(to: UInt8.self)
-                    let qs = (block + Q4_KFormat.qsOffset).assumingMemoryBound(to: UInt8.self)
                     let qa = (ab + Q8_KFormat.qsOffset).assumingMemoryBound(to: Int8.self)
-                    var sum: Int32 = 0, mins: Int32 = 0
-                    for j in 0..<8 {
-                        let (scale, min) = Q4_KFormat.scaleMin(scales, j)
-                        var dot: Int32 = 0
-                        for l in 0..<32 {
-                            let byte = qs[j / 2 * 32 + l]
-                            dot += Int32(j % 2 == 0 ? byte & 0x0F : byte >> 4) * Int32(qa[32 * j + l])
-                        }
-                        sum += scale * dot
-                        mins += min * (Q8_KFormat.bsum(ab, 2 * j) + Q8_KFormat.bsum(ab, 2 * j + 1))
-                    }
                     let da = Q8_KFormat.scale(ab)
-                    acc = acc.addingProduct(Float(sum), block.f16(at: 0) * da)
-                    acc = acc.addingProduct(Float(mins), -(block.f16(at: 2) * da))
+                    if type == .q4_K {
+                        let scales = (block + Q4_KFormat.scalesOffset).assumingMemoryBound(to: UInt8.self)
+                        let qs = (block + Q4_KFormat.qsOffset).assumingMemoryBound(to: UInt8.self)
+                        var sum: Int32 = 0, mins: Int32 = 0
+                        for j in 0..<8 {
+                            let (scale, min) = Q4_KFormat.scaleMin(scales, j)
+                            var dot: Int32 = 0
+                            for l in 0..<32 {
+                                let byte = qs[j / 2 * 32 + l]
+                                dot += Int32(j % 2 == 0 ? byte & 0x0F : byte >> 4) * Int32(qa[32 * j + l])
+                            }
+                            sum += scale * dot
+                            mins += min * (Q8_KFormat.bsum(ab, 2 * j) + Q8_KFormat.bsum(ab, 2 * j + 1))
+                        }
+                        acc = acc.addingProduct(Float(sum), block.f16(at: 0) * da)
+                        acc = acc.addingProduct(Float(mins), -(block.f16(at: 2) * da))
+                    } else {
+                        let ql = block.assumingMemoryBound(to: UInt8.self)
+                        let qh = (block + Q6_KFormat.qhOffset).assumingMemoryBound(to: UInt8.self)
+                        let scales = (block + Q6_KFormat.scalesOffset).assumingMemoryBound(to: Int8.self)
+                        var sum: Int32 = 0
+                        for j in 0..<16 {
+                            var dot: Int32 = 0
+                            for i in 16 * j ..< 16 * j + 16 { dot += (Q6_KFormat.level(ql, qh, i) - 32) * Int32(qa[i]) }
+                            sum += Int32(scales[j]) * dot
+                        }
+                        acc = acc.addingProduct(Float(sum), block.f16(at: Q6_KFormat.dOffset) * da)
+                    }
                 }
                 return acc
             }
@@ -158,8 +174,8 @@ import Testing
             GEMV.multiply(w, xp.baseAddress!, yp.baseAddress!, pool: pool, scratch: scratch)
         } }
         for r in 0..<rows {
-            #expect(y[r].bitPattern == model(r).bitPattern, "row \(r): \(y[r]) vs \(model(r))")
-            #expect(abs(y[r] - rowLayout[r]) <= 1e-5 * max(1, abs(rowLayout[r])), "row \(r) against the row layout")
+            #expect(y[r].bitPattern == model(r).bitPattern, "\(type) row \(r): \(y[r]) vs \(model(r))")
+            #expect(abs(y[r] - rowLayout[r]) <= 1e-5 * max(1, abs(rowLayout[r])), "\(type) row \(r) against the row layout")
         }
         var slice = [Float](repeating: .nan, count: 32)
         x.withUnsafeBufferPointer { xp in slice.withUnsafeMutableBufferPointer { yp in

@@ -2,3 +2,4 @@
 #include "current_cpu.h"
 #include "prefetch.h"
 #include "measured_region.h"
+#include "compiler_barrier.h"

@@ -5,8 +5,8 @@
 /// range of the matrix. x is first converted to the weight type's activation format (q8_0 or q8_K
 /// for the integer dot products, f16 or bf16 for those weights), once per call, and, for formats with
 /// a prepared layout (`WeightFormat.preparedActivationBytes`: q4_0 on AVX2), rearranged into it,
-/// also once per call. A q4_K matrix regrouped for decode (`Tensor.decodeLayout`, AVX-512 VNNI
-/// builds) is read in groups of 16 rows instead (`InterleavedQ4_K`).
+/// also once per call. A q4_K or q6_K matrix regrouped for decode (`Tensor.decodeLayout`, AVX-512
+/// VNNI builds) is read in groups of 16 rows instead (`InterleavedWeights`).
 public enum GEMV {
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 pool: ThreadPool, scratch: MatMulScratch) {
@@ -95,7 +95,7 @@ public enum GEMV {
                 #if CTXBENCH_VNNI
                 if let layout = job.w.decodeLayout {
                     // Groups of 16 rows whose first byte falls in [lo, hi).
-                    let groupBytes = rowBytes * InterleavedQ4_K.rowsPerGroup
+                    let groupBytes = rowBytes * InterleavedWeights.rowsPerGroup
                     let first = max(0, (lo - starts[j] + groupBytes - 1) / groupBytes)
                     let last = min(layout.groups, (hi - starts[j] + groupBytes - 1) / groupBytes)
                     if first < last { layout.multiply(activations[activationOf[j]], job.y, groups: first..<last) }

@@ -12,9 +12,9 @@ public final class Tensor: @unchecked Sendable {
     public let storage: AnyObject
     /// Address of row 0.
     public let data: UnsafeMutableRawPointer
-    /// The same rows regrouped for decode's GEMV (`InterleavedQ4_K`), once `interleaveForDecode`
+    /// The same rows regrouped for decode's GEMV (`InterleavedWeights`), once `interleaveForDecode`
     /// has built them; GEMV then reads these and prefill the rows above.
-    public private(set) var decodeLayout: InterleavedQ4_K?
+    public private(set) var decodeLayout: InterleavedWeights?
 
     public init(type: DType, rows: Int, cols: Int, placement: MemoryPlacement = .firstTouch) throws {
         precondition(rows >= 0 && cols >= 0, "negative tensor shape")
@@ -46,19 +46,19 @@ public final class Tensor: @unchecked Sendable {
         rowBytes = parent.rowBytes
         storage = parent.storage
         data = parent.data + range.lowerBound * parent.rowBytes
-        let group = InterleavedQ4_K.rowsPerGroup
+        let group = InterleavedWeights.rowsPerGroup
         if let layout = parent.decodeLayout, range.lowerBound % group == 0, range.upperBound % group == 0 {
             decodeLayout = layout.groups(range.lowerBound / group ..< range.upperBound / group)
         }
     }
 
     /// Builds `decodeLayout` where the build has a kernel for one (AVX-512 VNNI) and the tensor
-    /// fits it (q4_K, rows a multiple of 16); returns the bytes added, 0 where it builds none.
+    /// fits it (q4_K or q6_K, rows a multiple of 16); returns the bytes added, 0 where it builds none.
     /// Slices taken afterwards share it.
     @discardableResult
     public func interleaveForDecode(pool: ThreadPool? = nil) throws -> Int {
         #if CTXBENCH_VNNI
-        guard decodeLayout == nil, InterleavedQ4_K.takes(self), let layout = try InterleavedQ4_K.regrouping(self, pool: pool) else { return 0 }
+        guard decodeLayout == nil, InterleavedWeights.takes(self), let layout = try InterleavedWeights.regrouping(self, pool: pool) else { return 0 }
         decodeLayout = layout
         return layout.byteCount
         #else

@@ -1,0 +1,174 @@
+#if CTXBENCH_VNNI
+import CX86Intrinsics
+#endif
+
+/// A weight matrix regrouped 16 rows at a time: decode's GEMV layout on CPUs with AVX-512 VNNI for
+/// the K-quants of a q4_K_M or q4_K_S file (q4_K, `Q4_KInterleaved`; q6_K, `Q6_KInterleaved`),
+/// built once when a model loads (`Tensor.interleaveForDecode`), beside the stored rows that
+/// prefill reads.
+///
+/// Why: the row-layout K-quant dots (`KQuantDot`) spend per 256 values and row about 75
+/// instructions (q4_K), a third of them shuffles that spread one row's sub-block scales over its
+/// lanes; from cache they ran no faster than from DRAM (about 15 GB/s a thread on Zen 4), so
+/// decode was bound by them, not by memory. With 16 rows side by side, lane r of a 512-bit vector
+/// is row r: one vpdpbusd takes 4 values of 16 rows against 4 broadcast activation bytes, and a
+/// sub-block's scale multiplies 16 rows' int32 sums in one vpmulld, with no shuffle.
+///
+/// Per group of 16 rows and super-block (256 columns) there is one chunk of 16 x the format's
+/// block bytes: the same bytes as the 16 rows' blocks, each field's bytes of the 16 rows side by
+/// side (the format's `fields`). A group's chunks run over the columns in order and groups follow
+/// one another, so each GEMV thread still reads one contiguous stream: taking 2 or 4 rows of the
+/// row layout at once (two to four streams a thread) halved the f16 GEMV's DRAM speed here.
+public struct InterleavedWeights: @unchecked Sendable {
+    public static let rowsPerGroup = 16
+
+    public let type: DType
+    /// Chunk (0, 0).
+    let data: UnsafeRawPointer
+    /// Groups of 16 rows.
+    public let groups: Int
+    /// Super-blocks per row.
+    let blocks: Int
+    /// Keeps `data` alive.
+    let owner: AnyObject
+
+    var chunkBytes: Int { Self.rowsPerGroup * type.blockBytes }
+    var groupBytes: Int { blocks * chunkBytes }
+    public var byteCount: Int { groups * groupBytes }
+
+    /// The format unit of `type`, where there is one.
+    static func format(_ type: DType) -> (any InterleavedFormat.Type)? {
+        switch type {
+        case .q4_K: Q4_KInterleaved.self
+        case .q6_K: Q6_KInterleaved.self
+        default: nil
+        }
+    }
+
+    /// Whether this build decodes `w` from a regrouped copy: AVX-512 VNNI, a format with a unit
+    /// here, rows a multiple of 16.
+    public static func takes(_ w: Tensor) -> Bool {
+        #if CTXBENCH_VNNI
+        return format(w.type) != nil && w.rows % rowsPerGroup == 0 && w.rows > 0
+        #else
+        return false
+        #endif
+    }
+
+    /// `w` regrouped (on any build; only VNNI builds multiply with it), or nil when its type has no
+    /// unit here or its rows are not a multiple of 16.
+    public static func regrouping(_ w: Tensor, pool: ThreadPool? = nil) throws -> InterleavedWeights? {
+        guard let format = format(w.type), w.rows % rowsPerGroup == 0, w.rows > 0 else { return nil }
+        let blocks = w.cols / w.type.blockValues
+        let groups = w.rows / rowsPerGroup
+        let buffer = try AlignedBuffer(byteCount: groups * blocks * rowsPerGroup * w.type.blockBytes)
+        let layout = InterleavedWeights(type: w.type, data: UnsafeRawPointer(buffer.raw), groups: groups, blocks: blocks, owner: buffer)
+        // Groups in parallel: each thread first-touches the groups it regroups.
+        let body: (Range<Int>) -> Void = { range in layout.regroup(format, w, groups: range, into: buffer.raw) }
+        if let pool { pool.parallelFor(groups) { range, _ in body(range) } } else { body(0..<groups) }
+        return layout
+    }
+
+    /// Groups `range` of `w` into `out` (chunk (0, 0)), specialized per format so its fields inline.
+    func regroup<F: InterleavedFormat>(_: F.Type, _ w: Tensor, groups range: Range<Int>, into out: UnsafeMutableRawPointer) {
+        for g in range {
+            for b in 0..<blocks {
+                let chunk = out + (g &* groupBytes &+ b &* chunkBytes)
+                for r in 0..<Self.rowsPerGroup {
+                    let block = UnsafeRawPointer(w.row(g &* Self.rowsPerGroup &+ r)) + b &* type.blockBytes
+                    F.fields(lane: r) { stored, regrouped, bytes in Self.copy(bytes, from: block + stored, to: chunk + regrouped) }
+                }
+            }
+        }
+    }
+
+    /// 2 or 4 bytes (the fields' sizes) as one load and one store.
+    @inline(__always)
+    static func copy(_ bytes: Int, from: UnsafeRawPointer, to: UnsafeMutableRawPointer) {
+        if bytes == 4 {
+            to.storeBytes(of: from.loadUnaligned(as: UInt32.self), as: UInt32.self)
+        } else {
+            precondition(bytes == 2, "interleaved fields are 2 or 4 bytes")
+            to.storeBytes(of: from.loadUnaligned(as: UInt16.self), as: UInt16.self)
+        }
+    }
+
+    /// Groups `range` (rows 16 * range.lowerBound ..< 16 * range.upperBound): one expert of a stacked
+    /// expert tensor, or one head's rows.
+    func groups(_ range: Range<Int>) -> InterleavedWeights {
+        precondition(range.lowerBound >= 0 && range.upperBound <= groups, "group slice out of range")
+        return InterleavedWeights(type: type, data: data + range.lowerBound * groupBytes, groups: range.count, blocks: blocks,
+                                  owner: owner)
+    }
+
+    /// Row r's stored block b, rebuilt from the chunk (the inverse of the regrouping; for tests).
+    func block(row r: Int, _ b: Int) -> [UInt8] {
+        let chunk = data + ((r / Self.rowsPerGroup) * blocks + b) * chunkBytes
+        var out = [UInt8](repeating: 0, count: type.blockBytes)
+        out.withUnsafeMutableBytes { o in
+            Self.format(type)!.fields(lane: r % Self.rowsPerGroup) { stored, regrouped, bytes in
+                Self.copy(bytes, from: chunk + regrouped, to: o.baseAddress! + stored)
+            }
+        }
+        return out
+    }
+
+    #if CTXBENCH_VNNI
+    /// y[16g ..< 16g + 16] for g in `range`, `a` the input in the format's activation type (q8_K).
+    func multiply(_ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, groups range: Range<Int>) {
+        let format = Self.format(type)!
+        for g in range {
+            let sums = format.dotGroup(data + g * groupBytes, a, blocks: blocks)
+            UnsafeMutableRawPointer(y + g * Self.rowsPerGroup).storeBytes(of: sums, as: SIMD16<Float>.self)
+        }
+    }
+    #endif
+}
+
+/// A format `InterleavedWeights` regroups: where each field of a stored block goes in a chunk.
+protocol InterleavedFormat {
+    /// Calls `visit(stored offset, chunk offset, bytes)` for every field of lane r's block
+    /// (2 or 4 bytes each; together they cover the block once).
+    static func fields(lane r: Int, _ visit: (Int, Int, Int) -> Void)
+    #if CTXBENCH_VNNI
+    /// One group's 16 dots with the activation row `a` (q8_K), lane r for row r, over `blocks`
+    /// chunks from `chunks`.
+    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float>
+    #endif
+}
+
+#if CTXBENCH_VNNI
+/// The int32 dot products the units' kernels are made of.
+enum InterleavedLanes {
+    typealias Lanes = SIMD16<Int32>
+    typealias Raw = SIMD8<Int64>  // __m512i as Swift imports it
+
+    /// acc + Σ of each 4 u8 levels (lane r: row r) times the 4 s8 activation bytes at `activation`
+    /// (vpdpbusd with the 4 bytes broadcast).
+    @inline(__always)
+    static func dpbusd(_ acc: Lanes, _ levels: Lanes, _ activation: UnsafeRawPointer) -> Lanes {
+        let broadcast = Lanes(repeating: activation.loadUnaligned(as: Int32.self))
+        return unsafeBitCast(ctx512_dpbusd_epi32(unsafeBitCast(acc, to: Raw.self), unsafeBitCast(levels, to: Raw.self),
+                                                 unsafeBitCast(broadcast, to: Raw.self)), to: Lanes.self)
+    }
+
+    /// Super-block b of a group: its chunk (of `chunkBytes`, from `chunks`) and the activation's q8_K
+    /// block.
+    struct Block {
+        let chunk: UnsafeRawPointer
+        let activation: UnsafeRawPointer
+        @inline(__always) init(_ b: Int, of chunks: UnsafeRawPointer, chunkBytes: Int, activation a: UnsafeRawPointer) {
+            chunk = chunks + b &* chunkBytes
+            activation = a + b &* Q8_KFormat.blockBytes
+        }
+        /// The activation's 256 levels (int8).
+        var levels: UnsafeRawPointer { activation + Q8_KFormat.qsOffset }
+        /// 64 bytes of the chunk at `offset`: one byte group of the 16 rows.
+        @inline(__always) func lanes(_ offset: Int) -> Lanes { chunk.loadUnaligned(fromByteOffset: offset, as: Lanes.self) }
+    }
+
+    /// 16 halves at `p` as floats (vcvtph2ps).
+    @inline(__always)
+    static func halves(_ p: UnsafeRawPointer) -> SIMD16<Float> { ctx512_cvtph_ps(p.loadUnaligned(as: SIMD4<Int64>.self)) }
+}
+#endif
