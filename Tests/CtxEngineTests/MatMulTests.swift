@@ -85,9 +85,9 @@ import Testing
         for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
     }
 
-    /// The 16-row regrouping of q4_K and q6_K (decode's layout on VNNI builds) holds every row's
-    /// blocks byte for byte, and a row slice at a group boundary shares it.
-    @Test(arguments: [DType.q4_K, .q6_K])
+    /// The 16-row regrouping of q4_K, q5_K and q6_K (decode's layout on VNNI builds) holds every
+    /// row's blocks byte for byte, and a row slice at a group boundary shares it.
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K])
     func interleavedWeightsHoldEveryRowsBlocks(type: DType) throws {
         let rows = 48, cols = 512
         let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: type)
@@ -103,18 +103,18 @@ import Testing
         #expect(tail.block(row: 0, 1) == layout.block(row: 16, 1))
         // Rows not a multiple of 16, or a type without a unit: no regrouping.
         #expect(try InterleavedWeights.regrouping(w.rows(0..<40)) == nil)
-        #expect(try InterleavedWeights.regrouping(try Tensor(type: .q5_K, rows: 16, cols: 256)) == nil)
+        #expect(try InterleavedWeights.regrouping(try Tensor(type: .q8_0, rows: 16, cols: 256)) == nil)
     }
 
     #if CTXBENCH_VNNI
-    /// Decode's GEMV on regrouped q4_K and q6_K (`Q4_KInterleaved.dotGroup`,
-    /// `Q6_KInterleaved.dotGroup`, through `GEMV.multiply` on 2 threads) equals a scalar model bit
-    /// for bit: per row and super-block, the exact int32 sum read from the stored rows, q4_K's
+    /// Decode's GEMV on regrouped q4_K, q5_K and q6_K (`Q4_KInterleaved.dotGroup` and the others,
+    /// through `GEMV.multiply` on 2 threads) equals a scalar model bit for bit: per row and
+    /// super-block, the exact int32 sum read from the stored rows, q4_K's and q5_K's
     /// Σ_j scale_j * (levels_j · a_j) and Σ_j min_j * (Σ a_j), then acc = fma(Float(sum), d * d_a,
     /// acc), acc = fma(Float(mins), -(dmin * d_a), acc); q6_K's Σ_j scale_j * ((levels_j - 32) ·
     /// a_j), then acc = fma(Float(sum), d * d_a, acc). 80 rows (5 groups, split unevenly over the
     /// threads), 3 super-blocks; also an expert-like slice, and the row layout's GEMV to rounding.
-    @Test(arguments: [DType.q4_K, .q6_K])
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K])
     func interleavedGEMVEqualsItsScalarModel(type: DType) throws {
         let rows = 80, cols = 768
         let pool = ThreadPool(threads: 2)
@@ -137,16 +137,17 @@ import Testing
                     let ab = ap.baseAddress! + b * Q8_KFormat.blockBytes
                     let qa = (ab + Q8_KFormat.qsOffset).assumingMemoryBound(to: Int8.self)
                     let da = Q8_KFormat.scale(ab)
-                    if type == .q4_K {
+                    if type != .q6_K {
                         let scales = (block + Q4_KFormat.scalesOffset).assumingMemoryBound(to: UInt8.self)
-                        let qs = (block + Q4_KFormat.qsOffset).assumingMemoryBound(to: UInt8.self)
+                        let qs = (block + (type == .q5_K ? Q5_KFormat.qsOffset : Q4_KFormat.qsOffset)).assumingMemoryBound(to: UInt8.self)
                         var sum: Int32 = 0, mins: Int32 = 0
                         for j in 0..<8 {
                             let (scale, min) = Q4_KFormat.scaleMin(scales, j)
                             var dot: Int32 = 0
                             for l in 0..<32 {
                                 let byte = qs[j / 2 * 32 + l]
-                                dot += Int32(j % 2 == 0 ? byte & 0x0F : byte >> 4) * Int32(qa[32 * j + l])
+                                let fifth = type == .q5_K ? (block.load(fromByteOffset: Q5_KFormat.qhOffset + l, as: UInt8.self) >> j) & 1 : 0
+                                dot += Int32((j % 2 == 0 ? byte & 0x0F : byte >> 4) | fifth << 4) * Int32(qa[32 * j + l])
                             }
                             sum += scale * dot
                             mins += min * (Q8_KFormat.bsum(ab, 2 * j) + Q8_KFormat.bsum(ab, 2 * j + 1))

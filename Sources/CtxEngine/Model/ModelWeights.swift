@@ -116,7 +116,7 @@ public final class ModelWeights: @unchecked Sendable {
         public var seconds = 0.0
     }
 
-    /// Gives every q4_K and q6_K matrix with a 16-row multiple (not the embedding table, which is
+    /// Gives every q4_K, q5_K and q6_K matrix with a 16-row multiple (not the embedding table, which is
     /// looked up, not multiplied) a copy regrouped 16 rows at a time for decode's GEMV
     /// (`InterleavedWeights`; AVX-512 VNNI builds only: elsewhere nothing qualifies). Prefill keeps reading the stored
     /// rows, in place in a GGUF file's mapping, so the copies add their size to the memory the

@@ -3,7 +3,8 @@ import CX86Intrinsics
 #endif
 
 /// A weight matrix regrouped 16 rows at a time: decode's GEMV layout on CPUs with AVX-512 VNNI for
-/// the K-quants of a q4_K_M or q4_K_S file (q4_K, `Q4_KInterleaved`; q6_K, `Q6_KInterleaved`),
+/// the K-quants of a q4_K_M or q4_K_S file (q4_K, `Q4_KInterleaved`; q5_K, `Q5_KInterleaved`; q6_K,
+/// `Q6_KInterleaved`),
 /// built once when a model loads (`Tensor.interleaveForDecode`), beside the stored rows that
 /// prefill reads.
 ///
@@ -40,6 +41,7 @@ public struct InterleavedWeights: @unchecked Sendable {
     static func format(_ type: DType) -> (any InterleavedFormat.Type)? {
         switch type {
         case .q4_K: Q4_KInterleaved.self
+        case .q5_K: Q5_KInterleaved.self
         case .q6_K: Q6_KInterleaved.self
         default: nil
         }

@@ -41,10 +41,21 @@ enum Q4_KInterleaved: InterleavedFormat {
     /// reads its symbol.
     @inline(never)
     static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
+        dot(chunks, a, blocks: blocks, blockBytes: Q4_KFormat.blockBytes, qsOffset: qsOffset, fifthBitsOffset: nil)
+    }
+
+    /// `dotGroup`'s body, shared with q5_K (`Q5_KInterleaved`): with `fifthBitsOffset` (its 8 qh
+    /// vectors, vector k holding the fifth bits of values 4k..<4k+4 of every sub-block, bit j for
+    /// sub-block j) each level gets its fifth bit at bit 4, and the high nibbles are shifted down
+    /// instead of masked in place (a level of 0...31 times 16 would not fit a byte). Each format's
+    /// entry point passes constants, so q4_K's copy has no fifth-bit code.
+    @inline(__always)
+    static func dot(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, blockBytes: Int, qsOffset: Int,
+                    fifthBitsOffset: Int?) -> SIMD16<Float> {
         typealias Lanes = InterleavedLanes.Lanes
+        let chunkBytes = InterleavedWeights.rowsPerGroup &* blockBytes
         let lowNibbles = Lanes(repeating: 0x0F0F_0F0F)
         let highNibbles = Lanes(repeating: Int32(bitPattern: 0xF0F0_F0F0))
-        let chunkBytes = InterleavedWeights.rowsPerGroup &* Q4_KFormat.blockBytes
         var acc = SIMD16<Float>()
         for b in 0..<blocks {  // a loop here, not a closure: LLVM left one a call
             let block = InterleavedLanes.Block(b, of: chunks, chunkBytes: chunkBytes, activation: a)
@@ -66,11 +77,23 @@ enum Q4_KInterleaved: InterleavedFormat {
                 var even = Lanes(), odd = Lanes()
                 @inline(__always) func group(_ k: Int) {
                     let v = block.lanes(qsOffset &+ (8 &* p &+ k) &* 64)
-                    even = InterleavedLanes.dpbusd(even, v & lowNibbles, block.levels + (64 &* p &+ 4 &* k))
-                    odd = InterleavedLanes.dpbusd(odd, v & highNibbles, block.levels + (64 &* p &+ 32 &+ 4 &* k))
+                    var low = v & lowNibbles, high = v & highNibbles
+                    if let fifthBitsOffset {
+                        // Bit j of each qh byte to bit 4 (32-bit shifts: no other bit lands there).
+                        let qh = block.lanes(fifthBitsOffset &+ k &* 64)
+                        @inline(__always) func fifth(_ j: Int) -> Lanes {
+                            (j <= 4 ? qh &<< Int32(4 &- j) : qh &>> Int32(j &- 4)) & Lanes(repeating: 0x1010_1010)
+                        }
+                        low |= fifth(2 &* p)
+                        high = ((v &>> 4) & lowNibbles) | fifth(2 &* p &+ 1)
+                    }
+                    even = InterleavedLanes.dpbusd(even, low, block.levels + (64 &* p &+ 4 &* k))
+                    odd = InterleavedLanes.dpbusd(odd, high, block.levels + (64 &* p &+ 32 &+ 4 &* k))
                 }
                 group(0); group(1); group(2); group(3); group(4); group(5); group(6); group(7)
-                sum &+= even &* byte(scalesLow, scalesHigh, 2 &* p) &+ (odd &>> 4) &* byte(scalesLow, scalesHigh, 2 &* p &+ 1)
+                // q4_K's high nibbles were masked in place: 16 x the level, exactly.
+                let oddSum = fifthBitsOffset == nil ? odd &>> 4 : odd
+                sum &+= even &* byte(scalesLow, scalesHigh, 2 &* p) &+ oddSum &* byte(scalesLow, scalesHigh, 2 &* p &+ 1)
             }
             pair(0); pair(1); pair(2); pair(3)
             var mins = Lanes()
