@@ -90,22 +90,19 @@ public enum GEMV {
         pool.run { t in
             let lo = total * t / threads, hi = total * (t + 1) / threads
             for (j, job) in jobs.enumerated() where starts[j + 1] > lo && starts[j] < hi {
-                let rowBytes = job.w.rowBytes
-                guard rowBytes > 0 else { continue }
+                // Units (rows, or groups of 16 rows of a regrouped matrix) whose first byte falls in [lo, hi).
+                let layout = job.w.decodeLayout
+                let unitBytes = job.w.rowBytes * (layout == nil ? 1 : InterleavedWeights.rowsPerGroup)
+                guard unitBytes > 0 else { continue }
+                let first = max(0, (lo - starts[j] + unitBytes - 1) / unitBytes)
+                let last = min(layout?.groups ?? job.w.rows, (hi - starts[j] + unitBytes - 1) / unitBytes)
+                guard first < last else { continue }
                 #if CTXBENCH_VNNI
-                if let layout = job.w.decodeLayout {
-                    // Groups of 16 rows whose first byte falls in [lo, hi).
-                    let groupBytes = rowBytes * InterleavedWeights.rowsPerGroup
-                    let first = max(0, (lo - starts[j] + groupBytes - 1) / groupBytes)
-                    let last = min(layout.groups, (hi - starts[j] + groupBytes - 1) / groupBytes)
-                    if first < last { layout.multiply(activations[activationOf[j]], job.y, groups: first..<last) }
+                if let layout {
+                    layout.multiply(activations[activationOf[j]], job.y, groups: first..<last)
                     continue
                 }
                 #endif
-                // Rows whose first byte falls in [lo, hi).
-                let first = max(0, (lo - starts[j] + rowBytes - 1) / rowBytes)
-                let last = min(job.w.rows, (hi - starts[j] + rowBytes - 1) / rowBytes)
-                guard first < last else { continue }
                 if let p = preparedOf[j] {
                     rows(job.w, preparedActivations[p], prepared: true, job.y, first..<last)
                 } else {

@@ -108,12 +108,10 @@ public final class ModelWeights: @unchecked Sendable {
 
     /// What `regroupForDecode` did.
     public struct DecodeRegrouping: Sendable {
-        /// Matrices regrouped, and the bytes their regrouped copies take.
-        public var tensors = 0
+        /// Bytes the regrouped copies take (0: none made).
         public var bytes = 0
         /// Bytes the copies would have taken where the budget refused them (0: none refused).
         public var refusedBytes = 0
-        public var seconds = 0.0
     }
 
     /// Gives every q4_K, q5_K and q6_K matrix with a 16-row multiple (not the embedding table, which is
@@ -122,7 +120,6 @@ public final class ModelWeights: @unchecked Sendable {
     /// rows, in place in a GGUF file's mapping, so the copies add their size to the memory the
     /// model takes: when that exceeds `budgetBytes` nothing is regrouped and decode reads the rows.
     public func regroupForDecode(pool: ThreadPool, budgetBytes: Int) throws -> DecodeRegrouping {
-        let start = monotonicNanoseconds()
         let candidates = specs.filter { $0.role != .embedding }.map { tensor($0.name) }.filter { InterleavedWeights.takes($0) }
         var result = DecodeRegrouping()
         let needed = candidates.reduce(0) { $0 + $1.byteCount }
@@ -130,11 +127,7 @@ public final class ModelWeights: @unchecked Sendable {
             result.refusedBytes = needed
             return result
         }
-        for t in candidates {
-            result.bytes += try t.interleaveForDecode(pool: pool)
-            result.tensors += 1
-        }
-        result.seconds = Double(monotonicNanoseconds() - start) / 1e9
+        for t in candidates { result.bytes += try t.interleaveForDecode(pool: pool) }
         return result
     }
 

@@ -58,7 +58,7 @@ public final class Tensor: @unchecked Sendable {
     @discardableResult
     public func interleaveForDecode(pool: ThreadPool? = nil) throws -> Int {
         #if CTXBENCH_VNNI
-        guard decodeLayout == nil, InterleavedWeights.takes(self), let layout = try InterleavedWeights.regrouping(self, pool: pool) else { return 0 }
+        guard decodeLayout == nil, let layout = try InterleavedWeights.regrouping(self, pool: pool) else { return 0 }
         decodeLayout = layout
         return layout.byteCount
         #else

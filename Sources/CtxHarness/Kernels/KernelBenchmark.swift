@@ -127,14 +127,16 @@ public struct KernelBenchmark {
         let count = cacheResident ? 1 : max(2, (4 * lastLevelCacheBytes + bytes - 1) / bytes)
         var matrices = [first]
         for _ in 1..<count { matrices.append(try copy(first, pool: pool)) }
-        let rowLayout = try gemv(type, shape, matrices: matrices, kernel: "gemv", pool: pool, scratch: scratch)
-        guard try matrices.map({ try $0.interleaveForDecode(pool: pool) }).allSatisfy({ $0 > 0 }) else { return [rowLayout] }
-        var stored = rowLayout
-        stored.kernel += "-rows"
-        return [stored, try gemv(type, shape, matrices: matrices, kernel: "gemv", pool: pool, scratch: scratch)]
+        guard InterleavedWeights.takes(first) else {
+            return [try gemv(type, shape, matrices: matrices, suffix: "", pool: pool, scratch: scratch)]
+        }
+        let stored = try gemv(type, shape, matrices: matrices, suffix: "-rows", pool: pool, scratch: scratch)
+        for m in matrices { try m.interleaveForDecode(pool: pool) }
+        return [stored, try gemv(type, shape, matrices: matrices, suffix: "", pool: pool, scratch: scratch)]
     }
 
-    func gemv(_ type: DType, _ shape: KernelShape, matrices: [Tensor], kernel: String, pool: ThreadPool,
+    /// GEMV samples over `matrices` as they are; the kernel is named "gemv" (or "gemv-cached") + `suffix`.
+    func gemv(_ type: DType, _ shape: KernelShape, matrices: [Tensor], suffix: String, pool: ThreadPool,
               scratch: MatMulScratch) throws -> KernelResult {
         let count = matrices.count, bytes = matrices[0].byteCount
         var x = [Float](repeating: 0, count: shape.cols)
@@ -165,8 +167,7 @@ public struct KernelBenchmark {
             }
         }
         let readGBps = Double(bytes / 4 * 4) / Spread(readSamples).median
-        return result(cacheResident ? kernel.replacingOccurrences(of: "gemv", with: "gemv-cached") : kernel, type, shape,
-                      matrices: count, samples: samples,
+        return result((cacheResident ? "gemv-cached" : "gemv") + suffix, type, shape, matrices: count, samples: samples,
                       weightBytes: bytes, referenceReadGBps: readGBps, referenceFMAGFLOPs: nil)
     }
 

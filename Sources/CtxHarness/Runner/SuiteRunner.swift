@@ -323,7 +323,7 @@ public final class SuiteRunner {
             profiler = OpProfiler(layers: session.model.layerCount)
             weightsSeconds = session.weightSeconds
             weightsConverted = session.setup.gguf == nil ? nil : session.convertedTensors.count
-            decodeRegroupedBytes = session.decodeRegrouping.tensors > 0 ? session.decodeRegrouping.bytes : nil
+            decodeRegroupedBytes = session.decodeRegrouping.bytes > 0 ? session.decodeRegrouping.bytes : nil
         }
     }
 

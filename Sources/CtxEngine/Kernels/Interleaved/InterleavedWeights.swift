@@ -47,11 +47,15 @@ public struct InterleavedWeights: @unchecked Sendable {
         }
     }
 
-    /// Whether this build decodes `w` from a regrouped copy: AVX-512 VNNI, a format with a unit
-    /// here, rows a multiple of 16.
+    /// The unit that regroups `w`: its type's, when its rows are a positive multiple of 16.
+    static func format(of w: Tensor) -> (any InterleavedFormat.Type)? {
+        w.rows > 0 && w.rows % rowsPerGroup == 0 ? format(w.type) : nil
+    }
+
+    /// Whether this build decodes `w` from a regrouped copy: AVX-512 VNNI, and `w` has a unit.
     public static func takes(_ w: Tensor) -> Bool {
         #if CTXBENCH_VNNI
-        return format(w.type) != nil && w.rows % rowsPerGroup == 0 && w.rows > 0
+        return format(of: w) != nil
         #else
         return false
         #endif
@@ -60,7 +64,7 @@ public struct InterleavedWeights: @unchecked Sendable {
     /// `w` regrouped (on any build; only VNNI builds multiply with it), or nil when its type has no
     /// unit here or its rows are not a multiple of 16.
     public static func regrouping(_ w: Tensor, pool: ThreadPool? = nil) throws -> InterleavedWeights? {
-        guard let format = format(w.type), w.rows % rowsPerGroup == 0, w.rows > 0 else { return nil }
+        guard let format = format(of: w) else { return nil }
         let blocks = w.cols / w.type.blockValues
         let groups = w.rows / rowsPerGroup
         let buffer = try AlignedBuffer(byteCount: groups * blocks * rowsPerGroup * w.type.blockBytes)
