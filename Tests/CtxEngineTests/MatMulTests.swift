@@ -85,16 +85,16 @@ import Testing
         for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
     }
 
-    /// The 16-row regrouping of q4_K, q5_K and q6_K (decode's layout on VNNI builds) holds every
-    /// row's blocks byte for byte, and a row slice at a group boundary shares it.
-    @Test(arguments: [DType.q4_K, .q5_K, .q6_K])
+    /// The 16-row regrouping of q4_K, q5_K, q6_K and q8_0 (decode's layout on VNNI builds) holds
+    /// every row's blocks byte for byte, and a row slice at a group boundary shares it.
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0])
     func interleavedWeightsHoldEveryRowsBlocks(type: DType) throws {
         let rows = 48, cols = 512
         let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: type)
         let layout = try #require(try InterleavedWeights.regrouping(w))
         #expect(layout.groups == 3 && layout.byteCount == w.byteCount)
         for r in 0..<rows {
-            for b in 0..<(cols / 256) {
+            for b in 0..<(cols / type.blockValues) {
                 let stored = Array(UnsafeRawBufferPointer(start: w.row(r) + b * type.blockBytes, count: type.blockBytes))
                 #expect(layout.block(row: r, b) == stored, "row \(r) block \(b)")
             }
@@ -103,18 +103,19 @@ import Testing
         #expect(tail.block(row: 0, 1) == layout.block(row: 16, 1))
         // Rows not a multiple of 16, or a type without a unit: no regrouping.
         #expect(try InterleavedWeights.regrouping(w.rows(0..<40)) == nil)
-        #expect(try InterleavedWeights.regrouping(try Tensor(type: .q8_0, rows: 16, cols: 256)) == nil)
+        #expect(try InterleavedWeights.regrouping(try Tensor(type: .q4_0, rows: 16, cols: 256)) == nil)
     }
 
     #if CTXBENCH_VNNI
-    /// Decode's GEMV on regrouped q4_K, q5_K and q6_K (`Q4_KInterleaved.dotGroup` and the others,
-    /// through `GEMV.multiply` on 2 threads) equals a scalar model bit for bit: per row and
-    /// super-block, the exact int32 sum read from the stored rows, q4_K's and q5_K's
+    /// Decode's GEMV on regrouped q4_K, q5_K, q6_K and q8_0 (`Q4_KInterleaved.dotGroup` and the
+    /// others, through `GEMV.multiply` on 2 threads) equals a scalar model bit for bit: per row and
+    /// block, the exact int32 sum read from the stored rows, q4_K's and q5_K's
     /// Σ_j scale_j * (levels_j · a_j) and Σ_j min_j * (Σ a_j), then acc = fma(Float(sum), d * d_a,
     /// acc), acc = fma(Float(mins), -(dmin * d_a), acc); q6_K's Σ_j scale_j * ((levels_j - 32) ·
-    /// a_j), then acc = fma(Float(sum), d * d_a, acc). 80 rows (5 groups, split unevenly over the
-    /// threads), 3 super-blocks; also an expert-like slice, and the row layout's GEMV to rounding.
-    @Test(arguments: [DType.q4_K, .q5_K, .q6_K])
+    /// a_j), q8_0's q · a (against q8_0 activations), then acc = fma(Float(sum), d * d_a, acc).
+    /// 80 rows (5 groups, split unevenly over the threads), 3 super-blocks (24 q8_0 blocks); also
+    /// an expert-like slice, and the row layout's GEMV to rounding.
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0])
     func interleavedGEMVEqualsItsScalarModel(type: DType) throws {
         let rows = 80, cols = 768
         let pool = ThreadPool(threads: 2)
@@ -127,11 +128,21 @@ import Testing
         } }
         #expect(try w.interleaveForDecode(pool: pool) == w.byteCount)
         #expect(w.decodeLayout != nil && w.rows(16..<48).decodeLayout != nil && w.rows(8..<24).decodeLayout == nil)
-        var a = [UInt8](repeating: 0, count: DType.q8_K.rowBytes(cols))
-        x.withUnsafeBufferPointer { xp in a.withUnsafeMutableBytes { Q8_KFormat.quantize(xp.baseAddress!, $0.baseAddress!, count: cols) } }
+        let activationType = type.weightFormat!.activationType
+        var a = [UInt8](repeating: 0, count: activationType.rowBytes(cols))
+        x.withUnsafeBufferPointer { xp in a.withUnsafeMutableBytes { activationType.format.quantize(xp.baseAddress!, $0.baseAddress!, count: cols) } }
         func model(_ r: Int) -> Float {
             a.withUnsafeBytes { ap in
                 var acc: Float = 0
+                if type == .q8_0 {
+                    for b in 0..<(cols / 32) {
+                        let block = UnsafeRawPointer(w.row(r)) + b * 34, ab = ap.baseAddress! + b * 34
+                        var sum: Int32 = 0
+                        for i in 0..<32 { sum += Int32(block.load(fromByteOffset: 2 + i, as: Int8.self)) * Int32(ab.load(fromByteOffset: 2 + i, as: Int8.self)) }
+                        acc = acc.addingProduct(Float(sum), block.f16(at: 0) * ab.f16(at: 0))
+                    }
+                    return acc
+                }
                 for b in 0..<(cols / 256) {
                     let block = UnsafeRawPointer(w.row(r)) + b * type.blockBytes
                     let ab = ap.baseAddress! + b * Q8_KFormat.blockBytes

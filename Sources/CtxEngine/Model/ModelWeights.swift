@@ -114,11 +114,12 @@ public final class ModelWeights: @unchecked Sendable {
         public var refusedBytes = 0
     }
 
-    /// Gives every q4_K, q5_K and q6_K matrix with a 16-row multiple (not the embedding table, which is
-    /// looked up, not multiplied) a copy regrouped 16 rows at a time for decode's GEMV
-    /// (`InterleavedWeights`; AVX-512 VNNI builds only: elsewhere nothing qualifies). Prefill keeps reading the stored
-    /// rows, in place in a GGUF file's mapping, so the copies add their size to the memory the
-    /// model takes: when that exceeds `budgetBytes` nothing is regrouped and decode reads the rows.
+    /// Gives every q4_K, q5_K, q6_K and q8_0 matrix with a 16-row multiple (not the embedding table,
+    /// which is looked up, not multiplied) a copy regrouped 16 rows at a time for decode's GEMV
+    /// (`InterleavedWeights`; AVX-512 VNNI builds only: elsewhere nothing qualifies). Prefill keeps
+    /// reading the stored rows, in place in a GGUF file's mapping, so the copies add their size to
+    /// the memory the model takes: when that exceeds `budgetBytes` nothing is regrouped and decode
+    /// reads the rows.
     public func regroupForDecode(pool: ThreadPool, budgetBytes: Int) throws -> DecodeRegrouping {
         let candidates = specs.filter { $0.role != .embedding }.map { tensor($0.name) }.filter { InterleavedWeights.takes($0) }
         var result = DecodeRegrouping()

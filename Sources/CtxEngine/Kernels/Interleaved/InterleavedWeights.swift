@@ -4,7 +4,7 @@ import CX86Intrinsics
 
 /// A weight matrix regrouped 16 rows at a time: decode's GEMV layout on CPUs with AVX-512 VNNI for
 /// the K-quants of a q4_K_M or q4_K_S file (q4_K, `Q4_KInterleaved`; q5_K, `Q5_KInterleaved`; q6_K,
-/// `Q6_KInterleaved`),
+/// `Q6_KInterleaved`) and for q8_0 (`Q8_0Interleaved`),
 /// built once when a model loads (`Tensor.interleaveForDecode`), beside the stored rows that
 /// prefill reads.
 ///
@@ -15,11 +15,12 @@ import CX86Intrinsics
 /// is row r: one vpdpbusd takes 4 values of 16 rows against 4 broadcast activation bytes, and a
 /// sub-block's scale multiplies 16 rows' int32 sums in one vpmulld, with no shuffle.
 ///
-/// Per group of 16 rows and super-block (256 columns) there is one chunk of 16 x the format's
-/// block bytes: the same bytes as the 16 rows' blocks, each field's bytes of the 16 rows side by
-/// side (the format's `fields`). A group's chunks run over the columns in order and groups follow
-/// one another, so each GEMV thread still reads one contiguous stream: taking 2 or 4 rows of the
-/// row layout at once (two to four streams a thread) halved the f16 GEMV's DRAM speed here.
+/// Per group of 16 rows and block (a super-block of 256 columns; q8_0: 32) there is one chunk of
+/// 16 x the format's block bytes: the same bytes as the 16 rows' blocks (q8_0's levels with their
+/// sign bit toggled), each field's bytes of the 16 rows side by side (the format's `fields`). A
+/// group's chunks run over the columns in order and groups follow one another, so each GEMV thread
+/// still reads one contiguous stream: taking 2 or 4 rows of the row layout at once (two to four
+/// streams a thread) halved the f16 GEMV's DRAM speed here.
 public struct InterleavedWeights: @unchecked Sendable {
     public static let rowsPerGroup = 16
 
@@ -43,6 +44,7 @@ public struct InterleavedWeights: @unchecked Sendable {
         case .q4_K: Q4_KInterleaved.self
         case .q5_K: Q5_KInterleaved.self
         case .q6_K: Q6_KInterleaved.self
+        case .q8_0: Q8_0Interleaved.self
         default: nil
         }
     }
@@ -82,19 +84,22 @@ public struct InterleavedWeights: @unchecked Sendable {
                 let chunk = out + (g &* groupBytes &+ b &* chunkBytes)
                 for r in 0..<Self.rowsPerGroup {
                     let block = UnsafeRawPointer(w.row(g &* Self.rowsPerGroup &+ r)) + b &* type.blockBytes
-                    F.fields(lane: r) { stored, regrouped, bytes in Self.copy(bytes, from: block + stored, to: chunk + regrouped) }
+                    F.fields(lane: r) { stored, regrouped, bytes in
+                        Self.copy(bytes, from: block + stored, to: chunk + regrouped, flippingSigns: F.signFlippedBytes.contains(regrouped))
+                    }
                 }
             }
         }
     }
 
-    /// 2 or 4 bytes (the fields' sizes) as one load and one store.
+    /// 2 or 4 bytes (the fields' sizes) as one load and one store; `flippingSigns`: each byte's top
+    /// bit toggled (int8 level <-> level + 128 as uint8, either way).
     @inline(__always)
-    static func copy(_ bytes: Int, from: UnsafeRawPointer, to: UnsafeMutableRawPointer) {
+    static func copy(_ bytes: Int, from: UnsafeRawPointer, to: UnsafeMutableRawPointer, flippingSigns: Bool = false) {
         if bytes == 4 {
-            to.storeBytes(of: from.loadUnaligned(as: UInt32.self), as: UInt32.self)
+            to.storeBytes(of: from.loadUnaligned(as: UInt32.self) ^ (flippingSigns ? 0x8080_8080 : 0), as: UInt32.self)
         } else {
-            precondition(bytes == 2, "interleaved fields are 2 or 4 bytes")
+            precondition(bytes == 2 && !flippingSigns, "interleaved fields are 2 or 4 bytes, levels 4")
             to.storeBytes(of: from.loadUnaligned(as: UInt16.self), as: UInt16.self)
         }
     }
@@ -112,8 +117,9 @@ public struct InterleavedWeights: @unchecked Sendable {
         let chunk = data + ((r / Self.rowsPerGroup) * blocks + b) * chunkBytes
         var out = [UInt8](repeating: 0, count: type.blockBytes)
         out.withUnsafeMutableBytes { o in
-            Self.format(type)!.fields(lane: r % Self.rowsPerGroup) { stored, regrouped, bytes in
-                Self.copy(bytes, from: chunk + regrouped, to: o.baseAddress! + stored)
+            let format = Self.format(type)!
+            format.fields(lane: r % Self.rowsPerGroup) { stored, regrouped, bytes in
+                Self.copy(bytes, from: chunk + regrouped, to: o.baseAddress! + stored, flippingSigns: format.signFlippedBytes.contains(regrouped))
             }
         }
         return out
@@ -136,11 +142,18 @@ protocol InterleavedFormat {
     /// Calls `visit(stored offset, chunk offset, bytes)` for every field of lane r's block
     /// (2 or 4 bytes each; together they cover the block once).
     static func fields(lane r: Int, _ visit: (Int, Int, Int) -> Void)
+    /// The chunk bytes that hold signed levels stored + 128 (top bit toggled), so that vpdpbusd
+    /// takes them as its unsigned operand (q8_0); empty where the levels are unsigned already.
+    static var signFlippedBytes: Range<Int> { get }
     #if CTXBENCH_VNNI
     /// One group's 16 dots with the activation row `a` (q8_K), lane r for row r, over `blocks`
     /// chunks from `chunks`.
     static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float>
     #endif
+}
+
+extension InterleavedFormat {
+    static var signFlippedBytes: Range<Int> { 0..<0 }
 }
 
 #if CTXBENCH_VNNI

@@ -1,0 +1,56 @@
+#if CTXBENCH_VNNI
+import CX86Intrinsics
+#endif
+import CPlatform
+
+/// q8_0 in `InterleavedWeights`: per group of 16 rows and block of 32 columns, one chunk of
+/// 16 x 34 bytes.
+///
+///     offset 0    f16  d[16]        row r's block scale at 2r
+///     offset 32   u8   qs[8][64]    vector v: bytes 4r..<4r+4 are row r's levels 4v..<4v+4 plus
+///                                   128 (the sign bit toggled), unsigned for vpdpbusd
+///
+/// The row layout's dot (`Q8_0Format.dotAVX2`) spends about 9 instructions per row and block
+/// (sign juggling for vpmaddubsw, a horizontal step, a scale per row), so at one thread it ran
+/// from cache no faster than the thread's DRAM stream; here a block of 16 rows is 8 vpdpbusd.
+enum Q8_0Interleaved: InterleavedFormat {
+    static let dOffset = 0
+    static let qsOffset = 32
+    static let signFlippedBytes = qsOffset ..< 16 &* Q8_0Format.blockBytes
+
+    @inline(__always)
+    static func fields(lane r: Int, _ visit: (Int, Int, Int) -> Void) {
+        visit(0, dOffset &+ 2 &* r, 2)
+        for v in 0..<8 { visit(Q8_0Format.qsOffset &+ 4 &* v, qsOffset &+ 64 &* v &+ 4 &* r, 4) }
+    }
+
+    #if CTXBENCH_VNNI
+    /// Per block, in int32 and exact: a sum that starts at -128 * Σ a (the levels are q + 128;
+    /// Σ a by one ymm vpdpbusd against bytes of 1, added across), then 8 vpdpbusd in two chains;
+    /// acc = fma(Float(sum), d * d_a, acc). |sum| <= 32 * 255 * 128: no overflow. The row layout's
+    /// kernel adds the same per-block products in other float lanes, so the two agree to
+    /// rounding. In address order, no software prefetch (as `Q4_KInterleaved.dotGroup`).
+    @inline(never)
+    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
+        typealias Lanes = InterleavedLanes.Lanes
+        let chunkBytes = InterleavedWeights.rowsPerGroup &* Q8_0Format.blockBytes
+        let ones = unsafeBitCast(SIMD8<Int32>(repeating: 0x0101_0101), to: SIMD4<Int64>.self)
+        var acc = SIMD16<Float>()
+        for b in 0..<blocks {
+            ctx_compiler_barrier()  // this block's loads after the previous block's
+            let chunk = chunks + b &* chunkBytes, activation = a + b &* Q8_0Format.blockBytes
+            let levels = activation + Q8_0Format.qsOffset
+            let partial = ctx_dpbusd_epi32(SIMD4<Int64>(), ones, levels.loadUnaligned(as: SIMD4<Int64>.self))
+            let activationSum = unsafeBitCast(partial, to: SIMD8<Int32>.self).wrappedSum()
+            var even = Lanes(repeating: -128 &* activationSum), odd = Lanes()
+            for v in stride(from: 0, to: 8, by: 2) {
+                even = InterleavedLanes.dpbusd(even, chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v, as: Lanes.self), levels + 4 &* v)
+                odd = InterleavedLanes.dpbusd(odd, chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v &+ 64, as: Lanes.self),
+                                              levels + (4 &* v &+ 4))
+            }
+            acc.addProduct(AVX512Lanes.float(even &+ odd), InterleavedLanes.halves(chunk + dOffset) * activation.f16(at: 0))
+        }
+        return acc
+    }
+    #endif
+}
