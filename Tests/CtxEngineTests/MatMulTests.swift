@@ -85,9 +85,9 @@ import Testing
         for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
     }
 
-    /// The 16-row regrouping of q4_K, q5_K, q6_K and q8_0 (decode's layout on VNNI builds) holds
-    /// every row's blocks byte for byte, and a row slice at a group boundary shares it.
-    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0])
+    /// The 16-row regrouping of q4_K, q5_K, q6_K, q8_0 and f16 (decode's layout on VNNI builds)
+    /// holds every row's blocks byte for byte, and a row slice at a group boundary shares it.
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0, .f16])
     func interleavedWeightsHoldEveryRowsBlocks(type: DType) throws {
         let rows = 48, cols = 512
         let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: type)
@@ -107,15 +107,17 @@ import Testing
     }
 
     #if CTXBENCH_VNNI
-    /// Decode's GEMV on regrouped q4_K, q5_K, q6_K and q8_0 (`Q4_KInterleaved.dotGroup` and the
-    /// others, through `GEMV.multiply` on 2 threads) equals a scalar model bit for bit: per row and
-    /// block, the exact int32 sum read from the stored rows, q4_K's and q5_K's
+    /// Decode's GEMV on regrouped q4_K, q5_K, q6_K, q8_0 and f16 (`Q4_KInterleaved.dotGroup` and
+    /// the others, through `GEMV.multiply` on 2 threads) equals a scalar model bit for bit: per row
+    /// and block, the exact int32 sum read from the stored rows, q4_K's and q5_K's
     /// Σ_j scale_j * (levels_j · a_j) and Σ_j min_j * (Σ a_j), then acc = fma(Float(sum), d * d_a,
     /// acc), acc = fma(Float(mins), -(dmin * d_a), acc); q6_K's Σ_j scale_j * ((levels_j - 32) ·
-    /// a_j), q8_0's q · a (against q8_0 activations), then acc = fma(Float(sum), d * d_a, acc).
-    /// 80 rows (5 groups, split unevenly over the threads), 3 super-blocks (24 q8_0 blocks); also
-    /// an expert-like slice, and the row layout's GEMV to rounding.
-    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0])
+    /// a_j), q8_0's q · a (against q8_0 activations), then acc = fma(Float(sum), d * d_a, acc);
+    /// f16's column c into accumulator c % 4, acc = fma(w, a, acc) (a rounded to f16), then
+    /// (acc0 + acc1) + (acc2 + acc3). 80 rows (5 groups, split unevenly over the threads),
+    /// 3 super-blocks (24 q8_0 blocks, 768 f16 columns); also an expert-like slice, and the row
+    /// layout's GEMV to rounding.
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0, .f16])
     func interleavedGEMVEqualsItsScalarModel(type: DType) throws {
         let rows = 80, cols = 768
         let pool = ThreadPool(threads: 2)
@@ -134,6 +136,11 @@ import Testing
         func model(_ r: Int) -> Float {
             a.withUnsafeBytes { ap in
                 var acc: Float = 0
+                if type == .f16 {
+                    var partial = [Float](repeating: 0, count: 4)
+                    for c in 0..<cols { partial[c % 4] = partial[c % 4].addingProduct(UnsafeRawPointer(w.row(r)).f16(at: 2 * c), ap.baseAddress!.f16(at: 2 * c)) }
+                    return (partial[0] + partial[1]) + (partial[2] + partial[3])
+                }
                 if type == .q8_0 {
                     for b in 0..<(cols / 32) {
                         let block = UnsafeRawPointer(w.row(r)) + b * 34, ab = ap.baseAddress! + b * 34

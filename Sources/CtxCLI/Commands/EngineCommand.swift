@@ -162,7 +162,7 @@ struct EngineCommand: ParsableCommand {
                                 gguf.path, bytes(Double(gguf.fileBytes)), cell.weightsSeconds ?? 0, cell.weightsConverted ?? 0))
         }
         if let regrouped = sink.cells.compactMap(\.decodeRegroupedBytes).first {
-            lines.append("decode reads the K-quant matrices from copies regrouped 16 rows at a time (\(bytes(Double(regrouped))), "
+            lines.append("decode reads the quantized and f16 matrices from copies regrouped 16 rows at a time (\(bytes(Double(regrouped))), "
                          + "made on load, within the load time above); prefill reads the stored rows")
         }
         lines += [

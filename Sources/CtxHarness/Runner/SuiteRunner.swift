@@ -218,7 +218,7 @@ public final class SuiteRunner {
                     let session = try EngineSession(s, capacity: plan.capacity(of: setup), topology: platform.numa)
                     sessions[setup] = session
                     if session.decodeRegrouping.refusedBytes > 0 {
-                        log(String(format: "note: %@: decode reads the K-quants' stored rows; copies regrouped for it would take %.1f GiB, "
+                        log(String(format: "note: %@: decode reads the stored rows; copies regrouped for it would take %.1f GiB, "
                                    + "over half the memory available\n", suite.models[setup.model].label,
                                    Double(session.decodeRegrouping.refusedBytes) / 1_073_741_824))
                     }

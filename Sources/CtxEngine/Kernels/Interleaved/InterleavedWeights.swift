@@ -4,9 +4,8 @@ import CX86Intrinsics
 
 /// A weight matrix regrouped 16 rows at a time: decode's GEMV layout on CPUs with AVX-512 VNNI for
 /// the K-quants of a q4_K_M or q4_K_S file (q4_K, `Q4_KInterleaved`; q5_K, `Q5_KInterleaved`; q6_K,
-/// `Q6_KInterleaved`) and for q8_0 (`Q8_0Interleaved`),
-/// built once when a model loads (`Tensor.interleaveForDecode`), beside the stored rows that
-/// prefill reads.
+/// `Q6_KInterleaved`), for q8_0 (`Q8_0Interleaved`) and f16 (`F16Interleaved`), built once when a
+/// model loads (`Tensor.interleaveForDecode`), beside the stored rows that prefill reads.
 ///
 /// Why: the row-layout K-quant dots (`KQuantDot`) spend per 256 values and row about 75
 /// instructions (q4_K), a third of them shuffles that spread one row's sub-block scales over its
@@ -15,12 +14,12 @@ import CX86Intrinsics
 /// is row r: one vpdpbusd takes 4 values of 16 rows against 4 broadcast activation bytes, and a
 /// sub-block's scale multiplies 16 rows' int32 sums in one vpmulld, with no shuffle.
 ///
-/// Per group of 16 rows and block (a super-block of 256 columns; q8_0: 32) there is one chunk of
-/// 16 x the format's block bytes: the same bytes as the 16 rows' blocks (q8_0's levels with their
-/// sign bit toggled), each field's bytes of the 16 rows side by side (the format's `fields`). A
-/// group's chunks run over the columns in order and groups follow one another, so each GEMV thread
-/// still reads one contiguous stream: taking 2 or 4 rows of the row layout at once (two to four
-/// streams a thread) halved the f16 GEMV's DRAM speed here.
+/// Per group of 16 rows and block (a super-block of 256 columns; q8_0: 32; f16: 1) there is one
+/// chunk of 16 x the format's block bytes: the same bytes as the 16 rows' blocks (q8_0's levels
+/// with their sign bit toggled), each field's bytes of the 16 rows side by side (the format's
+/// `fields`). A group's chunks run over the columns in order and groups follow one another, so each
+/// GEMV thread still reads one contiguous stream: taking 2 or 4 rows of the row layout at once (two
+/// to four streams a thread) halved the f16 GEMV's DRAM speed here.
 public struct InterleavedWeights: @unchecked Sendable {
     public static let rowsPerGroup = 16
 
@@ -45,6 +44,7 @@ public struct InterleavedWeights: @unchecked Sendable {
         case .q5_K: Q5_KInterleaved.self
         case .q6_K: Q6_KInterleaved.self
         case .q8_0: Q8_0Interleaved.self
+        case .f16: F16Interleaved.self
         default: nil
         }
     }
@@ -72,18 +72,20 @@ public struct InterleavedWeights: @unchecked Sendable {
         let buffer = try AlignedBuffer(byteCount: groups * blocks * rowsPerGroup * w.type.blockBytes)
         let layout = InterleavedWeights(type: w.type, data: UnsafeRawPointer(buffer.raw), groups: groups, blocks: blocks, owner: buffer)
         // Groups in parallel: each thread first-touches the groups it regroups.
-        let body: (Range<Int>) -> Void = { range in layout.regroup(format, w, groups: range, into: buffer.raw) }
+        let body: (Range<Int>) -> Void = { range in format.regroup(w, groups: range, of: layout, into: buffer.raw) }
         if let pool { pool.parallelFor(groups) { range, _ in body(range) } } else { body(0..<groups) }
         return layout
     }
 
-    /// Groups `range` of `w` into `out` (chunk (0, 0)), specialized per format so its fields inline.
+    /// Groups `range` of `w` into `out` (chunk (0, 0)), specialized per format so its fields inline
+    /// (called from the format's `regroup`).
     func regroup<F: InterleavedFormat>(_: F.Type, _ w: Tensor, groups range: Range<Int>, into out: UnsafeMutableRawPointer) {
+        let blockBytes = type.blockBytes, chunkBytes = chunkBytes, groupBytes = groupBytes  // not per field
         for g in range {
             for b in 0..<blocks {
                 let chunk = out + (g &* groupBytes &+ b &* chunkBytes)
                 for r in 0..<Self.rowsPerGroup {
-                    let block = UnsafeRawPointer(w.row(g &* Self.rowsPerGroup &+ r)) + b &* type.blockBytes
+                    let block = UnsafeRawPointer(w.row(g &* Self.rowsPerGroup &+ r)) + b &* blockBytes
                     F.fields(lane: r) { stored, regrouped, bytes in
                         Self.copy(bytes, from: block + stored, to: chunk + regrouped, flippingSigns: F.signFlippedBytes.contains(regrouped))
                     }
@@ -126,14 +128,14 @@ public struct InterleavedWeights: @unchecked Sendable {
     }
 
     #if CTXBENCH_VNNI
-    /// y[16g ..< 16g + 16] for g in `range`, `a` the input in the format's activation type (q8_K).
+    /// y[16g ..< 16g + 16] for g in `range`, `a` the input in the format's activation type (q8_K,
+    /// q8_0, f16).
     func multiply(_ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, groups range: Range<Int>) {
-        let format = Self.format(type)!
-        for g in range {
-            let sums = format.dotGroup(data + g * groupBytes, a, blocks: blocks)
-            UnsafeMutableRawPointer(y + g * Self.rowsPerGroup).storeBytes(of: sums, as: SIMD16<Float>.self)
-        }
+        Self.format(type)!.multiply(self, a, y, groups: range)
     }
+
+    /// Group g's first chunk.
+    func chunks(ofGroup g: Int) -> UnsafeRawPointer { data + g &* groupBytes }
     #endif
 }
 
@@ -145,15 +147,39 @@ protocol InterleavedFormat {
     /// The chunk bytes that hold signed levels stored + 128 (top bit toggled), so that vpdpbusd
     /// takes them as its unsigned operand (q8_0); empty where the levels are unsigned already.
     static var signFlippedBytes: Range<Int> { get }
+    static func regroup(_ w: Tensor, groups range: Range<Int>, of layout: InterleavedWeights, into out: UnsafeMutableRawPointer)
     #if CTXBENCH_VNNI
-    /// One group's 16 dots with the activation row `a` (q8_K), lane r for row r, over `blocks`
-    /// chunks from `chunks`.
+    /// One group's 16 dots with the activation row `a` (as `multiply` hands it: the format's
+    /// activation type, q8_K or q8_0, by default), lane r for row r, over `blocks` chunks from
+    /// `chunks`.
     static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float>
+    /// y[16g ..< 16g + 16] = `dotGroup` of group g for g in `range`, from the activation in the
+    /// format's activation type.
+    static func multiply(_ layout: InterleavedWeights, _ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>,
+                         groups range: Range<Int>)
     #endif
 }
 
 extension InterleavedFormat {
     static var signFlippedBytes: Range<Int> { 0..<0 }
+
+    /// `layout.regroup` for this format: a requirement, so that a call on `any InterleavedFormat.Type`
+    /// reaches a copy specialized for the format (through the opened existential, the generic
+    /// copy called `fields`, `signFlippedBytes` and `blockBytes` as witnesses for every 2 bytes:
+    /// 11 s to regroup Step-wide's 2.5 GiB of f16).
+    static func regroup(_ w: Tensor, groups range: Range<Int>, of layout: InterleavedWeights, into out: UnsafeMutableRawPointer) {
+        layout.regroup(Self.self, w, groups: range, into: out)
+    }
+
+    #if CTXBENCH_VNNI
+    static func multiply(_ layout: InterleavedWeights, _ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>,
+                         groups range: Range<Int>) {
+        for g in range {
+            let sums = dotGroup(layout.chunks(ofGroup: g), a, blocks: layout.blocks)
+            UnsafeMutableRawPointer(y + g &* InterleavedWeights.rowsPerGroup).storeBytes(of: sums, as: SIMD16<Float>.self)
+        }
+    }
+    #endif
 }
 
 #if CTXBENCH_VNNI
