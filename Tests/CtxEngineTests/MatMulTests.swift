@@ -85,9 +85,9 @@ import Testing
         for r in 0..<rows { #expect(abs(y[r] - z[r]) < 0.05 * Float(scale) + 1e-4, "\(type) row \(r)") }
     }
 
-    /// The 16-row regrouping of q4_K, q5_K, q6_K, q8_0 and f16 (decode's layout on VNNI builds)
-    /// holds every row's blocks byte for byte, and a row slice at a group boundary shares it.
-    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0, .f16])
+    /// The 16-row regrouping of q4_K, q5_K, q6_K, q8_0, q5_0 and f16 (decode's layout on VNNI
+    /// builds) holds every row's blocks byte for byte, and a row slice at a group boundary shares it.
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0, .q5_0, .f16])
     func interleavedWeightsHoldEveryRowsBlocks(type: DType) throws {
         let rows = 48, cols = 512
         let w = try Tensor.quantizing(Reference.random(rows * cols, seed: 9, scale: 0.2), rows: rows, cols: cols, as: type)
@@ -103,21 +103,22 @@ import Testing
         #expect(tail.block(row: 0, 1) == layout.block(row: 16, 1))
         // Rows not a multiple of 16, or a type without a unit: no regrouping.
         #expect(try InterleavedWeights.regrouping(w.rows(0..<40)) == nil)
-        #expect(try InterleavedWeights.regrouping(try Tensor(type: .q4_0, rows: 16, cols: 256)) == nil)
+        #expect(try InterleavedWeights.regrouping(try Tensor(type: .bf16, rows: 16, cols: 256)) == nil)
     }
 
     #if CTXBENCH_VNNI
-    /// Decode's GEMV on regrouped q4_K, q5_K, q6_K, q8_0 and f16 (`Q4_KInterleaved.dotGroup` and
-    /// the others, through `GEMV.multiply` on 2 threads) equals a scalar model bit for bit: per row
+    /// Decode's GEMV on regrouped q4_K, q5_K, q6_K, q8_0, q5_0 and f16 (`Q4_KInterleaved.dotGroup`
+    /// and the others, through `GEMV.multiply` on 2 threads) equals a scalar model bit for bit: per row
     /// and block, the exact int32 sum read from the stored rows, q4_K's and q5_K's
     /// Σ_j scale_j * (levels_j · a_j) and Σ_j min_j * (Σ a_j), then acc = fma(Float(sum), d * d_a,
     /// acc), acc = fma(Float(mins), -(dmin * d_a), acc); q6_K's Σ_j scale_j * ((levels_j - 32) ·
-    /// a_j), q8_0's q · a (against q8_0 activations), then acc = fma(Float(sum), d * d_a, acc);
+    /// a_j), q8_0's q · a and q5_0's (level - 16) · a (against q8_0 activations), then
+    /// acc = fma(Float(sum), d * d_a, acc);
     /// f16's column c into accumulator c % 4, acc = fma(w, a, acc) (a rounded to f16), then
     /// (acc0 + acc1) + (acc2 + acc3). 80 rows (5 groups, split unevenly over the threads),
-    /// 3 super-blocks (24 q8_0 blocks, 768 f16 columns); also an expert-like slice, and the row
+    /// 3 super-blocks (24 blocks of 32, 768 f16 columns); also an expert-like slice, and the row
     /// layout's GEMV to rounding.
-    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0, .f16])
+    @Test(arguments: [DType.q4_K, .q5_K, .q6_K, .q8_0, .q5_0, .f16])
     func interleavedGEMVEqualsItsScalarModel(type: DType) throws {
         let rows = 80, cols = 768
         let pool = ThreadPool(threads: 2)
@@ -141,11 +142,20 @@ import Testing
                     for c in 0..<cols { partial[c % 4] = partial[c % 4].addingProduct(UnsafeRawPointer(w.row(r)).f16(at: 2 * c), ap.baseAddress!.f16(at: 2 * c)) }
                     return (partial[0] + partial[1]) + (partial[2] + partial[3])
                 }
-                if type == .q8_0 {
+                if type == .q8_0 || type == .q5_0 {
                     for b in 0..<(cols / 32) {
-                        let block = UnsafeRawPointer(w.row(r)) + b * 34, ab = ap.baseAddress! + b * 34
+                        let block = UnsafeRawPointer(w.row(r)) + b * type.blockBytes, ab = ap.baseAddress! + b * 34
                         var sum: Int32 = 0
-                        for i in 0..<32 { sum += Int32(block.load(fromByteOffset: 2 + i, as: Int8.self)) * Int32(ab.load(fromByteOffset: 2 + i, as: Int8.self)) }
+                        for i in 0..<32 {
+                            let level: Int32
+                            if type == .q8_0 {
+                                level = Int32(block.load(fromByteOffset: 2 + i, as: Int8.self))
+                            } else {
+                                let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self), byte = block.load(fromByteOffset: 6 + i % 16, as: UInt8.self)
+                                level = Int32(i < 16 ? byte & 0x0F : byte >> 4) | Int32((qh >> i) & 1) << 4 - 16
+                            }
+                            sum += level * Int32(ab.load(fromByteOffset: 2 + i, as: Int8.self))
+                        }
                         acc = acc.addingProduct(Float(sum), block.f16(at: 0) * ab.f16(at: 0))
                     }
                     return acc

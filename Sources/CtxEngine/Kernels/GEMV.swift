@@ -5,7 +5,7 @@
 /// range of the matrix. x is first converted to the weight type's activation format (q8_0 or q8_K
 /// for the integer dot products, f16 or bf16 for those weights), once per call, and, for formats with
 /// a prepared layout (`WeightFormat.preparedActivationBytes`: q4_0 on AVX2), rearranged into it,
-/// also once per call. A q4_K, q5_K, q6_K or q8_0 matrix regrouped for decode (`Tensor.decodeLayout`,
+/// also once per call. A q4_K, q5_K, q6_K, q8_0, q5_0 or f16 matrix regrouped for decode (`Tensor.decodeLayout`,
 /// AVX-512 VNNI builds) is read in groups of 16 rows instead (`InterleavedWeights`).
 public enum GEMV {
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,

@@ -114,7 +114,7 @@ public final class ModelWeights: @unchecked Sendable {
         public var refusedBytes = 0
     }
 
-    /// Gives every q4_K, q5_K, q6_K and q8_0 matrix with a 16-row multiple (not the embedding table,
+    /// Gives every q4_K, q5_K, q6_K, q8_0, q5_0 and f16 matrix with a 16-row multiple (not the embedding table,
     /// which is looked up, not multiplied) a copy regrouped 16 rows at a time for decode's GEMV
     /// (`InterleavedWeights`; AVX-512 VNNI builds only: elsewhere nothing qualifies). Prefill keeps
     /// reading the stored rows, in place in a GGUF file's mapping, so the copies add their size to

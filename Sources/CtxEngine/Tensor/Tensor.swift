@@ -53,7 +53,7 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Builds `decodeLayout` where the build has a kernel for one (AVX-512 VNNI) and the tensor
-    /// fits it (q4_K, q5_K, q6_K or q8_0, rows a multiple of 16); returns the bytes added, 0 where it
+    /// fits it (q4_K, q5_K, q6_K, q8_0, q5_0 or f16, rows a multiple of 16); returns the bytes added, 0 where it
     /// builds none.
     /// Slices taken afterwards share it.
     @discardableResult

@@ -4,8 +4,9 @@ import CX86Intrinsics
 
 /// A weight matrix regrouped 16 rows at a time: decode's GEMV layout on CPUs with AVX-512 VNNI for
 /// the K-quants of a q4_K_M or q4_K_S file (q4_K, `Q4_KInterleaved`; q5_K, `Q5_KInterleaved`; q6_K,
-/// `Q6_KInterleaved`), for q8_0 (`Q8_0Interleaved`) and f16 (`F16Interleaved`), built once when a
-/// model loads (`Tensor.interleaveForDecode`), beside the stored rows that prefill reads.
+/// `Q6_KInterleaved`), for q8_0, q5_0 and f16 (`Q8_0Interleaved`, `Q5_0Interleaved`,
+/// `F16Interleaved`), built once when a model loads (`Tensor.interleaveForDecode`), beside the
+/// stored rows that prefill reads.
 ///
 /// Why: the row-layout K-quant dots (`KQuantDot`) spend per 256 values and row about 75
 /// instructions (q4_K), a third of them shuffles that spread one row's sub-block scales over its
@@ -14,7 +15,7 @@ import CX86Intrinsics
 /// is row r: one vpdpbusd takes 4 values of 16 rows against 4 broadcast activation bytes, and a
 /// sub-block's scale multiplies 16 rows' int32 sums in one vpmulld, with no shuffle.
 ///
-/// Per group of 16 rows and block (a super-block of 256 columns; q8_0: 32; f16: 1) there is one
+/// Per group of 16 rows and block (a super-block of 256 columns; q8_0, q5_0: 32; f16: 1) there is one
 /// chunk of 16 x the format's block bytes: the same bytes as the 16 rows' blocks (q8_0's levels
 /// with their sign bit toggled), each field's bytes of the 16 rows side by side (the format's
 /// `fields`). A group's chunks run over the columns in order and groups follow one another, so each
@@ -44,6 +45,7 @@ public struct InterleavedWeights: @unchecked Sendable {
         case .q5_K: Q5_KInterleaved.self
         case .q6_K: Q6_KInterleaved.self
         case .q8_0: Q8_0Interleaved.self
+        case .q5_0: Q5_0Interleaved.self
         case .f16: F16Interleaved.self
         default: nil
         }
@@ -210,6 +212,15 @@ enum InterleavedLanes {
         var levels: UnsafeRawPointer { activation + Q8_KFormat.qsOffset }
         /// 64 bytes of the chunk at `offset`: one byte group of the 16 rows.
         @inline(__always) func lanes(_ offset: Int) -> Lanes { chunk.loadUnaligned(fromByteOffset: offset, as: Lanes.self) }
+    }
+
+    /// Σ of the 32 int8 levels at `levels` (a q8_0 activation block's): one ymm vpdpbusd against
+    /// bytes of 1, then across its 8 lanes.
+    @inline(__always)
+    static func sum32(_ levels: UnsafeRawPointer) -> Int32 {
+        let ones = unsafeBitCast(SIMD8<Int32>(repeating: 0x0101_0101), to: SIMD4<Int64>.self)
+        let partial = ctx_dpbusd_epi32(SIMD4<Int64>(), ones, levels.loadUnaligned(as: SIMD4<Int64>.self))
+        return unsafeBitCast(partial, to: SIMD8<Int32>.self).wrappedSum()
     }
 
     /// 16 halves at `p` as floats (vcvtph2ps).

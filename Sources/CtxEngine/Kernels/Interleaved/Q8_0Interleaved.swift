@@ -1,6 +1,3 @@
-#if CTXBENCH_VNNI
-import CX86Intrinsics
-#endif
 import CPlatform
 
 /// q8_0 in `InterleavedWeights`: per group of 16 rows and block of 32 columns, one chunk of
@@ -34,15 +31,12 @@ enum Q8_0Interleaved: InterleavedFormat {
     static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
         typealias Lanes = InterleavedLanes.Lanes
         let chunkBytes = InterleavedWeights.rowsPerGroup &* Q8_0Format.blockBytes
-        let ones = unsafeBitCast(SIMD8<Int32>(repeating: 0x0101_0101), to: SIMD4<Int64>.self)
         var acc = SIMD16<Float>()
         for b in 0..<blocks {
             ctx_compiler_barrier()  // this block's loads after the previous block's
             let chunk = chunks + b &* chunkBytes, activation = a + b &* Q8_0Format.blockBytes
             let levels = activation + Q8_0Format.qsOffset
-            let partial = ctx_dpbusd_epi32(SIMD4<Int64>(), ones, levels.loadUnaligned(as: SIMD4<Int64>.self))
-            let activationSum = unsafeBitCast(partial, to: SIMD8<Int32>.self).wrappedSum()
-            var even = Lanes(repeating: -128 &* activationSum), odd = Lanes()
+            var even = Lanes(repeating: -128 &* InterleavedLanes.sum32(levels)), odd = Lanes()
             for v in stride(from: 0, to: 8, by: 2) {
                 even = InterleavedLanes.dpbusd(even, chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v, as: Lanes.self), levels + 4 &* v)
                 odd = InterleavedLanes.dpbusd(odd, chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v &+ 64, as: Lanes.self),
