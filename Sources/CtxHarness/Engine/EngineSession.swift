@@ -49,7 +49,7 @@ public final class EngineSession: @unchecked Sendable {
     public let weightSeconds: Double
     /// Tensors of a GGUF file converted on load (the rest are used in place).
     public let convertedTensors: [String]
-    /// The K-quant matrices given a copy for decode (`ModelWeights.regroupForDecode`); its time is
+    /// The quantized and f16 matrices given a copy for decode (`ModelWeights.regroupForDecode`); its time is
     /// part of `weightSeconds`.
     public let decodeRegrouping: ModelWeights.DecodeRegrouping
     private var snapshots: [Int: StateSnapshot] = [:]

@@ -43,7 +43,7 @@ public struct LogitsDump {
             throw LogitsError("token \(bad) is outside the vocabulary (0..<\(config.vocabSize))")
         }
         let pool = ThreadPool(threads: threads)
-        // Decode as the benchmarks run it (K-quants from regrouped copies on AVX-512 VNNI builds).
+        // Decode as the benchmarks run it (quantized and f16 weights from regrouped copies on AVX-512 VNNI builds).
         _ = try weights.regroupForDecode(pool: pool, budgetBytes: EngineSession.decodeRegroupingBudget)
         let model = try Model(weights: weights, maxBatch: microBatch)
         let state = try InferenceState(model: model, capacity: tokens.count + 1, cacheType: cacheType)

@@ -117,7 +117,7 @@ public struct KernelBenchmark {
     }
 
     /// GEMV samples. Where the engine's decode reads a layout of its own (`Tensor.decodeLayout`:
-    /// the K-quants regrouped 16 rows at a time on AVX-512 VNNI builds), "gemv" measures that and
+    /// the quantized and f16 matrices regrouped 16 rows at a time on AVX-512 VNNI builds), "gemv" measures that and
     /// "gemv-rows" the stored rows it replaces, measured first, on the same matrices.
     func gemv(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch) throws -> [KernelResult] {
         let first = try makeMatrix(type, rows: shape.rows, cols: shape.cols, pool: pool)

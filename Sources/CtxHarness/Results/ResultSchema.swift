@@ -53,7 +53,7 @@ public struct CellResult: Codable, Sendable, Equatable {
     /// file), and how many of a file's tensors had to be converted on load (the rest are used in place).
     public var weightsSeconds: Double? = nil
     public var weightsConverted: Int? = nil
-    /// Bytes of the K-quant matrices' copies regrouped for decode (`ModelWeights.regroupForDecode`,
+    /// Bytes of the quantized and f16 matrices' copies regrouped for decode (`ModelWeights.regroupForDecode`,
     /// AVX-512 VNNI builds); nil where none were made.
     public var decodeRegroupedBytes: Int? = nil
     public var finishedAt: String
