@@ -355,13 +355,21 @@ import Testing
         let tensors = try shapes.enumerated().map { i, s in
             try Tensor.quantizing(Reference.random(s.1 * s.2, seed: UInt64(40 + i), scale: 0.1), rows: s.1, cols: s.2, as: s.0)
         }
+        // The f16 matrix regrouped on VNNI builds: pieces then round to groups of 16 rows.
+        try tensors[2].interleaveForDecode()
         let x256 = Reference.random(256, seed: 50), x512 = Reference.random(512, seed: 51)
         var batched = tensors.map { [Float](repeating: .nan, count: $0.rows) }
-        var single = batched
+        var single = batched, pieces = batched
         x256.withUnsafeBufferPointer { a in x512.withUnsafeBufferPointer { b in
             func input(_ t: Tensor) -> UnsafePointer<Float> { t.cols == 256 ? a.baseAddress! : b.baseAddress! }
             var outputs = batched.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: 512) }
-            GEMV.multiply(tensors.indices.map { GEMV.Job(tensors[$0], input(tensors[$0]), outputs[$0]) }, pool: pool, scratch: scratch)
+            let jobs = tensors.indices.map { GEMV.Job(tensors[$0], input(tensors[$0]), outputs[$0]) }
+            // In pieces of about 1 KB (32 of them, threads taking them as they come free): every
+            // row once, however the pieces fall across rows and jobs.
+            for i in tensors.indices { outputs[i].update(repeating: .nan, count: 512) }
+            GEMV.multiply(jobs, pool: pool, scratch: scratch, minimumPieceBytes: 1024)
+            for i in tensors.indices { pieces[i] = Array(UnsafeBufferPointer(start: outputs[i], count: tensors[i].rows)) }
+            GEMV.multiply(jobs, pool: pool, scratch: scratch)
             for i in tensors.indices { batched[i] = Array(UnsafeBufferPointer(start: outputs[i], count: tensors[i].rows)) }
             for i in tensors.indices {
                 GEMV.multiply(tensors[i], input(tensors[i]), outputs[i], pool: pool, scratch: scratch)
@@ -371,6 +379,7 @@ import Testing
             outputs = []
         } }
         #expect(batched == single)
+        #expect(pieces == single)
         #expect(batched.allSatisfy { $0.allSatisfy { $0.isFinite } })
     }
 }
