@@ -18,10 +18,7 @@ enum F16Interleaved: InterleavedFormat {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { wide in
             let x = wide.baseAddress!
             F16Format.dequantize(a, x, count: columns)
-            for g in range {
-                let sums = dotGroup(layout.chunks(ofGroup: g), UnsafeRawPointer(x), blocks: columns)
-                UnsafeMutableRawPointer(y + g &* InterleavedWeights.rowsPerGroup).storeBytes(of: sums, as: SIMD16<Float>.self)
-            }
+            storeDots(layout, UnsafeRawPointer(x), y, groups: range)
         }
     }
 

@@ -1,3 +1,4 @@
+import CPlatform
 #if CTXBENCH_VNNI
 import CX86Intrinsics
 #endif
@@ -176,6 +177,12 @@ extension InterleavedFormat {
     #if CTXBENCH_VNNI
     static func multiply(_ layout: InterleavedWeights, _ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>,
                          groups range: Range<Int>) {
+        storeDots(layout, a, y, groups: range)
+    }
+
+    /// y[16g ..< 16g + 16] = `dotGroup` of group g with `a` as it is, for g in `range`.
+    static func storeDots(_ layout: InterleavedWeights, _ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>,
+                          groups range: Range<Int>) {
         for g in range {
             let sums = dotGroup(layout.chunks(ofGroup: g), a, blocks: layout.blocks)
             UnsafeMutableRawPointer(y + g &* InterleavedWeights.rowsPerGroup).storeBytes(of: sums, as: SIMD16<Float>.self)
@@ -185,6 +192,35 @@ extension InterleavedFormat {
 }
 
 #if CTXBENCH_VNNI
+/// A unit of 32-value blocks taken against q8_0 activation blocks (q8_0, q5_0): per group and
+/// block one chunk of 16 stored blocks' bytes, the 16 rows' f16 scales in its first 32 bytes.
+protocol BlocksOf32Interleaved: InterleavedFormat {
+    /// One stored block's bytes.
+    static var storedBlockBytes: Int { get }
+    /// Lane r: Σ level x a over the block for row r, in int32 and exact (`levels`: the activation
+    /// block's 32 int8).
+    static func levelDot(_ chunk: UnsafeRawPointer, _ levels: UnsafeRawPointer) -> InterleavedLanes.Lanes
+}
+
+extension BlocksOf32Interleaved {
+    /// `dotGroup` of these units: per block acc = fma(Float(levelDot), d * d_a, acc), the chunks in
+    /// address order. The row layouts' kernels add the same per-block products in other float
+    /// lanes, so the two agree to rounding. Generic and inlined into each unit's `dotGroup`, so
+    /// `levelDot` inlines too (passed as a closure to one shared loop, it stayed a call).
+    @inline(__always)
+    static func blockDots(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
+        let chunkBytes = InterleavedWeights.rowsPerGroup &* storedBlockBytes
+        var acc = SIMD16<Float>()
+        for b in 0..<blocks {
+            ctx_compiler_barrier()  // this block's loads after the previous block's
+            let chunk = chunks + b &* chunkBytes, activation = a + b &* Q8_0Format.blockBytes
+            let sums = levelDot(chunk, activation + Q8_0Format.qsOffset)
+            acc.addProduct(AVX512Lanes.float(sums), InterleavedLanes.halves(chunk) * activation.f16(at: 0))
+        }
+        return acc
+    }
+}
+
 /// The int32 dot products the units' kernels are made of.
 enum InterleavedLanes {
     typealias Lanes = SIMD16<Int32>

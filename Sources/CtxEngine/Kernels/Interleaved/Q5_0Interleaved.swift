@@ -23,37 +23,37 @@ enum Q5_0Interleaved: InterleavedFormat {
     }
 
     #if CTXBENCH_VNNI
-    /// Per block, in int32 and exact: a sum that starts at -16 * Σ a (the levels are the unsigned
-    /// 0...31), then per vector 2 vpdpbusd, on the low nibbles and on the high ones, each with its
-    /// fifth bits: bits 4v..<4v+4 of qh (16 + 4v... for the high nibbles) spread to bit 4 of the
-    /// lane's bytes by one multiply (x * 0x00204081 puts bit i of a 4-bit x at bit 8i, and no other
-    /// product term lands on those bits); acc = fma(Float(sum), d * d_a, acc). The row layout's
-    /// kernel adds the same per-block products in other float lanes: the two agree to rounding.
-    ///
-    /// The block loop is `Q8_0Interleaved.dotGroup`'s: written twice, because with the level dot
-    /// passed to one shared loop as a closure LLVM left the closure a call (scripts/check-kernel-calls).
+    /// The int32 sum starts at -16 * Σ a (the levels are the unsigned 0...31), then per vector 2
+    /// vpdpbusd, on the low nibbles and on the high ones, each with its fifth bits: bits
+    /// 4v..<4v+4 of qh (16 + 4v... for the high nibbles) spread to bit 4 of the lane's bytes by one
+    /// multiply (x * 0x00204081 puts bit i of a 4-bit x at bit 8i, and no other product term lands
+    /// on those bits).
     @inline(never)
     static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
-        typealias Lanes = InterleavedLanes.Lanes
-        let chunkBytes = InterleavedWeights.rowsPerGroup &* Q5_0Format.blockBytes
-        let nibbles = Lanes(repeating: 0x0F0F_0F0F), fourBits = Lanes(repeating: 0xF)
-        let spread = Lanes(repeating: 0x0020_4081), byteBits = Lanes(repeating: 0x0101_0101)
-        var acc = SIMD16<Float>()
-        for b in 0..<blocks {
-            ctx_compiler_barrier()  // this block's loads after the previous block's
-            let chunk = chunks + b &* chunkBytes, activation = a + b &* Q8_0Format.blockBytes
-            let levels = activation + Q8_0Format.qsOffset
-            let qh = chunk.loadUnaligned(fromByteOffset: qhOffset, as: Lanes.self)
-            @inline(__always) func fifthBits(_ first: Int32) -> Lanes { ((((qh &>> first) & fourBits) &* spread) & byteBits) &<< 4 }
-            var low = Lanes(repeating: -16 &* InterleavedLanes.sum32(levels)), high = Lanes()
-            for v in 0..<4 {
-                let q = chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v, as: Lanes.self)
-                low = InterleavedLanes.dpbusd(low, (q & nibbles) | fifthBits(Int32(4 &* v)), levels + 4 &* v)
-                high = InterleavedLanes.dpbusd(high, ((q &>> 4) & nibbles) | fifthBits(Int32(16 &+ 4 &* v)), levels + (16 &+ 4 &* v))
-            }
-            acc.addProduct(AVX512Lanes.float(low &+ high), InterleavedLanes.halves(chunk + dOffset) * activation.f16(at: 0))
-        }
-        return acc
+        blockDots(chunks, a, blocks: blocks)
     }
     #endif
 }
+
+#if CTXBENCH_VNNI
+extension Q5_0Interleaved: BlocksOf32Interleaved {
+    static var storedBlockBytes: Int { Q5_0Format.blockBytes }
+
+    @inline(__always)
+    static func levelDot(_ chunk: UnsafeRawPointer, _ levels: UnsafeRawPointer) -> InterleavedLanes.Lanes {
+        typealias Lanes = InterleavedLanes.Lanes
+        let nibbles = Lanes(repeating: 0x0F0F_0F0F), fourBits = Lanes(repeating: 0xF)
+        let spread = Lanes(repeating: 0x0020_4081), byteBits = Lanes(repeating: 0x0101_0101)
+        let qh = chunk.loadUnaligned(fromByteOffset: qhOffset, as: Lanes.self)
+        @inline(__always) func fifthBits(_ first: Int32) -> Lanes { ((((qh &>> first) & fourBits) &* spread) & byteBits) &<< 4 }
+        var low = Lanes(repeating: -16 &* InterleavedLanes.sum32(levels)), high = Lanes()
+        for v in 0..<4 {
+            let q = chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v, as: Lanes.self)
+            low = InterleavedLanes.dpbusd(low, (q & nibbles) | fifthBits(Int32(4 &* v)), levels + 4 &* v)
+            high = InterleavedLanes.dpbusd(high, ((q &>> 4) & nibbles) | fifthBits(Int32(16 &+ 4 &* v)), levels + (16 &+ 4 &* v))
+        }
+        return low &+ high
+    }
+}
+#endif
+

@@ -22,29 +22,31 @@ enum Q8_0Interleaved: InterleavedFormat {
     }
 
     #if CTXBENCH_VNNI
-    /// Per block, in int32 and exact: a sum that starts at -128 * Σ a (the levels are q + 128;
-    /// Σ a by one ymm vpdpbusd against bytes of 1, added across), then 8 vpdpbusd in two chains;
-    /// acc = fma(Float(sum), d * d_a, acc). |sum| <= 32 * 255 * 128: no overflow. The row layout's
-    /// kernel adds the same per-block products in other float lanes, so the two agree to
-    /// rounding. In address order, no software prefetch (as `Q4_KInterleaved.dotGroup`).
+    /// The int32 sum starts at -128 * Σ a (the levels are q + 128; `InterleavedLanes.sum32`), then
+    /// 8 vpdpbusd in two chains. |sum| <= 32 * 255 * 128: no overflow. In address order, no software
+    /// prefetch (as `Q4_KInterleaved.dotGroup`).
     @inline(never)
     static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
-        typealias Lanes = InterleavedLanes.Lanes
-        let chunkBytes = InterleavedWeights.rowsPerGroup &* Q8_0Format.blockBytes
-        var acc = SIMD16<Float>()
-        for b in 0..<blocks {
-            ctx_compiler_barrier()  // this block's loads after the previous block's
-            let chunk = chunks + b &* chunkBytes, activation = a + b &* Q8_0Format.blockBytes
-            let levels = activation + Q8_0Format.qsOffset
-            var even = Lanes(repeating: -128 &* InterleavedLanes.sum32(levels)), odd = Lanes()
-            for v in stride(from: 0, to: 8, by: 2) {
-                even = InterleavedLanes.dpbusd(even, chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v, as: Lanes.self), levels + 4 &* v)
-                odd = InterleavedLanes.dpbusd(odd, chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v &+ 64, as: Lanes.self),
-                                              levels + (4 &* v &+ 4))
-            }
-            acc.addProduct(AVX512Lanes.float(even &+ odd), InterleavedLanes.halves(chunk + dOffset) * activation.f16(at: 0))
-        }
-        return acc
+        blockDots(chunks, a, blocks: blocks)
     }
     #endif
 }
+
+#if CTXBENCH_VNNI
+extension Q8_0Interleaved: BlocksOf32Interleaved {
+    static var storedBlockBytes: Int { Q8_0Format.blockBytes }
+
+    @inline(__always)
+    static func levelDot(_ chunk: UnsafeRawPointer, _ levels: UnsafeRawPointer) -> InterleavedLanes.Lanes {
+        typealias Lanes = InterleavedLanes.Lanes
+        var even = Lanes(repeating: -128 &* InterleavedLanes.sum32(levels)), odd = Lanes()
+        for v in stride(from: 0, to: 8, by: 2) {
+            even = InterleavedLanes.dpbusd(even, chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v, as: Lanes.self), levels + 4 &* v)
+            odd = InterleavedLanes.dpbusd(odd, chunk.loadUnaligned(fromByteOffset: qsOffset &+ 64 &* v &+ 64, as: Lanes.self),
+                                          levels + (4 &* v &+ 4))
+        }
+        return even &+ odd
+    }
+}
+#endif
+
