@@ -64,23 +64,35 @@ final class KDALayer {
             ctx.linear([(wq, x, raw[0].p), (wk, x, raw[1].p), (wv, x, raw[2].p)], tokens: tokens)
         }
         ctx.time(.kdaConv, layer) {
-            ctx.pool.parallelFor(3) { range, _ in
-                for stream in range {
-                    Self.causalConv(raw[stream].p, tokens: tokens, width: width, kernel: kernel,
-                                    weights: convWeights[stream].p, state: state.convState(stream), out: qkv[stream].p)
-                    VectorOps.silu(qkv[stream].p, qkv[stream].p, tokens * width)
+            // Work items are (stream, block of convBlock tokens), so that two threads share the three
+            // streams evenly (one item per stream left one thread a stream behind). Every block reads
+            // the state (the inputs before the batch); it is replaced once all blocks are done.
+            let blocks = (tokens + Self.convBlock - 1) / Self.convBlock
+            ctx.pool.parallelFor(3 * blocks) { range, _ in
+                for item in range {
+                    let stream = item / blocks, first = item % blocks * Self.convBlock
+                    let span = first..<min(first + Self.convBlock, tokens)
+                    Self.causalConv(raw[stream].p, tokens: span, width: width, kernel: kernel, weights: convWeights[stream].p,
+                                    history: state.convState(stream), out: qkv[stream].p)
+                    let rows = qkv[stream].p + first * width
+                    VectorOps.silu(rows, rows, span.count * width)
                 }
+            }
+            for stream in 0..<3 {
+                Self.advanceConvState(state.convState(stream), after: raw[stream].p, tokens: tokens, width: width, kernel: kernel)
             }
         }
         ctx.time(.kdaQKNorm, layer) {
             // Per-head L2 norm of q and k; q also takes the 1/sqrt(K) attention scale.
             let scale = 1 / Float(dim).squareRoot()
-            for t in 0..<tokens {
-                for h in 0..<heads {
-                    let q = qkv[0].p + t * width + h * dim, k = qkv[1].p + t * width + h * dim
-                    VectorOps.l2Normalize(q, eps: eps, q, dim)
-                    VectorOps.scale(q, scale, q, dim)
-                    VectorOps.l2Normalize(k, eps: eps, k, dim)
+            ctx.pool.parallelFor(tokens) { range, _ in
+                for t in range {
+                    for h in 0..<heads {
+                        let q = qkv[0].p + t * width + h * dim, k = qkv[1].p + t * width + h * dim
+                        VectorOps.l2Normalize(q, eps: eps, q, dim)
+                        VectorOps.scale(q, scale, q, dim)
+                        VectorOps.l2Normalize(k, eps: eps, k, dim)
+                    }
                 }
             }
         }
@@ -94,14 +106,17 @@ final class KDALayer {
         }
         ctx.time(.kdaGate, layer) {
             let bias = dtBias.data.assumingMemoryBound(to: Float.self)
-            for t in 0..<tokens {
-                let g = decay.p + t * width
-                VectorOps.axpy(1, bias, g, width)
-                VectorOps.softplus(g, g, width)
-                for h in 0..<heads { VectorOps.scale(g + h * dim, -decayRate[h], g + h * dim, dim) }
+            ctx.pool.parallelFor(tokens) { range, _ in
+                for t in range {
+                    let g = decay.p + t * width
+                    VectorOps.axpy(1, bias, g, width)
+                    VectorOps.softplus(g, g, width)
+                    for h in 0..<heads { VectorOps.scale(g + h * dim, -decayRate[h], g + h * dim, dim) }
+                }
+                let b = beta.p + range.lowerBound * heads, gate = outGate.p + range.lowerBound * width
+                VectorOps.sigmoid(b, b, range.count * heads)
+                VectorOps.sigmoid(gate, gate, range.count * width)
             }
-            VectorOps.sigmoid(beta.p, beta.p, tokens * heads)
-            VectorOps.sigmoid(outGate.p, outGate.p, tokens * width)
         }
         ctx.time(.kdaRecurrence, layer) {
             let inputs = KDAInputs(q: qkv[0].p, k: qkv[1].p, v: qkv[2].p, g: decay.p, beta: beta.p,
@@ -114,10 +129,12 @@ final class KDALayer {
         }
         ctx.time(.kdaOutputNorm, layer) {
             let w = outputNorm.data.assumingMemoryBound(to: Float.self)
-            for t in 0..<tokens {
-                for h in 0..<heads {
-                    let o = output.p + t * width + h * dim
-                    VectorOps.rmsNorm(o, weight: w, eps: eps, o, dim)
+            ctx.pool.parallelFor(tokens) { range, _ in
+                for t in range {
+                    for h in 0..<heads {
+                        let o = output.p + t * width + h * dim
+                        VectorOps.rmsNorm(o, weight: w, eps: eps, o, dim)
+                    }
                 }
             }
         }
@@ -125,24 +142,41 @@ final class KDALayer {
         ctx.time(.kdaOutput, layer) { ctx.linear(wo, output.p, tokens: tokens, out) }
     }
 
+    /// Tokens per work item of the conv (see `forward`).
+    static let convBlock = 16
+
     /// Depthwise causal conv over T tokens of `width` channels: out[t] = Σ_j w[j] * in[t - (kernel-1) + j],
     /// inputs before the batch coming from `state` (the previous kernel-1 inputs), which is then
     /// updated to the batch's last kernel-1 inputs. weights: [kernel][width].
     static func causalConv(_ input: UnsafePointer<Float>, tokens: Int, width: Int, kernel: Int,
                            weights: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
-        let history = kernel - 1
-        for t in 0..<tokens {
+        causalConv(input, tokens: 0..<tokens, width: width, kernel: kernel, weights: weights, history: state, out: out)
+        advanceConvState(state, after: input, tokens: tokens, width: width, kernel: kernel)
+    }
+
+    /// The conv's outputs for the batch's tokens `span` only (rows span of `out`), reading
+    /// `history` (the kernel-1 inputs before the batch, oldest first) without changing it.
+    static func causalConv(_ input: UnsafePointer<Float>, tokens span: Range<Int>, width: Int, kernel: Int,
+                           weights: UnsafePointer<Float>, history: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let past = kernel - 1
+        for t in span {
             let o = out + t * width
             o.initialize(repeating: 0, count: width)
             for j in 0..<kernel {
-                let s = t - history + j
-                let row = s >= 0 ? input + s * width : UnsafePointer(state + (history + s) * width)
+                let s = t - past + j
+                let row = s >= 0 ? input + s * width : history + (past + s) * width
                 VectorOps.multiplyAdd(weights + j * width, row, o, width)
             }
         }
-        // New state: the last `history` inputs, oldest first.
-        for r in 0..<history {
-            let s = tokens - history + r
+    }
+
+    /// state (kernel-1 rows of `width`, oldest first) <- the last kernel-1 inputs once a batch of
+    /// `tokens` inputs has followed it.
+    static func advanceConvState(_ state: UnsafeMutablePointer<Float>, after input: UnsafePointer<Float>, tokens: Int,
+                                 width: Int, kernel: Int) {
+        let past = kernel - 1
+        for r in 0..<past {
+            let s = tokens - past + r
             if s >= 0 {
                 (state + r * width).update(from: input + s * width, count: width)
             } else {
