@@ -51,6 +51,36 @@ import Testing
         }
     }
 
+    /// GEMM.multiplyRows (KDA's chunk products) against plain sums, with strided operands: 16 rows
+    /// (two panels and a partial one), 128 rows (a partial last panel of 2), and a width that is no
+    /// multiple of the microkernel's tile (the row-by-row path); with and without accumulating.
+    @Test(arguments: [(16, 32, 64), (128, 16, 32), (5, 7, 24)])
+    func multiplyRowsMatchesPlainSums(m: Int, kc: Int, dim: Int) {
+        let lda = kc + 3, ldb = dim + 5, ldo = dim + 7
+        let a = Reference.random(m * lda, seed: 21), b = Reference.random(kc * ldb, seed: 22)
+        let start = Reference.random(m * ldo, seed: 23)
+        for accumulate in [false, true] {
+            var out = start
+            var scratch = [Float](repeating: .nan, count: GEMM.tileTokens * (kc + dim))
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
+                out.withUnsafeMutableBufferPointer { op in scratch.withUnsafeMutableBufferPointer { sp in
+                    GEMM.multiplyRows(ap.baseAddress!, lda: lda, rows: m, kc: kc, bp.baseAddress!, ldb: ldb, dim: dim,
+                                      op.baseAddress!, ldo: ldo, accumulate: accumulate, scratch: sp.baseAddress!)
+                } }
+            } }
+            for i in 0..<m { for j in 0..<ldo {
+                guard j < dim else {
+                    #expect(out[i * ldo + j] == start[i * ldo + j], "past dim: row \(i) col \(j) written")
+                    continue
+                }
+                var expected = accumulate ? Double(start[i * ldo + j]) : 0
+                for p in 0..<kc { expected += Double(a[i * lda + p]) * Double(b[p * ldb + j]) }
+                #expect(abs(Double(out[i * ldo + j]) - expected) < 1e-4 * max(1, abs(expected)),
+                        "\(m)x\(kc)x\(dim) accumulate \(accumulate) [\(i), \(j)]")
+            } }
+        }
+    }
+
     @Test(arguments: DType.weightTypes)
     func gemvMatchesPerRowDots(type: DType) throws {
         let pool = ThreadPool(threads: 2)

@@ -197,6 +197,44 @@ public enum GEMM {
         }
     }
 
+    /// out (m, dim) (+)= A (m, kc) · B (kc, dim), all three row-major with their own strides (lda,
+    /// ldb, ldo): small products of f32 matrices already in memory, such as KDA's chunk against its
+    /// 128 x 128 state. A is packed 6 rows at a time into `scratch`, and each panel runs on the
+    /// microkernel against B's rows as they lie; a last panel of fewer than 6 rows goes through a
+    /// 6 x dim tile in `scratch`. When dim is not a multiple of `tileRows`, row by row
+    /// (`VectorOps.accumulateRows`). scratch: at least 6 x (kc + dim) floats.
+    static func multiplyRows(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, kc: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                             dim: Int, _ out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool,
+                             scratch: UnsafeMutablePointer<Float>) {
+        guard dim % tileRows == 0 else {
+            for i in 0..<m {
+                let row = out + i * ldo
+                if !accumulate { row.initialize(repeating: 0, count: dim) }
+                VectorOps.accumulateRows(row, weights: a + i * lda, rows: b, stride: ldb, count: kc, dim: dim)
+            }
+            return
+        }
+        let panel = scratch, tile = scratch + tileTokens * kc
+        for first in stride(from: 0, to: m, by: tileTokens) {
+            let valid = min(tileTokens, m - first)
+            packPanel(cols: kc, into: panel) { i in i < valid ? a + (first + i) * lda : nil }
+            let whole = valid == tileTokens
+            for c in stride(from: 0, to: dim, by: tileRows) {
+                if whole {
+                    microkernel(panel, b + c, ldb: ldb, kc: kc, out + first * ldo + c, ldc: ldo, accumulate: accumulate)
+                } else {
+                    microkernel(panel, b + c, ldb: ldb, kc: kc, tile + c, ldc: dim, accumulate: false)
+                }
+            }
+            if !whole {
+                for i in 0..<valid {
+                    let row = out + (first + i) * ldo
+                    if accumulate { VectorOps.axpy(1, tile + i * dim, row, dim) } else { row.update(from: tile + i * dim, count: dim) }
+                }
+            }
+        }
+    }
+
     /// C (6, tileRows) (+)= A (6 x kc, packed [k][6]) · B (kc x tileRows: row p at b + p * ldb; GEMM
     /// packs its weight panels with ldb tileRows, attention passes cache rows as they lie).
     /// Twelve accumulators stay in registers (checked in the assembly: the loop body is 2 vmovups,

@@ -239,39 +239,40 @@ final class KDALayer {
     ///   L[c,i] = beta_c Σ_d k_c k_i exp(G_c - G_i) (i < c);  w, u = (I + L)⁻¹ beta (exp(G) k), (I + L)⁻¹ beta v
     ///   v_new = u - w S;  o = (q exp(G)) S + A v_new with A[c,j] = Σ_d q_c k_j exp(G_c - G_j) (j <= c)
     ///   S = Diag(exp G_last) S + (exp(G_last - G) k)ᵀ v_new
-    /// exp(G_c - G_i) is computed per pair (never exp(G_c) * exp(-G_i), which overflows when the
-    /// decay is strong); every exponent is <= 0.
+    /// Every decay factor is a product of the tokens' exp(g) <= 1: exp(G_c - G_i) = exp(G_c -
+    /// G_(i+1)) exp(g_(i+1)), walked down from i = c, so the chunk takes C x K exponentials, not
+    /// one per pair and channel (they were a third of its time), and never forms exp(G_c) *
+    /// exp(-G_i), which overflows when the decay is strong. The three products with the K x V
+    /// state (w S, (q exp G) S and the update) run on GEMM's microkernel (`GEMM.multiplyRows`):
+    /// row by row they read the 64 KB state from L2 once per token.
     static func chunkStep(_ x: KDAInputs, head h: Int, first t0: Int, count n: Int, state s: UnsafeMutablePointer<Float>) {
         let d = x.dim
         @inline(__always) func at(_ p: UnsafeMutablePointer<Float>, _ c: Int) -> UnsafeMutablePointer<Float> {
             p + (t0 + c) * x.width + h * d
         }
-        let floats = 6 * n * d + 2 * n * n + 2 * d
+        let floats = 6 * n * d + 2 * n * n + 2 * d + GEMM.tileTokens * 2 * d
         withUnsafeTemporaryAllocation(of: Float.self, capacity: floats) { buffer in
-            let G = buffer.baseAddress!           // [n][d] cumulative log-decay
-            let expG = G + n * d                  // [n][d]
+            let decay = buffer.baseAddress!       // [n][d]: exp(g_c)
+            let expG = decay + n * d              // [n][d]: exp(G_c), the running product
             let w = expG + n * d                  // [n][d]
             let u = w + n * d                     // [n][d] (V = K = d)
             let kT = u + n * d                    // [d][n]: exp(G_last - G_c) k_c, transposed
             let qg = kT + n * d                   // [n][d]: q_c exp(G_c)
             let L = qg + n * d                    // [n][n]
             let A = L + n * n                     // [n][n]
-            let e = A + n * n                     // [d] scratch
-            let kk = e + d                        // [d] scratch
-            for c in 0..<n {
-                let g = at(x.g, c), Gc = G + c * d
-                if c == 0 { Gc.update(from: g, count: d) } else {
-                    for i in 0..<d { Gc[i] = G[(c - 1) * d + i] + g[i] }
-                }
-            }
-            VectorOps.exp(G, expG, n * d)
-            // L and A from pairwise decays.
+            let e = A + n * n                     // [d]: a running decay factor
+            let kk = e + d                        // [d]: k_i exp(G_c - G_i)
+            let scratch = kk + d                  // GEMM.multiplyRows' panel and tile
+            for c in 0..<n { VectorOps.exp(at(x.g, c), decay + c * d, d) }
+            expG.update(from: decay, count: d)
+            for c in 1..<n { VectorOps.multiply(expG + (c - 1) * d, decay + c * d, expG + c * d, d) }
+            // L and A: for each c, e = exp(G_c - G_i) from i = c down.
             for c in 0..<n {
                 let kc = at(x.k, c), qc = at(x.q, c), bc = x.beta[(t0 + c) * x.heads + h]
-                for i in 0...c {
-                    for j in 0..<d { e[j] = G[c * d + j] - G[i * d + j] }
-                    VectorOps.exp(e, e, d)
-                    VectorOps.multiply(e, at(x.k, i), kk, d)  // k_i exp(G_c - G_i)
+                e.initialize(repeating: 1, count: d)
+                for i in stride(from: c, through: 0, by: -1) {
+                    if i < c { VectorOps.multiply(e, decay + (i + 1) * d, e, d) }
+                    VectorOps.multiply(e, at(x.k, i), kk, d)
                     A[c * n + i] = VectorOps.dot(qc, kk, d)
                     if i < c { L[c * n + i] = bc * VectorOps.dot(kc, kk, d) }
                 }
@@ -290,28 +291,25 @@ final class KDALayer {
             }
             // v_new = u - w S, in place in u (w negated in place first).
             VectorOps.scale(w, -1, w, n * d)
-            for c in 0..<n { VectorOps.accumulateRows(u + c * d, weights: w + c * d, rows: s, stride: d, count: d, dim: d) }
+            GEMM.multiplyRows(w, lda: d, rows: n, kc: d, s, ldb: d, dim: d, u, ldo: d, accumulate: true, scratch: scratch)
             // o_c = (q_c exp G_c) S + Σ_{j<=c} A[c,j] v_new_j
-            for c in 0..<n {
-                VectorOps.multiply(at(x.q, c), expG + c * d, qg + c * d, d)
-                let o = at(x.o, c)
-                o.initialize(repeating: 0, count: d)
-                VectorOps.accumulateRows(o, weights: qg + c * d, rows: s, stride: d, count: d, dim: d)
-                VectorOps.accumulateRows(o, weights: A + c * n, rows: u, stride: d, count: c + 1, dim: d)
-            }
+            for c in 0..<n { VectorOps.multiply(at(x.q, c), expG + c * d, qg + c * d, d) }
+            GEMM.multiplyRows(qg, lda: d, rows: n, kc: d, s, ldb: d, dim: d, at(x.o, 0), ldo: x.width, accumulate: false,
+                              scratch: scratch)
+            for c in 0..<n { VectorOps.accumulateRows(at(x.o, c), weights: A + c * n, rows: u, stride: d, count: c + 1, dim: d) }
             // S = Diag(exp G_last) S + Σ_c (exp(G_last - G_c) k_c)ᵀ v_new_c
-            let last = G + (n - 1) * d
-            for c in 0..<n {
-                for j in 0..<d { e[j] = last[j] - G[c * d + j] }
-                VectorOps.exp(e, e, d)
+            e.initialize(repeating: 1, count: d)
+            for c in stride(from: n - 1, through: 0, by: -1) {
+                if c < n - 1 { VectorOps.multiply(e, decay + (c + 1) * d, e, d) }
                 let kc = at(x.k, c)
                 for j in 0..<d { kT[j * n + c] = e[j] * kc[j] }
             }
+            let last = expG + (n - 1) * d
             for r in 0..<d {
                 let row = s + r * d
-                VectorOps.scale(row, expG[(n - 1) * d + r], row, d)
-                VectorOps.accumulateRows(row, weights: kT + r * n, rows: u, stride: d, count: n, dim: d)
+                VectorOps.scale(row, last[r], row, d)
             }
+            GEMM.multiplyRows(kT, lda: n, rows: d, kc: n, u, ldb: d, dim: d, s, ldo: d, accumulate: true, scratch: scratch)
         }
     }
 }
