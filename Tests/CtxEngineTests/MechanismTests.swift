@@ -95,8 +95,10 @@ import Testing
         for (start, count) in [(0, tokens), (tokens, 1), (tokens + 1, tokens - 1)] {
             x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
                 w.withUnsafeBufferPointer { wp in state.withUnsafeMutableBufferPointer { sp in
-                    KDALayer.causalConv(xp.baseAddress! + start * width, tokens: count, width: width, kernel: kernel,
-                                        weights: wp.baseAddress!, state: sp.baseAddress!, out: op.baseAddress! + start * width)
+                    let input = xp.baseAddress! + start * width
+                    KDALayer.causalConv(input, tokens: 0..<count, width: width, kernel: kernel,
+                                        weights: wp.baseAddress!, history: sp.baseAddress!, out: op.baseAddress! + start * width)
+                    KDALayer.advanceConvState(sp.baseAddress!, after: input, tokens: count, width: width, kernel: kernel)
                 } }
             } }
         }

@@ -145,17 +145,10 @@ final class KDALayer {
     /// Tokens per work item of the conv (see `forward`).
     static let convBlock = 16
 
-    /// Depthwise causal conv over T tokens of `width` channels: out[t] = Σ_j w[j] * in[t - (kernel-1) + j],
-    /// inputs before the batch coming from `state` (the previous kernel-1 inputs), which is then
-    /// updated to the batch's last kernel-1 inputs. weights: [kernel][width].
-    static func causalConv(_ input: UnsafePointer<Float>, tokens: Int, width: Int, kernel: Int,
-                           weights: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
-        causalConv(input, tokens: 0..<tokens, width: width, kernel: kernel, weights: weights, history: state, out: out)
-        advanceConvState(state, after: input, tokens: tokens, width: width, kernel: kernel)
-    }
-
-    /// The conv's outputs for the batch's tokens `span` only (rows span of `out`), reading
-    /// `history` (the kernel-1 inputs before the batch, oldest first) without changing it.
+    /// Depthwise causal conv of `width` channels for the batch's tokens `span` (rows span of `out`):
+    /// out[t] = Σ_j w[j] * in[t - (kernel-1) + j], inputs before the batch coming from `history`
+    /// (the previous kernel-1 inputs, oldest first), which this does not change (`advanceConvState`
+    /// does, once every span of the batch is done). weights: [kernel][width].
     static func causalConv(_ input: UnsafePointer<Float>, tokens span: Range<Int>, width: Int, kernel: Int,
                            weights: UnsafePointer<Float>, history: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
         let past = kernel - 1
