@@ -571,7 +571,7 @@ public final class SuiteRunner {
                 limits[threads] = l
                 continue
             }
-            if !options.quiet { log("calibrating DRAM read and FMA peak at \(threads) threads...\n") }
+            if !options.quiet { log("calibrating DRAM read and FMA peak at \(threads) thread\(threads == 1 ? "" : "s")...\n") }
             let placement = try ThreadPlacement.plan(threads: threads, policy: .none, topology: platform.numa)
             limits[threads] = try Calibrator.quick.measure(pool: ThreadPool(threads: threads, placement: placement),
                                                      memory: placement.memory) { _ in }
