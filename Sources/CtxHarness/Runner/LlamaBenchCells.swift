@@ -152,23 +152,32 @@ extension SuiteRunner {
         // is never flushed at exit (llama.cpp issue 22142): the line is lost when the process
         // exits before the logger's thread writes it, most often for tiny models that free fast
         // (here 3 runs in 20 on a loaded machine; 6 in 14 for a 4-layer 64-wide model, and one
-        // CI run lost 5 in a row). A run that succeeded and printed nothing is run again, up to
-        // `batchedBenchRuns` runs in all; a lost line is no measurement, so nothing is discarded.
+        // CI run lost 5 in a row), and one CI run got it twice, the second copy without its
+        // opening brace (the logger's thread and exit's flush of stdout racing). A run that
+        // succeeded and printed no single well-formed row is run again, up to `batchedBenchRuns`
+        // runs in all; output that was not empty is kept beside the cell's as
+        // `cell-N.rejected-K.jsonl` with its stderr, and the cell's sample is the run that parsed.
         var child: ChildProcess
         var attempts = 0
+        var text = ""
+        var parsed: Result<MeasuredSamples, Error>
         repeat {
+            if attempts > 0 { Self.keepRejectedOutput(stem: stem, text: text) }
             child = ChildProcess.run(executable, arguments, stdoutFile: stem + ".jsonl", stderrFile: stem + ".stderr",
                                      timeoutSeconds: engine.timeoutSeconds, stopWhen: { SuiteRunner.interruptRequested })
             attempts += 1
+            text = (try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? ""
+            parsed = Result {
+                try engine.tool == .llamaBench ? Self.llamaBenchSamples(text, file: stem + ".jsonl", cell: cell)
+                                               : Self.batchedBenchSample(text, file: stem + ".jsonl", cell: cell)
+            }
         } while engine.tool == .batchedBench && child.succeeded && attempts < Self.batchedBenchRuns && !interrupted
-            && ((try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? "").allSatisfy(\.isWhitespace)
+            && (try? parsed.get()) == nil
         if interrupted { return true }
         if let failure = child.failure { partial.problem = "\(engine.tool.rawValue) \(failure)"; return false }
         let measured: MeasuredSamples
-        let text = (try? String(contentsOfFile: stem + ".jsonl", encoding: .utf8)) ?? ""
         do {
-            measured = try engine.tool == .llamaBench ? Self.llamaBenchSamples(text, file: stem + ".jsonl", cell: cell)
-                                                      : Self.batchedBenchSample(text, file: stem + ".jsonl", cell: cell)
+            measured = try parsed.get()
         } catch {
             partial.problem = "\(engine.tool.rawValue) output: \(error)"; return false
         }
@@ -249,6 +258,17 @@ extension SuiteRunner {
         }
         guard tTG.isFinite, tTG > 0 else { throw ImportError(file, "t_tg is \(tTG)") }
         return MeasuredSamples(ns: [tTG * 1e9], fillSeconds: cell.depth > 0 && tPP.isFinite && tPP > 0 ? tPP : nil)
+    }
+
+    /// Keeps the output of a llama-batched-bench run that did not parse (and its stderr) as
+    /// `<stem>.rejected-K.jsonl` / `.stderr` before the run is repeated; empty output is no record.
+    static func keepRejectedOutput(stem: String, text: String) {
+        guard !text.allSatisfy(\.isWhitespace) else { return }
+        let files = FileManager.default
+        var k = 1
+        while files.fileExists(atPath: stem + ".rejected-\(k).jsonl") { k += 1 }
+        try? files.moveItem(atPath: stem + ".jsonl", toPath: stem + ".rejected-\(k).jsonl")
+        try? files.moveItem(atPath: stem + ".stderr", toPath: stem + ".rejected-\(k).stderr")
     }
 
     /// llama-batched-bench's results say nothing of its build: `--version` does ("version: 0.5.0-dev
