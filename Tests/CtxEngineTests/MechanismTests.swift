@@ -187,15 +187,19 @@ import Testing
         for i in 0..<out.count { #expect(abs(Double(out[i]) - expected[i]) < 1e-4, "[\(i)]") }
     }
 
-    /// MLA's absorbed form: one cache whose 48-wide rows are the keys and whose first `valueDim`
-    /// values are the values, 16 query heads on it. 5 tokens x 16 heads = 80 queries: work items of
-    /// 64 and 16 queries, neither a whole number of the microkernel's 6-query panels. valueDim 32
-    /// takes the blocked form, 24 the per-query one; decode (1 token at 300) splits the keys.
-    @Test(arguments: [(5, 70, 32, DType.f32), (5, 70, 24, DType.f32), (5, 70, 32, DType.f16), (1, 300, 32, DType.f16)]
-          as [(Int, Int, Int, DType)])
-    func sharedLatentCacheAttentionMatchesSoftmax(tokens: Int, first: Int, valueDim: Int, type: DType) throws {
+    /// MLA's absorbed form: one cache whose `width`-wide rows are the keys and whose first
+    /// `valueDim` values are the values, `heads` query heads on it. 5 tokens x 16 heads = 80
+    /// queries: work items of 64 and 16 queries, neither a whole number of the microkernel's
+    /// 6-query panels. valueDim 32 takes the blocked form, 24 the per-query one; decode (1 token
+    /// at 300) splits the keys. Items of 16 to 47 queries with at least the microkernel's width
+    /// (16, or 32 with AVX-512) take scores from key rows (`keyRowScoreTile`): 32 heads (Kimi's),
+    /// 40 (a second, partial query block), and rows of 272 (depth blocks of 128 or 256 and a
+    /// remainder).
+    @Test(arguments: [(5, 70, 32, DType.f32, 16, 48), (5, 70, 24, DType.f32, 16, 48), (5, 70, 32, DType.f16, 16, 48),
+                      (1, 300, 32, DType.f16, 16, 48), (1, 300, 32, DType.f16, 32, 272), (1, 300, 64, DType.f32, 40, 272)]
+          as [(Int, Int, Int, DType, Int, Int)])
+    func sharedLatentCacheAttentionMatchesSoftmax(tokens: Int, first: Int, valueDim: Int, type: DType, heads: Int, width: Int) throws {
         let pool = ThreadPool(threads: 2)
-        let (heads, width) = (16, 48)
         let shape = CacheAttention.Shape(tokens: tokens, qHeads: heads, kvHeads: 1, keyDim: width, valueDim: valueDim,
                                          firstPosition: first, window: nil)
         let total = first + tokens

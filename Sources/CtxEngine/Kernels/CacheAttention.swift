@@ -16,8 +16,10 @@
 /// few items for the pool (decode), the key range is split and the partial softmax states merged.
 ///
 /// Per tile, the item's scores and value sums are register-blocked small matrix products
-/// (`attendRangeBlocked`): S (queries x 32 keys) = Q · Kᵀ three queries by four keys at a time,
-/// then O += P · V on GEMM's 6x16 microkernel straight from the tile's rows. A query-by-query form
+/// (`attendRangeBlocked`): S (queries x 32 keys) = Q · Kᵀ on GEMM's microkernel (prefill: keys
+/// transposed; decode with a microkernel width of queries, MLA's 32 heads: Sᵀ = K · Qᵀ with the
+/// key rows read in place) or else three queries by four keys at a time, then O += P · V on the
+/// microkernel straight from the tile's rows. A query-by-query form
 /// (a dot per key, then a row sum per query) re-reads the 74 KB MLA tile from L2 for every query
 /// and ran at about a third of the FMA peak. Value widths that are not a multiple of 16, or key
 /// widths not a multiple of 8, take that plain form (`attendRangePerQuery`).
@@ -153,11 +155,27 @@ public enum CacheAttention {
         // Prefill-sized items take their scores from GEMM's microkernel too: queries packed in
         // panels once per item, each tile's keys transposed once for all of them.
         let packedScores = count >= packedScoreQueries
+        // Decode-sized items with a full microkernel width of queries (MLA's 32 heads) take their
+        // scores as Sᵀ = K · Qᵀ on the microkernel: Qᵀ packed once per item, the keys read in place.
+        let keyRowScores = !packedScores && count >= GEMM.tileRows
+        let width = GEMM.tileRows, queryBlocks = (count + width - 1) / width
         if packedScores {
             let qp = ts.queryPanels
             for p in 0..<panels {
                 GEMM.packPanel(cols: kd, into: qp + p * kd * lanes) { lane in
                     p * lanes + lane < count ? query(p * lanes + lane) : nil
+                }
+            }
+        } else if keyRowScores {
+            // Qᵀ [block][kd][width], queries past `count` zero.
+            let qt = ts.queryPanels
+            for qi in 0..<(queryBlocks * width) {
+                let column = qt + (qi / width) * kd * width + qi % width
+                if qi < count {
+                    let q = query(qi)
+                    for d in 0..<kd { column[d &* width] = q[d] }
+                } else {
+                    for d in 0..<kd { column[d &* width] = 0 }
                 }
             }
         }
@@ -176,6 +194,9 @@ public enum CacheAttention {
                                          scores + p * lanes * keyBlock + c, ldc: keyBlock, accumulate: false)
                     }
                 }
+            } else if keyRowScores {
+                keyRowScoreTile(k, keyStride: kw, keys: n, keyDim: kd, queryColumns: ts.queryPanels, queryBlocks: queryBlocks,
+                                transposed: ts.transposedKeys, queries: count, scores: scores)
             } else {
                 for q0 in stride(from: 0, to: count, by: 3) {
                     let rows = Swift.min(3, count - q0)
@@ -202,8 +223,10 @@ public enum CacheAttention {
                 }
                 for j in 0..<n { probabilities[j &* lanes] = j >= j0 && j < j1 ? row[j] : 0 }
             }
-            for p in 0..<panels {
-                for c in stride(from: 0, to: dv, by: GEMM.tileRows) {
+            // Columns outer: a column block of the tile's values (32 keys x tileRows, 4 KB) stays
+            // in L1 for every panel, where panels outer streamed the whole tile from L2 per panel.
+            for c in stride(from: 0, to: dv, by: GEMM.tileRows) {
+                for p in 0..<panels {
                     GEMM.microkernel(pp + p * keyBlock * lanes, v + c, ldb: vw, kc: n,
                                      ts.accumulators + p * lanes * dv + c, ldc: dv, accumulate: true)
                 }
@@ -212,9 +235,45 @@ public enum CacheAttention {
         }
     }
 
-    /// Items with at least this many queries (prefill) compute scores on the microkernel; fewer
-    /// (decode: 8-12 GQA heads, 32 MLA heads) would pay the tile's transposition for too few.
+    /// Items with at least this many queries (prefill) compute scores on the microkernel with the
+    /// tile's keys transposed; fewer (decode: 8-12 GQA heads, 32 MLA heads) would pay the
+    /// transposition for too few (see `keyRowScoreTile`).
     static let packedScoreQueries = 48
+
+    /// Depth steps per pass of `keyRowScoreTile`: Qᵀ's slice (128 x 32 floats, 16 KB with AVX-512)
+    /// stays in L1 while every key panel of the tile runs over it.
+    static let scoreDepthBlock = 4096 / GEMM.tileRows
+
+    /// scores [query][keyBlock] = Q · Kᵀ for one tile of `keys` key rows (at k + j * keyStride),
+    /// computed as Sᵀ [keys rounded up to 6][queryBlocks * tileRows] = K · Qᵀ on the microkernel
+    /// with the key rows read in place (6 keys a call, missing keys repeating the last), Qᵀ packed
+    /// [block][keyDim][tileRows] (`queryColumns`), depth in blocks of `scoreDepthBlock`; then Sᵀ
+    /// transposed into the scores. The 3x4 `scoreBlock` form loads a key chunk per 3 FMAs and, with
+    /// MLA's 74 KB tile and 74 KB of queries out of L1, ran at the L2's rate (about 60% of peak).
+    static func keyRowScoreTile(_ k: UnsafePointer<Float>, keyStride: Int, keys: Int, keyDim: Int,
+                                queryColumns: UnsafePointer<Float>, queryBlocks: Int,
+                                transposed: UnsafeMutablePointer<Float>, queries: Int,
+                                scores: UnsafeMutablePointer<Float>) {
+        let width = GEMM.tileRows, ldS = queryBlocks * width
+        @inline(__always) func row(_ j: Int, _ d: Int) -> UnsafePointer<Float> {
+            k + Swift.min(j, keys - 1) * keyStride + d
+        }
+        var d0 = 0
+        while d0 < keyDim {
+            let depth = Swift.min(scoreDepthBlock, keyDim - d0)
+            for block in 0..<queryBlocks {
+                let qt = queryColumns + (block * keyDim + d0) * width
+                for j0 in stride(from: 0, to: keys, by: GEMM.tileTokens) {
+                    GEMM.microkernel(rows: (row(j0, d0), row(j0 + 1, d0), row(j0 + 2, d0), row(j0 + 3, d0),
+                                            row(j0 + 4, d0), row(j0 + 5, d0)),
+                                     qt, ldb: width, kc: depth, transposed + j0 * ldS + block * width, ldc: ldS,
+                                     accumulate: d0 > 0)
+                }
+            }
+            d0 += depth
+        }
+        GEMM.transpose(transposed, srcStride: ldS, rows: keys, cols: queries, scores, dstStride: keyBlock)
+    }
 
     /// out [keyDim][keyBlock] = the first `keyDim` values of `keys` rows at k + j * keyStride,
     /// transposed (`GEMM.transpose`); columns past `keys` are zero.
@@ -304,9 +363,11 @@ public final class AttentionScratch: @unchecked Sendable {
         var accumulators: UnsafeMutablePointer<Float>
         /// Blocked form (`CacheAttention.attendRangeBlocked`): P panels [paddedQueries][32].
         var probabilityPanels: UnsafeMutablePointer<Float>
-        /// Blocked form with packed scores: the tile's keys transposed, [keyDim][32].
+        /// Blocked form with packed scores: the tile's keys transposed, [keyDim][32]; with scores
+        /// from key rows (`CacheAttention.keyRowScoreTile`): Sᵀ, [36][queries rounded up to tileRows].
         var transposedKeys: UnsafeMutablePointer<Float>
-        /// Blocked form with packed scores: the item's queries in 6-query panels, [panel][keyDim][6].
+        /// Blocked form with packed scores: the item's queries in 6-query panels, [panel][keyDim][6];
+        /// with scores from key rows: Qᵀ, [block][keyDim][tileRows].
         var queryPanels: UnsafeMutablePointer<Float>
     }
 
@@ -314,7 +375,7 @@ public final class AttentionScratch: @unchecked Sendable {
     static func paddedQueries(_ queries: Int) -> Int { (queries + GEMM.tileTokens - 1) / GEMM.tileTokens * GEMM.tileTokens }
 
     private var perThread: [AlignedBuffer] = []
-    private var layout = (keyTile: 0, valueTile: 0, scores: 0, accumulators: 0, queryPanels: 0)
+    private var layout = (keyTile: 0, valueTile: 0, scores: 0, accumulators: 0, queryPanels: 0, transposed: 0)
     private var partialBuffer = try! AlignedBuffer(byteCount: 0)
 
     public init() {}
@@ -324,15 +385,21 @@ public final class AttentionScratch: @unchecked Sendable {
     func reserve(threads: Int, keyWidth: Int, valueWidth: Int, valueDim: Int, queries: Int, partials: Int) {
         let block = CacheAttention.keyBlock
         let padded = Self.paddedQueries(queries)
+        // Qᵀ and Sᵀ of scores from key rows have columns rounded up to the microkernel's width.
+        let columns = (queries + GEMM.tileRows - 1) / GEMM.tileRows * GEMM.tileRows
+        let keyPanelRows = (block + GEMM.tileTokens - 1) / GEMM.tileTokens * GEMM.tileTokens
         let want = (keyTile: block * keyWidth, valueTile: block * valueWidth, scores: padded * block,
-                    accumulators: padded * valueDim, queryPanels: padded * keyWidth)
+                    accumulators: padded * valueDim, queryPanels: Swift.max(padded, columns) * keyWidth,
+                    transposed: Swift.max(block * keyWidth, keyPanelRows * columns))
         if perThread.count < threads || want.keyTile > layout.keyTile || want.valueTile > layout.valueTile
-            || want.scores > layout.scores || want.accumulators > layout.accumulators || want.queryPanels > layout.queryPanels {
+            || want.scores > layout.scores || want.accumulators > layout.accumulators || want.queryPanels > layout.queryPanels
+            || want.transposed > layout.transposed {
             layout = (Swift.max(want.keyTile, layout.keyTile), Swift.max(want.valueTile, layout.valueTile),
                       Swift.max(want.scores, layout.scores), Swift.max(want.accumulators, layout.accumulators),
-                      Swift.max(want.queryPanels, layout.queryPanels))
-            // The probability panels are as large as the scores, the transposed keys as the key tile.
-            let floats = 2 * layout.keyTile + layout.valueTile + 2 * layout.scores + layout.accumulators + layout.queryPanels
+                      Swift.max(want.queryPanels, layout.queryPanels), Swift.max(want.transposed, layout.transposed))
+            // The probability panels are as large as the scores.
+            let floats = layout.keyTile + layout.valueTile + 2 * layout.scores + layout.accumulators + layout.queryPanels
+                + layout.transposed
             perThread = (0..<threads).map { _ in try! AlignedBuffer(byteCount: floats * 4 + 7 * 64) }
         }
         if partialBuffer.byteCount < partials * 4 { partialBuffer = try! AlignedBuffer(byteCount: partials * 4) }
@@ -343,7 +410,7 @@ public final class AttentionScratch: @unchecked Sendable {
         // Each region starts on a 64-byte boundary (16 floats).
         func rounded(_ n: Int) -> Int { (n + 15) / 16 * 16 }
         let k = base, v = k + rounded(layout.keyTile), s = v + rounded(layout.valueTile), a = s + rounded(layout.scores)
-        let p = a + rounded(layout.accumulators), t = p + rounded(layout.scores), q = t + rounded(layout.keyTile)
+        let p = a + rounded(layout.accumulators), t = p + rounded(layout.scores), q = t + rounded(layout.transposed)
         return ThreadBuffers(keyTile: k, valueTile: v, scores: s, accumulators: a, probabilityPanels: p,
                              transposedKeys: t, queryPanels: q)
     }

@@ -245,6 +245,34 @@ public enum GEMM {
     @inline(__always)
     static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
                             _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate) { p, i in a[p &* tileTokens &+ i] }
+    }
+
+    /// The same product with A's six rows read where they lie (row i's element p at `rows.i[p]`),
+    /// not packed: decode attention's scores, Sᵀ (6 keys, 32 queries) = K · Qᵀ, take a tile's key
+    /// rows so, which costs a broadcast per key and depth step where packing them in panels (a
+    /// transposition per 32-key tile) cost as much as it saved.
+    @inline(__always)
+    static func microkernel(rows: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                   UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+                            _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
+                            _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate) { p, i in
+            switch i {
+            case 0: rows.0[p]
+            case 1: rows.1[p]
+            case 2: rows.2[p]
+            case 3: rows.3[p]
+            case 4: rows.4[p]
+            default: rows.5[p]
+            }
+        }
+    }
+
+    /// The microkernel's body, A's element (k p, row i) from `a` (inlined with i a constant).
+    @inline(__always)
+    static func microkernel(_ b: UnsafePointer<Float>, ldb: Int, kc: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+                            accumulate: Bool, a: (Int, Int) -> Float) {
         // Half a row of B: 8 floats (ymm), or 16 (zmm) with AVX-512.
         #if CTXBENCH_AVX512
         typealias V = SIMD16<Float>
@@ -261,17 +289,15 @@ public enum GEMM {
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
         var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
         let br = UnsafeRawPointer(b)
-        var ap = a
         for p in 0..<kc {
             let b0 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4, as: V.self)
             let b1 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4 &+ V.scalarCount &* 4, as: V.self)
-            var av = V(repeating: ap[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
-            av = V(repeating: ap[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
-            av = V(repeating: ap[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
-            av = V(repeating: ap[3]); c30.addProduct(av, b0); c31.addProduct(av, b1)
-            av = V(repeating: ap[4]); c40.addProduct(av, b0); c41.addProduct(av, b1)
-            av = V(repeating: ap[5]); c50.addProduct(av, b0); c51.addProduct(av, b1)
-            ap += 6
+            var av = V(repeating: a(p, 0)); c00.addProduct(av, b0); c01.addProduct(av, b1)
+            av = V(repeating: a(p, 1)); c10.addProduct(av, b0); c11.addProduct(av, b1)
+            av = V(repeating: a(p, 2)); c20.addProduct(av, b0); c21.addProduct(av, b1)
+            av = V(repeating: a(p, 3)); c30.addProduct(av, b0); c31.addProduct(av, b1)
+            av = V(repeating: a(p, 4)); c40.addProduct(av, b0); c41.addProduct(av, b1)
+            av = V(repeating: a(p, 5)); c50.addProduct(av, b0); c51.addProduct(av, b1)
         }
         @inline(__always) func st(_ v: V, _ i: Int, _ half: Int) {
             let offset = (i &* ldc &+ half &* V.scalarCount) &* 4
