@@ -88,6 +88,12 @@ import Darwin
         if signal == SIGINT {
             #expect(first.terminationStatus == 130)
             #expect(Self.lines(killed.appendingPathComponent("run.json").path).joined().contains("\"interrupted\""))
+            // A report of the unfinished run says how much of its plan it holds.
+            let partial = work.appendingPathComponent("partial-report")
+            let report = try RunSafetyTests.run(["report", killed.path, "--out", partial.path])
+            #expect(report.status == 0, "\(report.err)")
+            let text = (try? String(contentsOf: partial.appendingPathComponent("report.md"), encoding: .utf8)) ?? ""
+            #expect(text.contains("\(interruptedCells.count) of 12 planned cells (status interrupted)"), "\(text.prefix(600))")
         }
 
         let resumed = try Self.start(["run", "--resume", killed.path, "--no-calibrate", "--quiet"])

@@ -37,7 +37,10 @@ public struct Report: Sendable {
                   QuantizationReport.make(runs), ops.table, EngineComparison.make(runs)].filter { !$0.rows.isEmpty }
         sources = runs.map { run in
             let what = run.metadata.source.map { "imported from \($0)" } ?? "ctxbench run, commit \(run.metadata.gitCommit ?? "unknown")"
-            return "\(run.path): \(run.metadata.platformLabel), \(what), \(run.cells.count) cells"
+            // A run that did not finish says so, with how much of its plan it holds.
+            let cells = run.metadata.status == "complete" ? "\(run.cells.count) cells"
+                : "\(run.cells.count) of \(run.metadata.cellsPlanned) planned cells (status \(run.metadata.status))"
+            return "\(run.path): \(run.metadata.platformLabel), \(what), \(cells)"
         }
         fingerprints = runs.map { ($0.metadata.platformLabel, $0.metadata.platform, $0.metadata.source, $0.metadata.backend) }
         charts = []
