@@ -1,3 +1,4 @@
+import CtxEngine
 import CtxHarness
 import Foundation
 
@@ -62,6 +63,7 @@ public enum CLI {
             return ExitCode.success
         }
         do {
+            try checkTuningEnvironment()
             let parsed = try ParsedArguments(rest, configuration: type.configuration)
             let command = try type.init(parsed: parsed)
             try command.validate()
@@ -71,6 +73,14 @@ public enum CLI {
         } catch {
             io.err("error: \(describe(error))\n")
             return ExitCode.failure
+        }
+    }
+
+    /// Environment variables the engine reads where it cannot report a bad value itself.
+    static func checkTuningEnvironment() throws {
+        let name = Prefetch.regroupedDistanceVariable
+        if let text = ProcessInfo.processInfo.environment[name], Prefetch.regroupedDistanceOverride == nil {
+            throw UsageError("\(name) must be a byte count from 0 to 65536 (0: no software prefetch in the regrouped decode GEMVs), got '\(text)'")
         }
     }
 

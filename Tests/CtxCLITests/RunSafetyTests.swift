@@ -13,10 +13,11 @@ import Darwin
     typealias R = RunResumeTests
 
     /// Runs ctxbench to the end: exit status and stderr.
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, err: String) {
+    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> (status: Int32, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: R.binary!)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let directory { process.currentDirectoryURL = directory }
         let err = Pipe()
         process.standardOutput = FileHandle.nullDevice
@@ -75,6 +76,19 @@ import Darwin
         let reportAgain = try Self.run(["report", done.path, "--out", report.path])
         #expect(reportAgain.status == 1 && reportAgain.err.contains("add --force to replace"))
         #expect(try Self.run(["report", done.path, "--out", report.path, "--force"]).status == 0)
+    }
+
+    /// The engine reads CTXBENCH_REGROUPED_PREFETCH where it cannot report a bad value: the CLI
+    /// refuses one before any command runs, in a process of its own (the variable is the process's).
+    @Test func aBadPrefetchDistanceIsOneClearError() throws {
+        guard R.binary != nil else { Issue.record("ctxbench binary not found"); return }
+        for bad in ["4k", "-1", "70000", ""] {
+            let result = try Self.run(["platform"], environment: ["CTXBENCH_REGROUPED_PREFETCH": bad])
+            #expect(result.status == 64)
+            #expect(result.err == "error: CTXBENCH_REGROUPED_PREFETCH must be a byte count from 0 to 65536 (0: no software "
+                    + "prefetch in the regrouped decode GEMVs), got '\(bad)'. See 'ctxbench platform --help'.\n")
+        }
+        #expect(try Self.run(["platform"], environment: ["CTXBENCH_REGROUPED_PREFETCH": "0"]).status == 0)
     }
 
     @Test func resumeRefusesAnotherPlanAndWorksFromAnyDirectory() throws {

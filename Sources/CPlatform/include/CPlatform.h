@@ -1,5 +1,6 @@
 #include "build_features.h"
 #include "current_cpu.h"
+#include "cpu_vendor.h"
 #include "prefetch.h"
 #include "measured_region.h"
 #include "compiler_barrier.h"

@@ -163,7 +163,9 @@ struct EngineCommand: ParsableCommand {
         }
         if let regrouped = sink.cells.compactMap(\.decodeRegroupedBytes).first {
             lines.append("decode reads the quantized and f16 matrices from copies regrouped 16 rows at a time (\(bytes(Double(regrouped))), "
-                         + "made on load, within the load time above); prefill reads the stored rows")
+                         + "made on load, within the load time above, read with "
+                         + (Prefetch.regroupedDistance > 0 ? "software prefetch \(Prefetch.regroupedDistance) bytes ahead" : "no software prefetch")
+                         + "); prefill reads the stored rows")
         }
         lines += [
             "",

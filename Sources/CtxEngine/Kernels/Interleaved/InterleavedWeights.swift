@@ -155,7 +155,9 @@ protocol InterleavedFormat {
     /// One group's 16 dots with the activation row `a` (as `multiply` hands it: the format's
     /// activation type, q8_K or q8_0, by default), lane r for row r, over `blocks` chunks from
     /// `chunks`.
-    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float>
+    /// `distance`: bytes ahead to prefetch, 0 for none (`Prefetch.regroupedDistance`, read once
+    /// per GEMV call: a global's lazy initialization is a call the kernels must not hold).
+    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, prefetch distance: Int) -> SIMD16<Float>
     /// y[16g ..< 16g + 16] = `dotGroup` of group g for g in `range`, from the activation in the
     /// format's activation type.
     static func multiply(_ layout: InterleavedWeights, _ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>,
@@ -183,8 +185,9 @@ extension InterleavedFormat {
     /// y[16g ..< 16g + 16] = `dotGroup` of group g with `a` as it is, for g in `range`.
     static func storeDots(_ layout: InterleavedWeights, _ a: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>,
                           groups range: Range<Int>) {
+        let distance = Prefetch.regroupedDistance
         for g in range {
-            let sums = dotGroup(layout.chunks(ofGroup: g), a, blocks: layout.blocks)
+            let sums = dotGroup(layout.chunks(ofGroup: g), a, blocks: layout.blocks, prefetch: distance)
             UnsafeMutableRawPointer(y + g &* InterleavedWeights.rowsPerGroup).storeBytes(of: sums, as: SIMD16<Float>.self)
         }
     }
@@ -208,12 +211,13 @@ extension BlocksOf32Interleaved {
     /// lanes, so the two agree to rounding. Generic and inlined into each unit's `dotGroup`, so
     /// `levelDot` inlines too (passed as a closure to one shared loop, it stayed a call).
     @inline(__always)
-    static func blockDots(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
+    static func blockDots(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, prefetch distance: Int) -> SIMD16<Float> {
         let chunkBytes = InterleavedWeights.rowsPerGroup &* storedBlockBytes
         var acc = SIMD16<Float>()
         for b in 0..<blocks {
             ctx_compiler_barrier()  // this block's loads after the previous block's
             let chunk = chunks + b &* chunkBytes, activation = a + b &* Q8_0Format.blockBytes
+            if distance > 0 { Prefetch.ahead(chunk, bytes: chunkBytes, distance: distance) }
             let sums = levelDot(chunk, activation + Q8_0Format.qsOffset)
             acc.addProduct(AVX512Lanes.float(sums), InterleavedLanes.halves(chunk) * activation.f16(at: 0))
         }

@@ -33,15 +33,15 @@ enum Q4_KInterleaved: InterleavedFormat {
     /// except that its sum per block is rounded to float once (the row kernel adds two partial
     /// sums in float lanes), so the two agree to rounding.
     ///
-    /// The chunk is read in address order, pair after pair (`ctx_compiler_barrier`), with no
-    /// software prefetch, unlike the row layout's dots: the hardware prefetcher alone did best.
-    /// Kimi-wide q4_K_M decode at 2 threads, medians of 6 interleaved rounds: 101 tokens/s in
-    /// this order and without prefetch, 70-72 prefetching 2-8 KiB ahead, 67 with LLVM's load order
-    /// (the pairs' loads mixed), 79 on the row layout. Not inlined: scripts/check-kernel-calls
-    /// reads its symbol.
+    /// The chunk is read in address order, pair after pair (`ctx_compiler_barrier`), each pair's
+    /// quarter of the chunk prefetched `distance` bytes ahead where the host wants it
+    /// (Intel's cores, not AMD's). On Zen 4, Kimi-wide q4_K_M decode at 2 threads, medians of 6
+    /// interleaved rounds: 101 tokens/s in this order and without prefetch, 70-72 prefetching 2-8
+    /// KiB ahead, 67 with LLVM's load order (the pairs' loads mixed), 79 on the row layout. Not
+    /// inlined: scripts/check-kernel-calls reads its symbol.
     @inline(never)
-    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
-        dot(chunks, a, blocks: blocks, blockBytes: Q4_KFormat.blockBytes, qsOffset: qsOffset, fifthBitsOffset: nil)
+    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, prefetch distance: Int) -> SIMD16<Float> {
+        dot(chunks, a, blocks: blocks, blockBytes: Q4_KFormat.blockBytes, qsOffset: qsOffset, fifthBitsOffset: nil, prefetch: distance)
     }
 
     /// `dotGroup`'s body, shared with q5_K (`Q5_KInterleaved`): with `fifthBitsOffset` (its 8 qh
@@ -51,12 +51,13 @@ enum Q4_KInterleaved: InterleavedFormat {
     /// entry point passes constants, so q4_K's copy has no fifth-bit code.
     @inline(__always)
     static func dot(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, blockBytes: Int, qsOffset: Int,
-                    fifthBitsOffset: Int?) -> SIMD16<Float> {
+                    fifthBitsOffset: Int?, prefetch distance: Int) -> SIMD16<Float> {
         typealias Lanes = InterleavedLanes.Lanes
         let chunkBytes = InterleavedWeights.rowsPerGroup &* blockBytes
         let lowNibbles = Lanes(repeating: 0x0F0F_0F0F)
         let highNibbles = Lanes(repeating: Int32(bitPattern: 0xF0F0_F0F0))
         var acc = SIMD16<Float>()
+        let quarter = chunkBytes / 4  // 576 bytes for q4_K, 704 for q5_K
         for b in 0..<blocks {  // a loop here, not a closure: LLVM left one a call
             let block = InterleavedLanes.Block(b, of: chunks, chunkBytes: chunkBytes, activation: a)
             // Scales and mins of the 16 rows, byte j of a lane for sub-block j (j < 4) or j + 4:
@@ -74,6 +75,7 @@ enum Q4_KInterleaved: InterleavedFormat {
             var sum = Lanes()
             @inline(__always) func pair(_ p: Int) {
                 ctx_compiler_barrier()  // this pair's loads after the previous pair's: the chunk in address order
+                if distance > 0 { Prefetch.ahead(block.chunk + p &* quarter, bytes: quarter, distance: distance) }
                 var even = Lanes(), odd = Lanes()
                 @inline(__always) func group(_ k: Int) {
                     let v = block.lanes(qsOffset &+ (8 &* p &+ k) &* 64)

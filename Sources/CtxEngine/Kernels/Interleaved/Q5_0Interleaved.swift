@@ -29,8 +29,8 @@ enum Q5_0Interleaved: InterleavedFormat {
     /// multiply (x * 0x00204081 puts bit i of a 4-bit x at bit 8i, and no other product term lands
     /// on those bits).
     @inline(never)
-    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
-        blockDots(chunks, a, blocks: blocks)
+    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, prefetch distance: Int) -> SIMD16<Float> {
+        blockDots(chunks, a, blocks: blocks, prefetch: distance)
     }
     #endif
 }

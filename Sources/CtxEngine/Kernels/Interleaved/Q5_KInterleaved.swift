@@ -21,9 +21,9 @@ enum Q5_KInterleaved: InterleavedFormat {
     #if CTXBENCH_VNNI
     /// `Q4_KInterleaved.dot` with the fifth bits. Not inlined: scripts/check-kernel-calls reads it.
     @inline(never)
-    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
+    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, prefetch distance: Int) -> SIMD16<Float> {
         Q4_KInterleaved.dot(chunks, a, blocks: blocks, blockBytes: Q5_KFormat.blockBytes, qsOffset: qsOffset,
-                            fifthBitsOffset: qhOffset)
+                            fifthBitsOffset: qhOffset, prefetch: distance)
     }
     #endif
 }

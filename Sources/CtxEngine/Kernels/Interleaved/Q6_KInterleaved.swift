@@ -38,14 +38,15 @@ enum Q6_KInterleaved: InterleavedFormat {
     /// levels rebuilt from ql and qh (a shift and a mask each, and a select), times scale_j
     /// (vpmulld); then acc = fma(Float(sum), d * d_a, acc). |sum| < 16 * 128 * 16 * 32 * 127: no
     /// overflow. The row layout's kernel rounds the same integers to float in two partial sums, so
-    /// the two agree to rounding. Read in address order, with no software prefetch (see
-    /// `Q4_KInterleaved.dotGroup`).
+    /// the two agree to rounding. Read in address order, a quarter of the chunk at a time, with
+    /// software prefetch where the host wants it (see `Q4_KInterleaved.dotGroup`).
     @inline(never)
-    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
+    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, prefetch distance: Int) -> SIMD16<Float> {
         typealias Lanes = InterleavedLanes.Lanes
         let lowBits = Lanes(repeating: 0x0F0F_0F0F), highBits = Lanes(repeating: 0x3030_3030)
         let chunkBytes = InterleavedWeights.rowsPerGroup &* Q6_KFormat.blockBytes
         var acc = SIMD16<Float>()
+        let quarterBytes = chunkBytes / 4
         for b in 0..<blocks {  // a loop here, not a closure: LLVM left one a call
             let block = InterleavedLanes.Block(b, of: chunks, chunkBytes: chunkBytes, activation: a)
             let scaleWords = (block.lanes(scaleWordsOffset), block.lanes(scaleWordsOffset + 64), block.lanes(scaleWordsOffset + 128),
@@ -59,6 +60,7 @@ enum Q6_KInterleaved: InterleavedFormat {
             // Half h, values 16s..<16s+16 of its four parts: sub-blocks 8h + 2i + s.
             @inline(__always) func quarter(_ h: Int, _ s: Int) {
                 ctx_compiler_barrier()  // in address order, as `Q4_KInterleaved.dotGroup`
+                if distance > 0 { Prefetch.ahead(block.chunk + (2 &* h &+ s) &* quarterBytes, bytes: quarterBytes, distance: distance) }
                 @inline(__always) func start(_ i: Int) -> Lanes {
                     Lanes(repeating: -32 &* Q8_KFormat.bsum(block.activation, 8 &* h &+ 2 &* i &+ s))
                 }

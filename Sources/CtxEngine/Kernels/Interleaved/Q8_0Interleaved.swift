@@ -23,11 +23,11 @@ enum Q8_0Interleaved: InterleavedFormat {
 
     #if CTXBENCH_VNNI
     /// The int32 sum starts at -128 * Σ a (the levels are q + 128; `InterleavedLanes.sum32`), then
-    /// 8 vpdpbusd in two chains. |sum| <= 32 * 255 * 128: no overflow. In address order, no software
-    /// prefetch (as `Q4_KInterleaved.dotGroup`).
+    /// 8 vpdpbusd in two chains. |sum| <= 32 * 255 * 128: no overflow. In address order, with
+    /// software prefetch where the host wants it (`blockDots`, as `Q4_KInterleaved.dotGroup`).
     @inline(never)
-    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int) -> SIMD16<Float> {
-        blockDots(chunks, a, blocks: blocks)
+    static func dotGroup(_ chunks: UnsafeRawPointer, _ a: UnsafeRawPointer, blocks: Int, prefetch distance: Int) -> SIMD16<Float> {
+        blockDots(chunks, a, blocks: blocks, prefetch: distance)
     }
     #endif
 }
