@@ -20,8 +20,8 @@ public enum Prefetch {
     @inline(__always) static var distance: Int { 2048 }
     @inline(__always) static var floatDistance: Int { 1024 }
 
-    /// Bytes ahead for the regrouped decode GEMVs (`InterleavedWeights`), 0 for none; read once
-    /// per group of 16 rows. The two hosts this was measured on want opposite things:
+    /// Bytes ahead for the regrouped decode GEMVs (`InterleavedWeights`), 0 for none. Read once
+    /// per GEMV call (`storeDots`) and passed down, so the kernels hold it in a register. The two hosts this was measured on want opposite things:
     /// - AMD Zen 4: none. Its hardware prefetcher alone did best on the one stream a thread reads;
     ///   2-8 KiB ahead took Kimi-wide Q4_K_M decode at 2 threads from 101 to 70-72 tokens/s.
     /// - Intel Xeon (Sapphire Rapids class): 4 KiB. Without software prefetch the q4_K GEMV read
@@ -41,8 +41,11 @@ public enum Prefetch {
     public static let regroupedDistanceVariable = "CTXBENCH_REGROUPED_PREFETCH"
 
     /// Prefetches the cache lines of `bytes` bytes starting `distance` past `p`: one hint per 64
-    /// bytes. Call once per loop iteration with the bytes that iteration reads.
+    /// bytes. Call once per loop iteration with the bytes that iteration reads. A `distance` of 0
+    /// means no prefetch (the line being read is already in flight); constant distances fold the
+    /// test away.
     @inline(__always) static func ahead(_ p: UnsafeRawPointer, bytes: Int, distance: Int = Prefetch.distance) {
+        guard distance > 0 else { return }
         var offset = 0
         while offset < bytes {
             ctx_prefetch_read(p + (distance &+ offset))

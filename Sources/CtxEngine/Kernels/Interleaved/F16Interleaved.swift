@@ -35,7 +35,7 @@ enum F16Interleaved: InterleavedFormat {
         var c = 0
         while c &+ 4 <= columns {
             let column = chunks + c &* 32
-            if distance > 0 { Prefetch.ahead(column, bytes: 128, distance: distance) }
+            Prefetch.ahead(column, bytes: 128, distance: distance)
             acc0.addProduct(InterleavedLanes.halves(column), SIMD16(repeating: x[c]))
             acc1.addProduct(InterleavedLanes.halves(column + 32), SIMD16(repeating: x[c &+ 1]))
             acc2.addProduct(InterleavedLanes.halves(column + 64), SIMD16(repeating: x[c &+ 2]))

@@ -217,7 +217,7 @@ extension BlocksOf32Interleaved {
         for b in 0..<blocks {
             ctx_compiler_barrier()  // this block's loads after the previous block's
             let chunk = chunks + b &* chunkBytes, activation = a + b &* Q8_0Format.blockBytes
-            if distance > 0 { Prefetch.ahead(chunk, bytes: chunkBytes, distance: distance) }
+            Prefetch.ahead(chunk, bytes: chunkBytes, distance: distance)
             let sums = levelDot(chunk, activation + Q8_0Format.qsOffset)
             acc.addProduct(AVX512Lanes.float(sums), InterleavedLanes.halves(chunk) * activation.f16(at: 0))
         }

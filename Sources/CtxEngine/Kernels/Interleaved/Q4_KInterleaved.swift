@@ -75,7 +75,7 @@ enum Q4_KInterleaved: InterleavedFormat {
             var sum = Lanes()
             @inline(__always) func pair(_ p: Int) {
                 ctx_compiler_barrier()  // this pair's loads after the previous pair's: the chunk in address order
-                if distance > 0 { Prefetch.ahead(block.chunk + p &* quarter, bytes: quarter, distance: distance) }
+                Prefetch.ahead(block.chunk + p &* quarter, bytes: quarter, distance: distance)
                 var even = Lanes(), odd = Lanes()
                 @inline(__always) func group(_ k: Int) {
                     let v = block.lanes(qsOffset &+ (8 &* p &+ k) &* 64)

@@ -60,7 +60,7 @@ enum Q6_KInterleaved: InterleavedFormat {
             // Half h, values 16s..<16s+16 of its four parts: sub-blocks 8h + 2i + s.
             @inline(__always) func quarter(_ h: Int, _ s: Int) {
                 ctx_compiler_barrier()  // in address order, as `Q4_KInterleaved.dotGroup`
-                if distance > 0 { Prefetch.ahead(block.chunk + (2 &* h &+ s) &* quarterBytes, bytes: quarterBytes, distance: distance) }
+                Prefetch.ahead(block.chunk + (2 &* h &+ s) &* quarterBytes, bytes: quarterBytes, distance: distance)
                 @inline(__always) func start(_ i: Int) -> Lanes {
                     Lanes(repeating: -32 &* Q8_KFormat.bsum(block.activation, 8 &* h &+ 2 &* i &+ s))
                 }
