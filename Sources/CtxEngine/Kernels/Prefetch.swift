@@ -21,7 +21,8 @@ public enum Prefetch {
     @inline(__always) static var floatDistance: Int { 1024 }
 
     /// Bytes ahead for the regrouped decode GEMVs (`InterleavedWeights`), 0 for none. Read once
-    /// per GEMV call (`storeDots`) and passed down, so the kernels hold it in a register. The two hosts this was measured on want opposite things:
+    /// per GEMV call (`storeDots`) and passed down, so the kernels hold it in a register. The two
+    /// hosts this was measured on want opposite things:
     /// - AMD Zen 4: none. Its hardware prefetcher alone did best on the one stream a thread reads;
     ///   2-8 KiB ahead took Kimi-wide Q4_K_M decode at 2 threads from 101 to 70-72 tokens/s.
     /// - Intel Xeon (Sapphire Rapids class): 4 KiB. Without software prefetch the q4_K GEMV read
@@ -42,8 +43,8 @@ public enum Prefetch {
 
     /// Prefetches the cache lines of `bytes` bytes starting `distance` past `p`: one hint per 64
     /// bytes. Call once per loop iteration with the bytes that iteration reads. A `distance` of 0
-    /// means no prefetch (the line being read is already in flight); constant distances fold the
-    /// test away.
+    /// means no prefetch (`regroupedDistance` on hosts that want none); constant distances fold
+    /// the test away.
     @inline(__always) static func ahead(_ p: UnsafeRawPointer, bytes: Int, distance: Int = Prefetch.distance) {
         guard distance > 0 else { return }
         var offset = 0
