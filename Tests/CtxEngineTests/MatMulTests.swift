@@ -51,6 +51,44 @@ import Testing
         }
     }
 
+    /// Products of one input with several weights in one call (gate and up, q/k/v) equal one call
+    /// each, bit for bit: 64, 19 and 96 rows (full and partial weight panels, groups of the three
+    /// shared out in one region), at 103 tokens and at 300 (over `regroupedPanelMaximumTokens`).
+    /// The f16 weights have decode copies in the batched call and none in the single ones, so on
+    /// AVX-512 VNNI builds the panels widened from the copy are checked against packed stored rows.
+    @Test(arguments: [DType.f16, .f32, .q8_0, .q4_K])
+    func gemmOfSeveralProductsEqualsOneEach(type: DType) throws {
+        let pool = ThreadPool(threads: 2)
+        let scratch = MatMulScratch(threads: 2)
+        let cols = 512
+        let weights = try [64, 19, 96].enumerated().map { i, rows in
+            try Tensor.quantizing(Reference.random(rows * cols, seed: UInt64(60 + i), scale: 0.2), rows: rows, cols: cols, as: type)
+        }
+        let storedRows = try weights.map { try Tensor(type: $0.type, rows: $0.rows, cols: $0.cols, data: $0.data, owner: $0) }
+        for w in weights { try w.interleaveForDecode(pool: pool) }
+        for tokens in [103, 300] {
+            let x = Reference.random(tokens * cols, seed: 61)
+            var batched = weights.map { [Float](repeating: .nan, count: tokens * $0.rows) }
+            var single = batched
+            x.withUnsafeBufferPointer { xp in
+                let outputs = weights.map { UnsafeMutablePointer<Float>.allocate(capacity: tokens * $0.rows) }
+                defer { for p in outputs { p.deallocate() } }
+                GEMM.multiply(weights.indices.map { (weights[$0], outputs[$0]) }, xp.baseAddress!, tokens: tokens,
+                              pool: pool, scratch: scratch)
+                for i in weights.indices { batched[i] = Array(UnsafeBufferPointer(start: outputs[i], count: tokens * weights[i].rows)) }
+                for i in weights.indices {
+                    GEMM.multiply(storedRows[i], xp.baseAddress!, tokens: tokens, outputs[i], pool: pool, scratch: scratch)
+                    single[i] = Array(UnsafeBufferPointer(start: outputs[i], count: tokens * weights[i].rows))
+                }
+            }
+            for i in weights.indices {
+                let mismatch = batched[i].indices.first { batched[i][$0] != single[i][$0] }
+                #expect(mismatch == nil, "\(type) \(tokens) tokens, product \(i): first difference at \(mismatch ?? -1)")
+            }
+            #expect(batched.allSatisfy { $0.allSatisfy { $0.isFinite } })
+        }
+    }
+
     /// GEMM.multiplyRows (KDA's chunk products) against plain sums, with strided operands: 16 rows
     /// (two panels and a partial one), 128 rows (a partial last panel of 2), and a width that is no
     /// multiple of the microkernel's tile (the row-by-row path); with and without accumulating.

@@ -17,7 +17,8 @@ import CPlatform
 ///
 /// With AVX-512 (`CTXBENCH_AVX512`) the same scheme runs on zmm: panels of 32 rows ([k][32], a
 /// 32 KB weight block per K block), a 6x32 microkernel with 12 zmm accumulators, 2 weight loads
-/// and 6 broadcasts per k, twice the FLOPs per instruction.
+/// and 6 broadcasts per k, twice the FLOPs per instruction. With VNNI as well, f16 panels of GEMMs of
+/// up to `regroupedPanelMaximumTokens` tokens are widened from the decode copy, with no transposition.
 public enum GEMM {
     public static let tileTokens = 6
     #if CTXBENCH_AVX512
@@ -31,38 +32,65 @@ public enum GEMM {
     /// measures both paths side by side).
     public static func multiply(_ w: Tensor, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
                                 pool: ThreadPool, scratch: MatMulScratch, floatPanels: Bool = false) {
-        guard tokens > 0, w.rows > 0 else { return }
-        guard let format = w.type.weightFormat else { preconditionFailure("\(w.type) is not a weight type") }
+        multiply([(w, y)], x, tokens: tokens, pool: pool, scratch: scratch, floatPanels: floatPanels)
+    }
+
+    /// Products of one input with several weights, y_j (tokens, rows_j) = X · W_jᵀ (gate and up, q/k/v):
+    /// on the f32-panel path X is packed once and all the products' weight panel groups are shared
+    /// out in one region, so a thread that finishes its groups of one product starts on the next
+    /// instead of waiting for the other threads at a region's end (a 128-token expert's product has
+    /// only 8 groups). The integer paths take the products one by one.
+    public static func multiply(_ products: [(w: Tensor, y: UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>,
+                                tokens: Int, pool: ThreadPool, scratch: MatMulScratch, floatPanels: Bool = false) {
+        let products = products.filter { $0.w.rows > 0 }
+        guard tokens > 0, let first = products.first?.w else { return }
+        guard let format = first.type.weightFormat else { preconditionFailure("\(first.type) is not a weight type") }
+        precondition(products.allSatisfy { $0.w.type == first.type && $0.w.cols == first.cols },
+                     "products of one input need one weight type and width")
         #if CTXBENCH_VNNI
-        if !floatPanels, VNNIGEMM.multiplyIfSupported(w, x, tokens: tokens, y, pool: pool, scratch: scratch) {
+        if !floatPanels, VNNIGEMM.multiplyIfSupported(first, x, tokens: tokens, products[0].y, pool: pool, scratch: scratch) {
+            for (w, y) in products.dropFirst() {
+                _ = VNNIGEMM.multiplyIfSupported(w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+            }
             return
         }
         #endif
         if !floatPanels, let integer = format as? any IntegerGEMMFormat.Type {
-            IntegerGEMM.multiply(integer, w, x, tokens: tokens, y, pool: pool, scratch: scratch)
+            for (w, y) in products { IntegerGEMM.multiply(integer, w, x, tokens: tokens, y, pool: pool, scratch: scratch) }
             return
         }
-        let k = w.cols
+        let k = first.cols
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         let packed = scratch.packedInputBuffer(floats: tokenPanels * tileTokens * k)
         packInput(x, tokens: tokens, cols: k, into: packed, rounding: format, pool: pool)
-        let weightPanels = (w.rows + tileRows - 1) / tileRows
         // Weight panels go to threads in groups: a group's panels are dequantized together and
         // each block of token panels (in L2) passes over all of them before the next block.
-        let group = max(1, min(panelsPerGroup, weightPanels / (2 * pool.threadCount)))
-        let groups = (weightPanels + group - 1) / group
+        let panelCounts = products.map { ($0.w.rows + tileRows - 1) / tileRows }
+        let group = max(1, min(panelsPerGroup, panelCounts.reduce(0, +) / (2 * pool.threadCount)))
+        var groups: [(product: Int, firstPanel: Int)] = []
+        for (j, count) in panelCounts.enumerated() {
+            for firstPanel in stride(from: 0, to: count, by: group) { groups.append((j, firstPanel)) }
+        }
         let panelFloats = group * tileRows * k + tileRows * kBlock
         scratch.reservePanels(floats: panelFloats)
-        pool.parallelFor(groups, schedule: .dynamic(chunk: 1)) { range, thread in
+        let regrouped = first.type == .f16 && tokens <= regroupedPanelMaximumTokens
+        pool.parallelFor(groups.count, schedule: .dynamic(chunk: 1)) { range, thread in
             let panels = scratch.panelBuffer(thread: thread, floats: panelFloats)
             let chunks = panels + group * tileRows * k
             for g in range {
-                let firstPanel = g * group
-                let count = min(group, weightPanels - firstPanel)
+                let (w, y) = products[groups[g].product]
+                let firstPanel = groups[g].firstPanel
+                let count = min(group, panelCounts[groups[g].product] - firstPanel)
                 for j in 0..<count {
                     let firstRow = (firstPanel + j) * tileRows
-                    packWeights(format, w, firstRow: firstRow, rowCount: min(tileRows, w.rows - firstRow),
-                                into: panels + j * tileRows * k, temp: chunks)
+                    let rowCount = min(tileRows, w.rows - firstRow)
+                    #if CTXBENCH_VNNI
+                    if regrouped, rowCount == tileRows, let layout = w.decodeLayout {
+                        packRegroupedF16(layout, firstRow: firstRow, k: k, into: panels + j * tileRows * k)
+                        continue
+                    }
+                    #endif
+                    packWeights(format, w, firstRow: firstRow, rowCount: rowCount, into: panels + j * tileRows * k, temp: chunks)
                 }
                 multiplyPanels(packed, panels, count: count, tokens: tokens, k: k, y: y + firstPanel * tileRows, ldy: w.rows,
                                rows: min(count * tileRows, w.rows - firstPanel * tileRows))
@@ -75,6 +103,27 @@ public enum GEMM {
     /// Token panels per block: 16 panels (96 tokens) x kBlock (256) floats = 96 KB, in L2 while
     /// every weight panel of the group passes over it.
     static let tokenPanelsPerBlock = 16
+
+    /// Up to this many tokens, f16 weight panels are widened from the decode copy where there is
+    /// one (`packRegroupedF16`); past it the stored rows are packed (see results/development-machine.md).
+    static let regroupedPanelMaximumTokens = 256
+
+    #if CTXBENCH_VNNI
+    /// A full f16 weight panel ([k][32] floats) from the decode copy (`Tensor.decodeLayout`: 16-row
+    /// groups, [k][16] halves each): column c is two vcvtph2ps of the panel's two groups, no
+    /// transposition. The values are those `packWeights` makes from the stored rows (widening an
+    /// f16 is exact).
+    static func packRegroupedF16(_ layout: InterleavedWeights, firstRow: Int, k: Int, into panel: UnsafeMutablePointer<Float>) {
+        let group = InterleavedWeights.rowsPerGroup
+        let low = layout.chunks(ofGroup: firstRow / group), high = layout.chunks(ofGroup: firstRow / group + 1)
+        let out = UnsafeMutableRawPointer(panel)
+        for c in 0..<k {
+            out.storeBytes(of: InterleavedLanes.halves(low + c &* 2 &* group), toByteOffset: c &* tileRows &* 4, as: SIMD16<Float>.self)
+            out.storeBytes(of: InterleavedLanes.halves(high + c &* 2 &* group), toByteOffset: (c &* tileRows &+ group) &* 4,
+                           as: SIMD16<Float>.self)
+        }
+    }
+    #endif
 
     /// X (tokens, cols) -> panels of 6 tokens laid out [panel][k][6], zero-padded past `tokens`.
     /// Each token's row is first rounded as the weights' format has llama.cpp round it

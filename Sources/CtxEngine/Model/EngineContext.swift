@@ -27,10 +27,18 @@ public final class EngineContext: @unchecked Sendable {
     }
 
     /// Independent products y_j = W_j x_j for `tokens` tokens (x_j [T][cols_j], y_j [T][rows_j]):
-    /// one batched GEMV region per token when the batch is small, else a GEMM each.
+    /// one batched GEMV region per token when the batch is small, else GEMMs, one for each run of
+    /// neighbouring products that share an input and a weight type (see `GEMM.multiply(_:_:...)`).
     func linear(_ jobs: [(w: Tensor, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>)], tokens: Int) {
         if tokens >= Linear.gemmMinimumTokens {
-            for job in jobs { GEMM.multiply(job.w, job.x, tokens: tokens, job.y, pool: pool, scratch: matmul) }
+            var first = 0
+            while first < jobs.count {
+                var end = first + 1
+                while end < jobs.count, jobs[end].x == jobs[first].x, jobs[end].w.type == jobs[first].w.type,
+                      jobs[end].w.cols == jobs[first].w.cols { end += 1 }
+                GEMM.multiply(jobs[first..<end].map { ($0.w, $0.y) }, jobs[first].x, tokens: tokens, pool: pool, scratch: matmul)
+                first = end
+            }
         } else {
             for t in 0..<tokens {
                 GEMV.multiply(jobs.map { GEMV.Job($0.w, $0.x + t * $0.w.cols, $0.y + t * $0.w.rows) }, pool: pool, scratch: matmul)

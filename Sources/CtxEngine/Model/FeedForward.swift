@@ -13,8 +13,8 @@ struct SwiGLU {
         let i = intermediate
         let ups = gu + tokens * i
         ctx.linear([(gate, x, gu), (up, x, ups)], tokens: tokens)
-        for t in 0..<tokens {
-            VectorOps.swiglu(gate: gu + t * i, up: ups + t * i, limit: limit, act + t * i, i)
+        ctx.pool.parallelFor(tokens) { range, _ in
+            for t in range { VectorOps.swiglu(gate: gu + t * i, up: ups + t * i, limit: limit, act + t * i, i) }
         }
         ctx.linear(down, act, tokens: tokens, y)
     }
@@ -128,13 +128,18 @@ final class MoELayer {
                     few += slots.map { (e, $0) }
                     continue
                 }
-                for (n, slot) in slots.enumerated() {
-                    (gathered.p + n * hidden).update(from: x + Int(slot) / topK * hidden, count: hidden)
+                // An expert's slots are distinct tokens, so threads gather and add back disjoint rows.
+                let gathered = gathered.p, expertOut = expertOut.p, weights = weights.p
+                ctx.pool.parallelFor(slots.count) { range, _ in
+                    for n in range { (gathered + n * hidden).update(from: x + Int(slots[n]) / topK * hidden, count: hidden) }
                 }
                 let mlp = SwiGLU(gate: gate(e), up: up(e), down: down(e), limit: routedLimit)
-                mlp.apply(gathered.p, tokens: slots.count, expertOut.p, gu: gu.p, act: act.p, ctx: ctx)
-                for (n, slot) in slots.enumerated() {
-                    VectorOps.axpy(weights.p[Int(slot)], expertOut.p + n * hidden, out + Int(slot) / topK * hidden, hidden)
+                mlp.apply(gathered, tokens: slots.count, expertOut, gu: gu.p, act: act.p, ctx: ctx)
+                ctx.pool.parallelFor(slots.count) { range, _ in
+                    for n in range {
+                        let slot = Int(slots[n])
+                        VectorOps.axpy(weights[slot], expertOut + n * hidden, out + slot / topK * hidden, hidden)
+                    }
                 }
             }
             guard !few.isEmpty else { return }

@@ -30,7 +30,7 @@ public struct KernelShape: Sendable, Equatable, Codable, CustomStringConvertible
 
 /// One measured kernel case.
 public struct KernelResult: Codable, Sendable {
-    public var kernel: String        // "gemv", "gemv-rows" (see `gemv`), "gemv-cached", "gemm" or "gemm-f32" (see `gemm`)
+    public var kernel: String        // "gemv", "gemv-rows" (see `gemv`), "gemv-cached", "gemm", "gemm-f32" or "gemm-rows" (see `gemm`)
     public var type: DType
     public var shape: KernelShape
     public var threads: Int
@@ -174,13 +174,20 @@ public struct KernelBenchmark {
     /// GEMM samples, each followed by an FMA burst on the same pool. For formats with an integer
     /// GEMM (`IntegerGEMMFormat`), the f32-panel path it replaces is measured too, its samples
     /// alternating with the integer path's ("gemm-f32"), so the two are compared at the same moments.
+    /// Likewise for f16 on AVX-512 VNNI builds, whose small GEMMs widen weight panels from the decode
+    /// copy (`Tensor.decodeLayout`): "gemm" has one, "gemm-rows" packs the stored rows.
     func gemm(_ type: DType, _ shape: KernelShape, pool: ThreadPool, scratch: MatMulScratch) throws -> [KernelResult] {
         let w = try makeMatrix(type, rows: shape.rows, cols: shape.cols, pool: pool)
         var x = [Float](repeating: 0, count: shape.tokens * shape.cols)
         var random = SeededRandom(seed: seed, stream: 1 << 41)
         x.withUnsafeMutableBufferPointer { random.fill($0.baseAddress!, count: $0.count) }
         var y = [Float](repeating: 0, count: shape.tokens * shape.rows)
-        let paths = type.weightFormat is any IntegerGEMMFormat.Type ? [false, true] : [false]
+        var paths: [(kernel: String, w: Tensor, floatPanels: Bool)] = [("gemm", w, false)]
+        if type.weightFormat is any IntegerGEMMFormat.Type { paths.append(("gemm-f32", w, true)) }
+        if type == .f16, InterleavedWeights.takes(w) {
+            paths.append(("gemm-rows", try Tensor(type: w.type, rows: w.rows, cols: w.cols, data: w.data, owner: w), false))
+            try w.interleaveForDecode(pool: pool)
+        }
         var samples = paths.map { _ in [Double]() }
         var fmaSamples: [Double] = []
         // An FMA burst of about a millisecond at this machine's peak after every GEMM sample.
@@ -188,16 +195,16 @@ public struct KernelBenchmark {
         let burstFlops = Double(MemoryKernels.fmaFlopsPerIteration * iterations * pool.threadCount)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                for floatPanels in paths {
-                    GEMM.multiply(w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch,
-                                  floatPanels: floatPanels)
+                for path in paths {
+                    GEMM.multiply(path.w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch,
+                                  floatPanels: path.floatPanels)
                 }
                 let start = monotonicNanoseconds()
                 while samples[0].count < 5 || Double(monotonicNanoseconds() - start) < minimumSeconds * 1e9 {
-                    for (i, floatPanels) in paths.enumerated() {
+                    for (i, path) in paths.enumerated() {
                         let t0 = monotonicNanoseconds()
-                        GEMM.multiply(w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch,
-                                      floatPanels: floatPanels)
+                        GEMM.multiply(path.w, xp.baseAddress!, tokens: shape.tokens, yp.baseAddress!, pool: pool, scratch: scratch,
+                                      floatPanels: path.floatPanels)
                         samples[i].append(Double(monotonicNanoseconds() - t0))
                         let t1 = monotonicNanoseconds()
                         pool.run { t in blackHole(MemoryKernels.fmaChains(iterations: iterations, seed: Float(t + 1))) }
@@ -207,8 +214,8 @@ public struct KernelBenchmark {
             }
         }
         let fma = burstFlops / Spread(fmaSamples).median
-        return paths.enumerated().map { i, floatPanels in
-            result(floatPanels ? "gemm-f32" : "gemm", type, shape, matrices: 1, samples: samples[i], weightBytes: w.byteCount,
+        return paths.enumerated().map { i, path in
+            result(path.kernel, type, shape, matrices: 1, samples: samples[i], weightBytes: w.byteCount,
                    referenceReadGBps: nil, referenceFMAGFLOPs: fma)
         }
     }
