@@ -73,10 +73,13 @@ import Testing
             x.withUnsafeBufferPointer { xp in
                 let outputs = weights.map { UnsafeMutablePointer<Float>.allocate(capacity: tokens * $0.rows) }
                 defer { for p in outputs { p.deallocate() } }
+                // NaN before each pass, so an output one pass does not write cannot match the other's.
+                for i in weights.indices { outputs[i].initialize(repeating: .nan, count: tokens * weights[i].rows) }
                 GEMM.multiply(weights.indices.map { (weights[$0], outputs[$0]) }, xp.baseAddress!, tokens: tokens,
                               pool: pool, scratch: scratch)
                 for i in weights.indices { batched[i] = Array(UnsafeBufferPointer(start: outputs[i], count: tokens * weights[i].rows)) }
                 for i in weights.indices {
+                    outputs[i].update(repeating: .nan, count: tokens * weights[i].rows)
                     GEMM.multiply(storedRows[i], xp.baseAddress!, tokens: tokens, outputs[i], pool: pool, scratch: scratch)
                     single[i] = Array(UnsafeBufferPointer(start: outputs[i], count: tokens * weights[i].rows))
                 }
