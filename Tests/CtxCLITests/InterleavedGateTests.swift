@@ -85,6 +85,32 @@ import Testing
         #expect(text.contains("segmentation fault (simulated)"))
     }
 
+    /// A record the gate cannot write does not pass: here a directory stands in the way of
+    /// rounds.jsonl (made by the baseline's wrapper before the first line), then of gate.md. The
+    /// same build on both sides would pass; each gate is inconclusive instead and names what failed.
+    @Test func aGateWhoseRecordCannotBeWrittenDoesNotPass() throws {
+        guard let bin = R.binary else { Issue.record("ctxbench binary not found"); return }
+        let work = try R.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let suite = work.appendingPathComponent("gate-test.json5")
+        try Self.suite.replacingOccurrences(of: "pp: [8], tg: [2]", with: "tg: [2]").write(to: suite, atomically: true, encoding: .utf8)
+        for blocked in ["rounds.jsonl", "gate.md"] {
+            let out = work.appendingPathComponent("out-\(blocked)")
+            let baseline = try Self.wrapper(in: work, name: "baseline-\(blocked)",
+                                            body: "mkdir -p \"\(out.path)/\(blocked)\"\nexec \"\(bin)\" \"$@\"")
+            let result = try RunSafetyTests.run(["gate", "--interleave", "--baseline-bin", baseline, "--candidate-bin", bin, suite.path,
+                                                 "--rounds", "3", "--max-regression", "50%", "--out", out.path])
+            // With 50% allowed, the same build against itself passes (checked: exit 0 before the fix).
+            #expect(result.status == 3, "\(blocked): exit \(result.status): \(result.err)")
+            #expect(result.err.contains("is not in \(blocked): cannot"), "\(blocked): \(result.err)")
+            if blocked == "rounds.jsonl" {
+                let written = try String(contentsOf: out.appendingPathComponent("gate.md"), encoding: .utf8)
+                #expect(written.contains("write(s) of the gate's record failed"), "\(written)")
+                #expect(written.contains("INCONCLUSIVE (exit 3)"), "\(written)")
+            }
+        }
+    }
+
     /// Instruction counts through callgrind: the same build twice counts within 0.5% per cell, and
     /// extra work is caught. Needs Debian's valgrind (scripts/test installs it). The knob is sized
     /// for release builds; this debug build runs many more instructions per FLOP, so it is turned up.

@@ -213,7 +213,7 @@ public final class RunDirectory: @unchecked Sendable {
             }
             guard !dropped.isEmpty else { continue }
             let aside = file(name == "samples.jsonl" ? "discarded-samples.jsonl" : "discarded-cells.jsonl")
-            try appendText(dropped.map { $0 + "\n" }.joined(), to: aside)
+            try AppendedFile.append(dropped.map { $0 + "\n" }.joined(), to: aside)
             try AtomicFile.write(kept.map { $0 + "\n" }.joined(), to: url)
         }
         samples = FileHandle(forWritingAtPath: file("samples.jsonl"))
@@ -221,17 +221,6 @@ public final class RunDirectory: @unchecked Sendable {
         guard samples != nil, cellLog != nil else { throw FileError("open", path, reason: "the run's logs cannot be opened for writing") }
         samples?.seekToEndOfFile()
         cellLog?.seekToEndOfFile()
-    }
-
-    private func appendText(_ text: String, to path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw FileError("open", path, reason: "cannot open for appending") }
-        defer { try? handle.close() }
-        do {
-            handle.seekToEndOfFile()
-            try handle.write(contentsOf: Data(text.utf8))
-            try handle.synchronize()
-        } catch { throw FileError("write", path, error) }
     }
 
     /// Finished cells recorded in cells.jsonl (complete lines only).

@@ -70,6 +70,8 @@ public struct InterleavedGate {
     let options: Options
     let log: (String) -> Void
     var observations: [Observation] = []
+    /// Writes of rounds.jsonl or gate.md that failed, each saying what is missing and why.
+    var unwritten: [String] = []
 
     /// Checks everything that can be checked before a child runs: the suite, the builds, valgrind
     /// and single-threaded cells for instruction counts, and a new or empty output directory.
@@ -142,8 +144,12 @@ public struct InterleavedGate {
             }
             log("gate: round \(round)/\(options.rounds) done\n")
         }
-        let gate = judge(cellIDs: ids)
-        try? AtomicFile.write(gate.text, to: out + "/gate.md")
+        let judged = judge(cellIDs: ids)
+        var gate = withUnwrittenEvidence(judged)
+        do { try AtomicFile.write(gate.text, to: out + "/gate.md") } catch {
+            noteUnwritten("the verdict is not in gate.md: \(error)")
+            gate = withUnwrittenEvidence(judged)
+        }
         return Result(gate: gate, interrupted: false)
     }
 
@@ -163,22 +169,45 @@ public struct InterleavedGate {
     }
 
     func interruptedResult() -> Result {
-        Result(gate: Gate(outcome: .inconclusive, text: "gate: interrupted; the rounds so far are in \(out)/rounds.jsonl, no verdict\n"),
+        Result(gate: withUnwrittenEvidence(Gate(outcome: .inconclusive, text: "gate: interrupted; the rounds so far are in \(out)/rounds.jsonl, no verdict\n")),
                interrupted: true)
     }
 
+    /// Keeps the observation for the verdict and appends it to rounds.jsonl. A line that cannot be
+    /// written is reported at once and remembered: the gate then gives no pass (`withUnwrittenEvidence`).
     mutating func record(_ observation: Observation) {
         observations.append(observation)
-        if let line = try? JSONFormat.encode(observation, pretty: false) {
-            let path = out + "/rounds.jsonl"
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-            if let handle = FileHandle(forWritingAtPath: path) {
-                _ = try? handle.seekToEnd()
-                try? handle.write(contentsOf: line + Data("\n".utf8))
-                try? handle.close()
-            }
+        let path = out + "/rounds.jsonl"
+        do {
+            try AppendedFile.append(JSONFormat.encode(observation, pretty: false) + Data("\n".utf8), to: path)
+        } catch {
+            noteUnwritten("round \(observation.round), \(observation.build), \(observation.cellID) is not in rounds.jsonl: \(error)")
         }
         if let error = observation.error { log("gate: round \(observation.round), \(observation.build), \(observation.cellID): \(error)\n") }
+    }
+
+    /// Says at once on stderr that part of the record is missing, and keeps it for the verdict.
+    mutating func noteUnwritten(_ problem: String) {
+        unwritten.append(problem)
+        log("gate: \(problem)\n")
+    }
+
+    /// The verdict, unless part of its evidence (rounds.jsonl, gate.md) could not be written: a gate
+    /// whose record is missing does not pass; it is inconclusive, and says which writes failed.
+    /// A regression or a failed candidate stays what it is.
+    func withUnwrittenEvidence(_ gate: Gate) -> Gate {
+        guard !unwritten.isEmpty else { return gate }
+        let shown = 5
+        let lost = "gate: \(unwritten.count) write(s) of the gate's record failed:\n" + unwritten.prefix(shown).map { "  \($0)\n" }.joined()
+            + (unwritten.count > shown ? "  and \(unwritten.count - shown) more\n" : "")
+        guard [.pass, .improvementsOnly].contains(gate.outcome) else { return Gate(outcome: gate.outcome, text: gate.text + lost) }
+        // The verdict line becomes inconclusive, saying what the values alone would have given.
+        let judged = "gate: \(gate.outcome.name) (exit \(gate.outcome.rawValue))"
+        let verdict = gate.text.range(of: judged, options: .backwards).map {
+            gate.text.replacingCharacters(in: $0, with: "gate: \(Gate.Outcome.inconclusive.name) (exit \(Gate.Outcome.inconclusive.rawValue)), "
+                                          + "because the record in \(out) is incomplete; the values alone: \(gate.outcome.name)")
+        } ?? gate.text
+        return Gate(outcome: .inconclusive, text: verdict + lost)
     }
 
     /// The median rate of the cell's repetitions in this child's run, or why there is none.
