@@ -211,6 +211,11 @@ public enum GEMM {
     /// all), K in blocks of `kBlock`, token panels in blocks of `tokenPanelsPerBlock`: a block of
     /// the packed input (6 x 16 tokens x 256 k) is read from L2 by every weight panel's 256 x 16
     /// block (16 KB, in L1), instead of all tokens streaming from L3 once per 16 weight rows.
+    /// Past about 300 tokens the packed input outgrows L2, so the first weight panel's pass over a
+    /// token block read it from L3, 16 separate 6 KB slices the hardware prefetcher picked up late:
+    /// each call therefore prefetches into L2 its share (1/count) of the matching slice of the next
+    /// token block, a line every 8 steps of K (1-thread Kimi-wide f16 pp512: the 512-token
+    /// projections 7-10% faster in each of 4 alternating rounds; results/development-machine.md).
     static func multiplyPanels(_ packed: UnsafePointer<Float>, _ panels: UnsafePointer<Float>, count: Int, tokens: Int, k: Int,
                                y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int) {
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
@@ -218,6 +223,14 @@ public enum GEMM {
             for k0 in stride(from: 0, to: k, by: kBlock) {
                 let kc = min(kBlock, k - k0)
                 for block in stride(from: 0, to: tokenPanels, by: tokenPanelsPerBlock) {
+                    // The next token block: the following one at this K block, or the first at the next.
+                    let nextBlock = block + tokenPanelsPerBlock < tokenPanels ? block + tokenPanelsPerBlock : 0
+                    let nextK0 = nextBlock > 0 ? k0 : k0 + kBlock
+                    func nextA(_ offset: Int) -> (slice: UnsafePointer<Float>, kc: Int)? {
+                        let tp = nextBlock + offset
+                        guard nextK0 < k, tp < min(nextBlock + tokenPanelsPerBlock, tokenPanels) else { return nil }
+                        return (packed + tp * tileTokens * k + nextK0 * tileTokens, min(kBlock, k - nextK0))
+                    }
                     for j in 0..<count {
                         let b = panels + j * tileRows * k + k0 * tileRows
                         let validRows = min(tileRows, rows - j * tileRows)
@@ -227,7 +240,15 @@ public enum GEMM {
                             let validTokens = min(tileTokens, tokens - firstToken)
                             let c = y + j * tileRows + firstToken * ldy
                             if validTokens == tileTokens && validRows == tileRows {
-                                microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
+                                if let next = nextA(tp - block) {
+                                    // Part j of the matching panel's slice in the next token block.
+                                    let bytes = tileTokens * next.kc * 4, part = (bytes + count - 1) / count
+                                    let first = j * part, lines = (min(bytes, first + part) - first + 63) / 64
+                                    microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0,
+                                                prefetch: UnsafeRawPointer(next.slice) + first, prefetchLines: lines)
+                                } else {
+                                    microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
+                                }
                             } else {
                                 // Edge tile: compute into a 6 x tileRows temporary, then add the valid part.
                                 let t = tile.baseAddress!
@@ -297,6 +318,17 @@ public enum GEMM {
         microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate) { p, i in a[p &* tileTokens &+ i] }
     }
 
+    /// The same, prefetching `prefetchLines` cache lines from `prefetch` into L2, one every 8 steps of
+    /// K (so at most kc / 8 lines).
+    @inline(__always)
+    static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
+                            _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                            prefetch: UnsafeRawPointer, prefetchLines: Int) {
+        microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate, prefetch: prefetch, prefetchLines: prefetchLines) { p, i in
+            a[p &* tileTokens &+ i]
+        }
+    }
+
     /// The same product with A's six rows read where they lie (row i's element p at `rows.i[p]`),
     /// not packed: decode attention's scores, Sᵀ (6 keys, 32 queries) = K · Qᵀ, take a tile's key
     /// rows so, which costs a broadcast per key and depth step where packing them in panels (a
@@ -321,7 +353,7 @@ public enum GEMM {
     /// The microkernel's body, A's element (k p, row i) from `a` (inlined with i a constant).
     @inline(__always)
     static func microkernel(_ b: UnsafePointer<Float>, ldb: Int, kc: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int,
-                            accumulate: Bool, a: (Int, Int) -> Float) {
+                            accumulate: Bool, prefetch: UnsafeRawPointer? = nil, prefetchLines: Int = 0, a: (Int, Int) -> Float) {
         // Half a row of B: 8 floats (ymm), or 16 (zmm) with AVX-512.
         #if CTXBENCH_AVX512
         typealias V = SIMD16<Float>
@@ -338,7 +370,7 @@ public enum GEMM {
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
         var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
         let br = UnsafeRawPointer(b)
-        for p in 0..<kc {
+        @inline(__always) func step(_ p: Int) {
             let b0 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4, as: V.self)
             let b1 = br.loadUnaligned(fromByteOffset: p &* ldb &* 4 &+ V.scalarCount &* 4, as: V.self)
             var av = V(repeating: a(p, 0)); c00.addProduct(av, b0); c01.addProduct(av, b1)
@@ -347,6 +379,18 @@ public enum GEMM {
             av = V(repeating: a(p, 3)); c30.addProduct(av, b0); c31.addProduct(av, b1)
             av = V(repeating: a(p, 4)); c40.addProduct(av, b0); c41.addProduct(av, b1)
             av = V(repeating: a(p, 5)); c50.addProduct(av, b0); c51.addProduct(av, b1)
+        }
+        if let prefetch {
+            var p = 0, line = 0
+            while p &+ 8 <= kc {
+                if line < prefetchLines { ctx_prefetch_read_l2(prefetch + line &* 64) }
+                line &+= 1
+                for q in 0..<8 { step(p &+ q) }
+                p &+= 8
+            }
+            while p < kc { step(p); p &+= 1 }
+        } else {
+            for p in 0..<kc { step(p) }
         }
         @inline(__always) func st(_ v: V, _ i: Int, _ half: Int) {
             let offset = (i &* ldc &+ half &* V.scalarCount) &* 4
