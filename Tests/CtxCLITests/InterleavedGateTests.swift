@@ -106,7 +106,8 @@ import Testing
             if blocked == "rounds.jsonl" {
                 let written = try String(contentsOf: out.appendingPathComponent("gate.md"), encoding: .utf8)
                 #expect(written.contains("write(s) of the gate's record failed"), "\(written)")
-                #expect(written.contains("INCONCLUSIVE (exit 3)"), "\(written)")
+                #expect(written.contains("gate: INCONCLUSIVE (exit 3), because the record in"), "\(written)")
+                #expect(written.contains("the values alone: PASS: "), "\(written)")
             }
         }
     }

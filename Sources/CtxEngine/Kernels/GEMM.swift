@@ -240,15 +240,16 @@ public enum GEMM {
                             let validTokens = min(tileTokens, tokens - firstToken)
                             let c = y + j * tileRows + firstToken * ldy
                             if validTokens == tileTokens && validRows == tileRows {
+                                // Part j of the matching panel's slice in the next token block.
+                                var prefetch: UnsafeRawPointer? = nil, lines = 0
                                 if let next = nextA(tp - block) {
-                                    // Part j of the matching panel's slice in the next token block.
                                     let bytes = tileTokens * next.kc * 4, part = (bytes + count - 1) / count
-                                    let first = j * part, lines = (min(bytes, first + part) - first + 63) / 64
-                                    microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0,
-                                                prefetch: UnsafeRawPointer(next.slice) + first, prefetchLines: lines)
-                                } else {
-                                    microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0)
+                                    let first = j * part
+                                    prefetch = UnsafeRawPointer(next.slice) + first
+                                    lines = (min(bytes, first + part) - first + 63) / 64
                                 }
+                                microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0,
+                                            prefetch: prefetch, prefetchLines: lines)
                             } else {
                                 // Edge tile: compute into a 6 x tileRows temporary, then add the valid part.
                                 let t = tile.baseAddress!
@@ -312,18 +313,12 @@ public enum GEMM {
     /// loop and added after it, not loaded into the accumulators first: a prefill's C tiles
     /// (rows ldy apart) have left L2 by the next K block, and FMA chains waiting on their loads
     /// stalled each call for an L3 round trip (about a tenth of a 512-token GEMM).
-    @inline(__always)
-    static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
-                            _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate) { p, i in a[p &* tileTokens &+ i] }
-    }
-
-    /// The same, prefetching `prefetchLines` cache lines from `prefetch` into L2, one every 8 steps of
-    /// K (so at most kc / 8 lines).
+    /// With `prefetch`, also brings `prefetchLines` cache lines from there into L2, one every 8
+    /// steps of K (so at most kc / 8 lines).
     @inline(__always)
     static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
                             _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                            prefetch: UnsafeRawPointer, prefetchLines: Int) {
+                            prefetch: UnsafeRawPointer? = nil, prefetchLines: Int = 0) {
         microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate, prefetch: prefetch, prefetchLines: prefetchLines) { p, i in
             a[p &* tileTokens &+ i]
         }
@@ -381,10 +376,9 @@ public enum GEMM {
             av = V(repeating: a(p, 5)); c50.addProduct(av, b0); c51.addProduct(av, b1)
         }
         if let prefetch {
-            var p = 0, line = 0
+            var p = 0
             while p &+ 8 <= kc {
-                if line < prefetchLines { ctx_prefetch_read_l2(prefetch + line &* 64) }
-                line &+= 1
+                if p &>> 3 < prefetchLines { ctx_prefetch_read_l2(prefetch + (p &>> 3) &* 64) }
                 for q in 0..<8 { step(p &+ q) }
                 p &+= 8
             }

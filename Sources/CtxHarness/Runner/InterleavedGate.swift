@@ -145,10 +145,10 @@ public struct InterleavedGate {
             log("gate: round \(round)/\(options.rounds) done\n")
         }
         let judged = judge(cellIDs: ids)
-        var gate = withUnwrittenEvidence(judged)
+        var gate = verdict(judged)
         do { try AtomicFile.write(gate.text, to: out + "/gate.md") } catch {
             noteUnwritten("the verdict is not in gate.md: \(error)")
-            gate = withUnwrittenEvidence(judged)
+            gate = verdict(judged)
         }
         return Result(gate: gate, interrupted: false)
     }
@@ -169,12 +169,13 @@ public struct InterleavedGate {
     }
 
     func interruptedResult() -> Result {
-        Result(gate: withUnwrittenEvidence(Gate(outcome: .inconclusive, text: "gate: interrupted; the rounds so far are in \(out)/rounds.jsonl, no verdict\n")),
-               interrupted: true)
+        let recorded = unwritten.isEmpty ? "the rounds so far are in" : "the rounds recorded so far are in"
+        return Result(gate: Gate(outcome: .inconclusive, text: "gate: interrupted; \(recorded) \(out)/rounds.jsonl, no verdict\n" + failedWrites),
+                      interrupted: true)
     }
 
     /// Keeps the observation for the verdict and appends it to rounds.jsonl. A line that cannot be
-    /// written is reported at once and remembered: the gate then gives no pass (`withUnwrittenEvidence`).
+    /// written is reported at once and remembered: the gate then gives no pass (`verdict`).
     mutating func record(_ observation: Observation) {
         observations.append(observation)
         let path = out + "/rounds.jsonl"
@@ -192,22 +193,33 @@ public struct InterleavedGate {
         log("gate: \(problem)\n")
     }
 
-    /// The verdict, unless part of its evidence (rounds.jsonl, gate.md) could not be written: a gate
-    /// whose record is missing does not pass; it is inconclusive, and says which writes failed.
-    /// A regression or a failed candidate stays what it is.
-    func withUnwrittenEvidence(_ gate: Gate) -> Gate {
-        guard !unwritten.isEmpty else { return gate }
+    /// What the values say, before the record is checked: the text above the verdict line, the
+    /// outcome, and what follows the outcome on the verdict line.
+    struct Judgement {
+        var body: String
+        var outcome: Gate.Outcome
+        var detail: String
+    }
+
+    /// The gate's text, its verdict line built here alone. A gate whose record (rounds.jsonl,
+    /// gate.md) is incomplete does not pass: a pass or improvements-only becomes inconclusive and
+    /// says what the values alone gave; a regression or a failed candidate stays what it is.
+    /// Either way the failed writes are listed.
+    func verdict(_ judged: Judgement) -> Gate {
+        var outcome = judged.outcome, detail = judged.detail
+        if !unwritten.isEmpty, [.pass, .improvementsOnly].contains(outcome) {
+            outcome = .inconclusive
+            detail = ", because the record in \(out) is incomplete; the values alone: \(judged.outcome.name)" + detail
+        }
+        return Gate(outcome: outcome, text: judged.body + "gate: \(outcome.name) (exit \(outcome.rawValue))\(detail)\n" + failedWrites)
+    }
+
+    /// The writes of the record that failed, the first five and a count of the rest ("" if none).
+    var failedWrites: String {
+        guard !unwritten.isEmpty else { return "" }
         let shown = 5
-        let lost = "gate: \(unwritten.count) write(s) of the gate's record failed:\n" + unwritten.prefix(shown).map { "  \($0)\n" }.joined()
+        return "gate: \(unwritten.count) write(s) of the gate's record failed:\n" + unwritten.prefix(shown).map { "  \($0)\n" }.joined()
             + (unwritten.count > shown ? "  and \(unwritten.count - shown) more\n" : "")
-        guard [.pass, .improvementsOnly].contains(gate.outcome) else { return Gate(outcome: gate.outcome, text: gate.text + lost) }
-        // The verdict line becomes inconclusive, saying what the values alone would have given.
-        let judged = "gate: \(gate.outcome.name) (exit \(gate.outcome.rawValue))"
-        let verdict = gate.text.range(of: judged, options: .backwards).map {
-            gate.text.replacingCharacters(in: $0, with: "gate: \(Gate.Outcome.inconclusive.name) (exit \(Gate.Outcome.inconclusive.rawValue)), "
-                                          + "because the record in \(out) is incomplete; the values alone: \(gate.outcome.name)")
-        } ?? gate.text
-        return Gate(outcome: .inconclusive, text: verdict + lost)
     }
 
     /// The median rate of the cell's repetitions in this child's run, or why there is none.
@@ -265,7 +277,7 @@ public struct InterleavedGate {
 
     /// Per cell, the rounds both builds produced; a cell the candidate failed in any round fails
     /// the gate (exit 7), one the baseline failed is inconclusive.
-    func judge(cellIDs: [String]) -> Gate {
+    func judge(cellIDs: [String]) -> Judgement {
         var table = ReportTable(name: "gate", title: "Gate (interleaved)",
                                 header: ["cell", "baseline", "candidate", "change", "bounds", "rounds", "verdict"], numeric: [1, 2, 3, 5])
         var counts: [Gate.Verdict: Int] = [:]
@@ -299,9 +311,9 @@ public struct InterleavedGate {
                                why.isEmpty ? verdict.rawValue : "\(verdict.rawValue): \(why)"])
         }
         if !candidateProblems.isEmpty {
-            let text = "gate: the candidate build did not produce \(candidateProblems.count) cell(s):\n" + candidateProblems.joined(separator: "\n")
-                + "\ngate: \(Gate.Outcome.candidateFailed.name) (exit \(Gate.Outcome.candidateFailed.rawValue)); runs in \(out)/runs\n"
-            return Gate(outcome: .candidateFailed, text: text)
+            return Judgement(body: "gate: the candidate build did not produce \(candidateProblems.count) cell(s):\n"
+                                 + candidateProblems.joined(separator: "\n") + "\n",
+                             outcome: .candidateFailed, detail: "; runs in \(out)/runs")
         }
         let unit = higherIsBetter ? "tokens/s, the median of a round's repetitions" : "instructions per repetition (callgrind)"
         table.notes.append(String(format: "Interleaved: %d round(s), both builds on every cell in each round, in alternating order; values in %@, medians over rounds. "
@@ -321,6 +333,6 @@ public struct InterleavedGate {
             : counts[.inconclusive, default: 0] > 0 ? .inconclusive
             : counts[.improvement, default: 0] > 0 ? .improvementsOnly : .pass
         let summary = [Gate.Verdict.improvement, .inconclusive, .regression, .unchanged].map { "\(counts[$0, default: 0]) \($0.rawValue)" }.joined(separator: ", ")
-        return Gate(outcome: outcome, text: table.markdown + "\ngate: \(outcome.name) (exit \(outcome.rawValue)): \(summary)\n")
+        return Judgement(body: table.markdown + "\n", outcome: outcome, detail: ": \(summary)")
     }
 }
