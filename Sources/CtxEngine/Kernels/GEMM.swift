@@ -6,11 +6,12 @@ import CPlatform
 /// with integer dot products to `IntegerGEMM`.
 ///
 /// Compute-bound. The scheme: X is packed once into panels of 6 tokens ([k][6] per panel, zero
-/// padded); the weights are taken 16 rows at a time, dequantized to f32 and packed as [k][16],
-/// a few such panels together (`panelsPerGroup`); then a 6x16 register-blocked microkernel (12 ymm
-/// accumulators, 2 weight loads and 6 broadcasts per k: 12 FMAs) walks K in blocks of 256 so
-/// the weight block in use (16 KB) stays in L1 while a block of 16 token panels (96 KB, in L2)
-/// passes over it, and that token block serves every panel of the group before the next.
+/// padded); the weights are taken 16 rows at a time, a few such panels together
+/// (`panelsPerGroup`), and K in blocks of 256: each block of the group's rows is dequantized to
+/// f32 and packed as [256][16] per panel; then a 6x16 register-blocked microkernel (12 ymm
+/// accumulators, 2 weight loads and 6 broadcasts per k: 12 FMAs) runs with the weight block in use
+/// (16 KB) in L1 while a block of 16 token panels (96 KB, in L2) passes over it, and that token
+/// block serves every panel of the group before the next.
 /// Groups of weight panels are shared out dynamically over the pool. Dequantizing costs
 /// O(rows x cols) per call against O(tokens x rows x cols) FMAs, so it vanishes for prefill-sized
 /// batches.
@@ -71,31 +72,67 @@ public enum GEMM {
         for (j, count) in panelCounts.enumerated() {
             for firstPanel in stride(from: 0, to: count, by: group) { groups.append((j, firstPanel)) }
         }
-        let panelFloats = group * tileRows * k + tileRows * kBlock
+        // A group's panels are packed one K block at a time, into the same slice buffer
+        // ([count][kBlock][tileRows], 128 KB for 4 zmm panels): packing all of K at once (1.2 MB
+        // for K 2304) pushed a 128-token expert's packed input (as large again) out of L2.
+        let panelFloats = group * tileRows * kBlock + tileRows * kBlock
         scratch.reservePanels(floats: panelFloats)
         let regrouped = first.type == .f16 && tokens <= regroupedPanelMaximumTokens
         pool.parallelFor(groups.count, schedule: .dynamic(chunk: 1)) { range, thread in
             let panels = scratch.panelBuffer(thread: thread, floats: panelFloats)
-            let chunks = panels + group * tileRows * k
+            let chunks = panels + group * tileRows * kBlock
             for g in range {
                 let (w, y) = products[groups[g].product]
                 let firstPanel = groups[g].firstPanel
                 let count = min(group, panelCounts[groups[g].product] - firstPanel)
-                for j in 0..<count {
-                    let firstRow = (firstPanel + j) * tileRows
-                    let rowCount = min(tileRows, w.rows - firstRow)
-                    #if CTXBENCH_VNNI
-                    if regrouped, rowCount == tileRows, let layout = w.decodeLayout {
-                        packRegroupedF16(layout, firstRow: firstRow, k: k, into: panels + j * tileRows * k)
-                        continue
-                    }
-                    #endif
-                    packWeights(format, w, firstRow: firstRow, rowCount: rowCount, into: panels + j * tileRows * k, temp: chunks)
+                let rows = min(count * tileRows, w.rows - firstPanel * tileRows)
+                // The weights' bytes, for the prefetch of each next K block: the decode copy's
+                // 16-row groups ([k][16] halves, two a panel) or the stored rows.
+                #if CTXBENCH_VNNI
+                let layout = regrouped && rows == count * tileRows ? w.decodeLayout : nil
+                let regroupedRuns = layout.map { layout in
+                    WeightRuns(first: layout.chunks(ofGroup: firstPanel * tileRows / InterleavedWeights.rowsPerGroup),
+                               stride: layout.groupBytes, perPanel: tileRows / InterleavedWeights.rowsPerGroup,
+                               count: count * tileRows / InterleavedWeights.rowsPerGroup, blockValues: 1,
+                               blockBytes: InterleavedWeights.rowsPerGroup * 2)
                 }
+                #else
+                let regroupedRuns: WeightRuns? = nil
+                #endif
+                let source = regroupedRuns ?? WeightRuns(first: UnsafeRawPointer(w.row(firstPanel * tileRows)), stride: w.rowBytes,
+                                                         perPanel: tileRows, count: rows, blockValues: format.blockValues,
+                                                         blockBytes: format.blockBytes)
                 multiplyPanels(packed, panels, count: count, tokens: tokens, k: k, y: y + firstPanel * tileRows, ldy: w.rows,
-                               rows: min(count * tileRows, w.rows - firstPanel * tileRows))
+                               rows: rows, source: source) { k0, kc in
+                    for j in 0..<count {
+                        let firstRow = (firstPanel + j) * tileRows
+                        let slice = panels + j * tileRows * kBlock
+                        #if CTXBENCH_VNNI
+                        if let layout {
+                            packRegroupedF16(layout, firstRow: firstRow, k0: k0, kc: kc, into: slice)
+                            continue
+                        }
+                        #endif
+                        packWeights(format, w, firstRow: firstRow, rowCount: min(tileRows, w.rows - firstRow), k0: k0, kc: kc,
+                                    into: slice, temp: chunks)
+                    }
+                }
             }
         }
+    }
+
+    /// Where a group's weights lie: `count` runs, run r at first + r * stride, `perPanel` of them a
+    /// panel, each holding K in blocks of `blockValues` columns, `blockBytes` each (the stored rows:
+    /// 32 runs a zmm panel, a row each; the f16 decode copy: 2, a 16-row group of [k][16] halves
+    /// each). The next K block's bytes are then known ranges, which `multiplyPanels` prefetches
+    /// while it computes this one.
+    struct WeightRuns {
+        var first: UnsafeRawPointer
+        var stride: Int
+        var perPanel: Int
+        var count: Int
+        var blockValues: Int
+        var blockBytes: Int
     }
 
     /// Weight panels dequantized and multiplied together (see `multiplyPanels`).
@@ -109,15 +146,16 @@ public enum GEMM {
     static let regroupedPanelMaximumTokens = 256
 
     #if CTXBENCH_VNNI
-    /// A full f16 weight panel ([k][32] floats) from the decode copy (`Tensor.decodeLayout`: 16-row
-    /// groups, [k][16] halves each): column c is two vcvtph2ps of the panel's two groups, no
-    /// transposition. The values are those `packWeights` makes from the stored rows (widening an
-    /// f16 is exact).
-    static func packRegroupedF16(_ layout: InterleavedWeights, firstRow: Int, k: Int, into panel: UnsafeMutablePointer<Float>) {
+    /// Columns k0..<k0+kc of a full f16 weight panel ([kc][32] floats) from the decode copy
+    /// (`Tensor.decodeLayout`: 16-row groups, [k][16] halves each): column c is two vcvtph2ps of the
+    /// panel's two groups, no transposition. The values are those `packWeights` makes from the
+    /// stored rows (widening an f16 is exact).
+    static func packRegroupedF16(_ layout: InterleavedWeights, firstRow: Int, k0: Int, kc: Int, into panel: UnsafeMutablePointer<Float>) {
         let group = InterleavedWeights.rowsPerGroup
-        let low = layout.chunks(ofGroup: firstRow / group), high = layout.chunks(ofGroup: firstRow / group + 1)
+        let low = layout.chunks(ofGroup: firstRow / group) + k0 * 2 * group
+        let high = layout.chunks(ofGroup: firstRow / group + 1) + k0 * 2 * group
         let out = UnsafeMutableRawPointer(panel)
-        for c in 0..<k {
+        for c in 0..<kc {
             out.storeBytes(of: InterleavedLanes.halves(low + c &* 2 &* group), toByteOffset: c &* tileRows &* 4, as: SIMD16<Float>.self)
             out.storeBytes(of: InterleavedLanes.halves(high + c &* 2 &* group), toByteOffset: (c &* tileRows &+ group) &* 4,
                            as: SIMD16<Float>.self)
@@ -162,25 +200,22 @@ public enum GEMM {
         }
     }
 
-    /// `tileRows` weight rows -> [k][tileRows] floats, zero rows past `rowCount`. K goes in chunks of
-    /// `kBlock`: the rows' chunks are dequantized into `temp` (tileRows x kBlock floats, in L1), then
-    /// written out transposed, 8 x 8 floats at a time on AVX2 (scalar stores at a 64-byte stride were a
-    /// sixth of a 128-token f16 GEMM). Chunks start on multiples of 256, so on block boundaries.
-    static func packWeights<F: WeightFormat>(_ format: F.Type, _ w: Tensor, firstRow: Int, rowCount: Int,
+    /// Columns k0..<k0+kc (kc <= kBlock) of `tileRows` weight rows -> [kc][tileRows] floats, zero
+    /// rows past `rowCount`: the rows' chunks are dequantized into `temp` (tileRows x kBlock floats,
+    /// in L1), then written out transposed, 8 x 8 floats at a time on AVX2 (scalar stores at a
+    /// 64-byte stride were a sixth of a 128-token f16 GEMM). k0 is a multiple of 256, so on a block
+    /// boundary.
+    static func packWeights<F: WeightFormat>(_ format: F.Type, _ w: Tensor, firstRow: Int, rowCount: Int, k0: Int, kc: Int,
                                              into panel: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>) {
-        let k = w.cols
-        for k0 in stride(from: 0, to: k, by: kBlock) {
-            let kc = min(kBlock, k - k0)
-            let chunkOffset = k0 / F.blockValues * F.blockBytes
-            for r in 0..<tileRows {
-                if r < rowCount {
-                    F.dequantize(w.row(firstRow + r) + chunkOffset, temp + r * kBlock, count: kc)
-                } else {
-                    (temp + r * kBlock).update(repeating: 0, count: kc)
-                }
+        let chunkOffset = k0 / F.blockValues * F.blockBytes
+        for r in 0..<tileRows {
+            if r < rowCount {
+                F.dequantize(w.row(firstRow + r) + chunkOffset, temp + r * kBlock, count: kc)
+            } else {
+                (temp + r * kBlock).update(repeating: 0, count: kc)
             }
-            transpose(temp, srcStride: kBlock, rows: tileRows, cols: kc, panel + k0 * tileRows, dstStride: tileRows)
         }
+        transpose(temp, srcStride: kBlock, rows: tileRows, cols: kc, panel, dstStride: tileRows)
     }
 
     /// dst[i * dstStride + r] = src[r * srcStride + i] for r < rows, i < cols: 8 x 8 blocks on AVX2
@@ -207,32 +242,51 @@ public enum GEMM {
         }
     }
 
-    /// All token panels against `count` packed weight panels ([count][k][16], `rows` valid rows in
-    /// all), K in blocks of `kBlock`, token panels in blocks of `tokenPanelsPerBlock`: a block of
-    /// the packed input (6 x 16 tokens x 256 k) is read from L2 by every weight panel's 256 x 16
-    /// block (16 KB, in L1), instead of all tokens streaming from L3 once per 16 weight rows.
-    /// Past about 300 tokens the packed input outgrows L2, so the first weight panel's pass over a
-    /// token block read it from L3, 16 separate 6 KB slices the hardware prefetcher picked up late:
-    /// each call therefore prefetches into L2 its share (1/count) of the matching slice of the next
-    /// token block, a line every 8 steps of K (1-thread Kimi-wide f16 pp512: the 512-token
-    /// projections 7-10% faster in each of 4 alternating rounds; results/development-machine.md).
-    static func multiplyPanels(_ packed: UnsafePointer<Float>, _ panels: UnsafePointer<Float>, count: Int, tokens: Int, k: Int,
-                               y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int) {
+    /// All token panels against `count` weight panels (`rows` valid rows in all), K in blocks of
+    /// `kBlock`: `pack(k0, kc)` first fills `panels` with the group's slice of that K block
+    /// ([count][kBlock][tileRows]; one panel's 256 x 32 block, 32 KB, stays in L1 while used), then
+    /// the token panels pass over it in blocks of `tokenPanelsPerBlock`: a block of the packed input
+    /// (16 x 6 tokens x 256 k, 96 KB) is read from L2 by every weight panel before the next block.
+    /// Each microkernel call also prefetches into L2, a cache line of each every 8 steps of K:
+    /// - its share (1/count) of the matching slice of the next token block: past about 300 tokens
+    ///   the packed input outgrows L2, and the first weight panel's pass over a token block read it
+    ///   from L3, 16 slices of 6 KB the hardware prefetcher picked up late (1-thread Kimi-wide f16
+    ///   pp512: the 512-token projections 7-10% faster in each of 4 alternating rounds);
+    /// - its share of its panel's weights for the next K block (`source`), which `pack` would
+    ///   otherwise read from DRAM between two blocks' products, short runs (a row's 512 bytes, or
+    ///   an 8 KB piece of the decode copy) the hardware prefetcher does not run ahead of. With fewer
+    ///   token panels than runs a panel (32 rows of the stored layout), only the first runs are.
+    /// results/development-machine.md has the measurements.
+    static func multiplyPanels(_ packed: UnsafePointer<Float>, _ panels: UnsafeMutablePointer<Float>, count: Int, tokens: Int, k: Int,
+                               y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int, source: WeightRuns? = nil,
+                               pack: (_ k0: Int, _ kc: Int) -> Void) {
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         withUnsafeTemporaryAllocation(of: Float.self, capacity: tileTokens * tileRows) { tile in
             for k0 in stride(from: 0, to: k, by: kBlock) {
                 let kc = min(kBlock, k - k0)
+                pack(k0, kc)
                 for block in stride(from: 0, to: tokenPanels, by: tokenPanelsPerBlock) {
                     // The next token block: the following one at this K block, or the first at the next.
                     let nextBlock = block + tokenPanelsPerBlock < tokenPanels ? block + tokenPanelsPerBlock : 0
                     let nextK0 = nextBlock > 0 ? k0 : k0 + kBlock
-                    func nextA(_ offset: Int) -> (slice: UnsafePointer<Float>, kc: Int)? {
-                        let tp = nextBlock + offset
-                        guard nextK0 < k, tp < min(nextBlock + tokenPanelsPerBlock, tokenPanels) else { return nil }
-                        return (packed + tp * tileTokens * k + nextK0 * tileTokens, min(kBlock, k - nextK0))
+                    /// Part j (of count) of the matching token panel's slice in the next token block.
+                    func nextInput(_ j: Int, _ tp: Int) -> (UnsafeRawPointer, Int)? {
+                        let next = nextBlock + tp - block
+                        guard nextK0 < k, next < min(nextBlock + tokenPanelsPerBlock, tokenPanels) else { return nil }
+                        return share(UnsafeRawPointer(packed + next * tileTokens * k + nextK0 * tileTokens),
+                                     bytes: tileTokens * min(kBlock, k - nextK0) * 4, part: j, of: count)
+                    }
+                    /// Panel j's weights for the next K block, its runs shared out over its token panels.
+                    func nextWeights(_ j: Int, _ tp: Int) -> (UnsafeRawPointer, Int)? {
+                        guard let source, k0 + kBlock < k else { return nil }
+                        let calls = (tokenPanels + source.perPanel - 1) / source.perPanel, run = j * source.perPanel + tp / calls
+                        guard run < source.count else { return nil }
+                        let blocks = (min(kBlock, k - k0 - kBlock) + source.blockValues - 1) / source.blockValues
+                        return share(source.first + run * source.stride + (k0 + kBlock) / source.blockValues * source.blockBytes,
+                                     bytes: blocks * source.blockBytes, part: tp % calls, of: calls)
                     }
                     for j in 0..<count {
-                        let b = panels + j * tileRows * k + k0 * tileRows
+                        let b = panels + j * tileRows * kBlock
                         let validRows = min(tileRows, rows - j * tileRows)
                         for tp in block..<min(block + tokenPanelsPerBlock, tokenPanels) {
                             let a = packed + tp * tileTokens * k + k0 * tileTokens
@@ -240,16 +294,8 @@ public enum GEMM {
                             let validTokens = min(tileTokens, tokens - firstToken)
                             let c = y + j * tileRows + firstToken * ldy
                             if validTokens == tileTokens && validRows == tileRows {
-                                // Part j of the matching panel's slice in the next token block.
-                                var prefetch: UnsafeRawPointer? = nil, lines = 0
-                                if let next = nextA(tp - block) {
-                                    let bytes = tileTokens * next.kc * 4, part = (bytes + count - 1) / count
-                                    let first = j * part
-                                    prefetch = UnsafeRawPointer(next.slice) + first
-                                    lines = (min(bytes, first + part) - first + 63) / 64
-                                }
                                 microkernel(a, b, ldb: tileRows, kc: kc, c, ldc: ldy, accumulate: k0 > 0,
-                                            prefetch: prefetch, prefetchLines: lines)
+                                            prefetch: (nextInput(j, tp), nextWeights(j, tp)))
                             } else {
                                 // Edge tile: compute into a 6 x tileRows temporary, then add the valid part.
                                 let t = tile.baseAddress!
@@ -266,6 +312,15 @@ public enum GEMM {
                 }
             }
         }
+    }
+
+    /// Part `index` of `parts` of the `bytes` from `start`, as its first byte and its cache lines;
+    /// nil past the end.
+    @inline(__always)
+    static func share(_ start: UnsafeRawPointer, bytes: Int, part index: Int, of parts: Int) -> (UnsafeRawPointer, Int)? {
+        let size = (bytes + parts - 1) / parts, first = index * size
+        guard first < bytes else { return nil }
+        return (start + first, (min(bytes, first + size) - first + 63) / 64)
     }
 
     /// out (m, dim) (+)= A (m, kc) · B (kc, dim), all three row-major with their own strides (lda,
@@ -313,16 +368,19 @@ public enum GEMM {
     /// loop and added after it, not loaded into the accumulators first: a prefill's C tiles
     /// (rows ldy apart) have left L2 by the next K block, and FMA chains waiting on their loads
     /// stalled each call for an L3 round trip (about a tenth of a 512-token GEMM).
-    /// With `prefetch`, also brings `prefetchLines` cache lines from there into L2, one every 8
-    /// steps of K (so at most kc / 8 lines).
+    /// With `prefetch`, also brings up to two ranges (a start and a number of cache lines) into
+    /// L2, a line of each every 8 steps of K (so at most kc / 8 lines of each).
     @inline(__always)
     static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
                             _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                            prefetch: UnsafeRawPointer? = nil, prefetchLines: Int = 0) {
-        microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate, prefetch: prefetch, prefetchLines: prefetchLines) { p, i in
+                            prefetch: Prefetch = (nil, nil)) {
+        microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate, prefetch: prefetch) { p, i in
             a[p &* tileTokens &+ i]
         }
     }
+
+    /// Two ranges to prefetch, each a start and a number of cache lines.
+    typealias Prefetch = ((UnsafeRawPointer, Int)?, (UnsafeRawPointer, Int)?)
 
     /// The same product with A's six rows read where they lie (row i's element p at `rows.i[p]`),
     /// not packed: decode attention's scores, Sᵀ (6 keys, 32 queries) = K · Qᵀ, take a tile's key
@@ -348,7 +406,7 @@ public enum GEMM {
     /// The microkernel's body, A's element (k p, row i) from `a` (inlined with i a constant).
     @inline(__always)
     static func microkernel(_ b: UnsafePointer<Float>, ldb: Int, kc: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int,
-                            accumulate: Bool, prefetch: UnsafeRawPointer? = nil, prefetchLines: Int = 0, a: (Int, Int) -> Float) {
+                            accumulate: Bool, prefetch: Prefetch = (nil, nil), a: (Int, Int) -> Float) {
         // Half a row of B: 8 floats (ymm), or 16 (zmm) with AVX-512.
         #if CTXBENCH_AVX512
         typealias V = SIMD16<Float>
@@ -375,10 +433,13 @@ public enum GEMM {
             av = V(repeating: a(p, 4)); c40.addProduct(av, b0); c41.addProduct(av, b1)
             av = V(repeating: a(p, 5)); c50.addProduct(av, b0); c51.addProduct(av, b1)
         }
-        if let prefetch {
+        if prefetch.0 != nil || prefetch.1 != nil {
+            let (first, firstLines) = prefetch.0 ?? (br, 0), (second, secondLines) = prefetch.1 ?? (br, 0)
             var p = 0
             while p &+ 8 <= kc {
-                if p &>> 3 < prefetchLines { ctx_prefetch_read_l2(prefetch + (p &>> 3) &* 64) }
+                let line = p &>> 3
+                if line < firstLines { ctx_prefetch_read_l2(first + line &* 64) }
+                if line < secondLines { ctx_prefetch_read_l2(second + line &* 64) }
                 for q in 0..<8 { step(p &+ q) }
                 p &+= 8
             }
