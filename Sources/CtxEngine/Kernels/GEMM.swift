@@ -258,7 +258,7 @@ public enum GEMM {
     ///   token panels than runs a panel (32 rows of the stored layout), only the first runs are.
     /// results/development-machine.md has the measurements.
     static func multiplyPanels(_ packed: UnsafePointer<Float>, _ panels: UnsafeMutablePointer<Float>, count: Int, tokens: Int, k: Int,
-                               y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int, source: WeightRuns? = nil,
+                               y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int, source: WeightRuns,
                                pack: (_ k0: Int, _ kc: Int) -> Void) {
         let tokenPanels = (tokens + tileTokens - 1) / tileTokens
         withUnsafeTemporaryAllocation(of: Float.self, capacity: tileTokens * tileRows) { tile in
@@ -278,7 +278,7 @@ public enum GEMM {
                     }
                     /// Panel j's weights for the next K block, its runs shared out over its token panels.
                     func nextWeights(_ j: Int, _ tp: Int) -> (UnsafeRawPointer, Int)? {
-                        guard let source, k0 + kBlock < k else { return nil }
+                        guard k0 + kBlock < k else { return nil }
                         let calls = (tokenPanels + source.perPanel - 1) / source.perPanel, run = j * source.perPanel + tp / calls
                         guard run < source.count else { return nil }
                         let blocks = (min(kBlock, k - k0 - kBlock) + source.blockValues - 1) / source.blockValues
