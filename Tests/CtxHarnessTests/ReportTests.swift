@@ -324,6 +324,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try Self.gate(base, ["pp@d0": Self.samples(100, cv: 0.01, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2)]).outcome == .pass)
         let slower = try Self.gate(base, ["pp@d0": Self.samples(85, cv: 0.01, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2)])
         #expect(slower.outcome == .regression && slower.text.contains("REGRESSION"))
+        // The verdict line both gates end with: the outcome, its exit code, the cells per verdict.
+        #expect(slower.text.hasSuffix("gate: REGRESSION (exit 2): 0 improvement, 0 inconclusive, 1 regression, 1 unchanged\n"))
         #expect(try Self.gate(base, ["pp@d0": Self.samples(120, cv: 0.01, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2)]).outcome == .improvementsOnly)
         // 4% slower, significant but within a 5% threshold: passes.
         #expect(try Self.gate(base, ["pp@d0": Self.samples(96, cv: 0.005, seed: 2), "tg@d0": Self.samples(50, cv: 0.01, seed: 2)]).outcome == .pass)
@@ -360,6 +362,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         nan["tg@d0"] = [.nan, .nan, .nan]
         let nanGate = try Self.gate(base, nan)
         #expect(nanGate.outcome == .candidateFailed && nanGate.outcome.rawValue == 7)
+        #expect(nanGate.text.hasSuffix("gate: CANDIDATE FAILED (exit 7)\n"))
         #expect(nanGate.text.contains("m/q8_0/f16/t2/-/computed/tg16@d0: no finite sample in the candidate"))
         var missing = good
         missing["tg@d512"] = nil

@@ -191,7 +191,7 @@ public enum CacheAttention {
                 for p in 0..<panels {
                     for c in stride(from: 0, to: keyBlock, by: GEMM.tileRows) {
                         GEMM.microkernel(ts.queryPanels + p * kd * lanes, ts.transposedKeys + c, ldb: keyBlock, kc: kd,
-                                         scores + p * lanes * keyBlock + c, ldc: keyBlock, accumulate: false)
+                                         scores + p * lanes * keyBlock + c, ldc: keyBlock, accumulate: false, prefetch: (nil, nil))
                     }
                 }
             } else if keyRowScores {
@@ -228,7 +228,7 @@ public enum CacheAttention {
             for c in stride(from: 0, to: dv, by: GEMM.tileRows) {
                 for p in 0..<panels {
                     GEMM.microkernel(pp + p * keyBlock * lanes, v + c, ldb: vw, kc: n,
-                                     ts.accumulators + p * lanes * dv + c, ldc: dv, accumulate: true)
+                                     ts.accumulators + p * lanes * dv + c, ldc: dv, accumulate: true, prefetch: (nil, nil))
                 }
             }
             b0 = b1

@@ -304,7 +304,7 @@ public enum GEMM {
                                         t[i * tileRows + r] = (i < validTokens && r < validRows) ? c[i * ldy + r] : 0
                                     } }
                                 }
-                                microkernel(a, b, ldb: tileRows, kc: kc, t, ldc: tileRows, accumulate: k0 > 0)
+                                microkernel(a, b, ldb: tileRows, kc: kc, t, ldc: tileRows, accumulate: k0 > 0, prefetch: (nil, nil))
                                 for i in 0..<validTokens { for r in 0..<validRows { c[i * ldy + r] = t[i * tileRows + r] } }
                             }
                         }
@@ -347,9 +347,9 @@ public enum GEMM {
             let whole = valid == tileTokens
             for c in stride(from: 0, to: dim, by: tileRows) {
                 if whole {
-                    microkernel(panel, b + c, ldb: ldb, kc: kc, out + first * ldo + c, ldc: ldo, accumulate: accumulate)
+                    microkernel(panel, b + c, ldb: ldb, kc: kc, out + first * ldo + c, ldc: ldo, accumulate: accumulate, prefetch: (nil, nil))
                 } else {
-                    microkernel(panel, b + c, ldb: ldb, kc: kc, tile + c, ldc: dim, accumulate: false)
+                    microkernel(panel, b + c, ldb: ldb, kc: kc, tile + c, ldc: dim, accumulate: false, prefetch: (nil, nil))
                 }
             }
             if !whole {
@@ -370,10 +370,14 @@ public enum GEMM {
     /// stalled each call for an L3 round trip (about a tenth of a 512-token GEMM).
     /// With `prefetch`, also brings up to two ranges (a start and a number of cache lines) into
     /// L2, a line of each every 8 steps of K (so at most kc / 8 lines of each).
-    @inline(__always)
+    /// One out-of-line function, called once per tile (some 1,500 cycles of FMAs at kc 256): Swift
+    /// honours @inline(__always) only for a callee of at most 64 blocks or a caller of fewer, and
+    /// with the prefetch loop this one and its callers are past both, so it was outlined anyway.
+    /// `scripts/check-kernel-calls` checks that it calls nothing.
+    @inline(never)
     static func microkernel(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, kc: Int,
                             _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                            prefetch: Prefetch = (nil, nil)) {
+                            prefetch: Prefetch) {
         microkernel(b, ldb: ldb, kc: kc, c, ldc: ldc, accumulate: accumulate, prefetch: prefetch) { p, i in
             a[p &* tileTokens &+ i]
         }

@@ -114,7 +114,7 @@ public struct Gate: Sendable {
             text += "gate: the candidate did not produce \(comparison.candidateProblems.count) cell(s) the baseline has:\n"
             for p in comparison.candidateProblems { text += "  \(p.cellID): \(p.reason)\n" }
             if candidate.metadata.status != "complete" { text += "  (the candidate run's status is \(candidate.metadata.status))\n" }
-            text += "gate: \(Outcome.candidateFailed.name) (exit \(Outcome.candidateFailed.rawValue))\n"
+            text += Outcome.candidateFailed.line() + "\n"
             return Gate(outcome: .candidateFailed, text: text)
         }
         guard !comparison.rows.isEmpty || !comparison.baseProblems.isEmpty else {
@@ -136,9 +136,7 @@ public struct Gate: Sendable {
             counts[.inconclusive, default: 0] += 1
             table.rows.append([p.cellID, "-", "-", "-", "-", "-", "inconclusive: \(p.reason)"])
         }
-        let outcome: Outcome = counts[.regression, default: 0] > 0 ? .regression
-            : counts[.inconclusive, default: 0] > 0 ? .inconclusive
-            : counts[.improvement, default: 0] > 0 ? .improvementsOnly : .pass
+        let outcome = Outcome(verdicts: counts)
         let normalized = options.normalize == .efficiency ? ", normalized by each run's calibrated limits" : ""
         table.notes.append(String(format: "threshold %.1f%%, alpha %.3g, metric %@%@; %d cell(s) compared, %d only in the baseline, %d only in the candidate.",
                                   100 * options.maxRegression, options.alpha, options.metric.rawValue, normalized,
@@ -148,15 +146,31 @@ public struct Gate: Sendable {
             table.notes.append("Note: a run here was made slower on purpose (CTXBENCH_TEST_SLOWDOWN or CTXBENCH_TEST_EXTRA_WORK).")
         }
         lines.append(table.markdown)
-        let summary = ["regression": counts[.regression, default: 0], "inconclusive": counts[.inconclusive, default: 0],
-                       "improvement": counts[.improvement, default: 0], "unchanged": counts[.unchanged, default: 0]]
-            .sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        lines.append("gate: \(outcome.name) (exit \(outcome.rawValue)): \(summary)")
+        lines.append(outcome.line(": " + summary(counts)))
         return Gate(outcome: outcome, text: lines.joined(separator: "\n") + "\n")
+    }
+
+    /// How many cells got each verdict, in one order for both gates:
+    /// "1 improvement, 0 inconclusive, 0 regression, 3 unchanged".
+    static func summary(_ counts: [Verdict: Int]) -> String {
+        [Verdict.improvement, .inconclusive, .regression, .unchanged].map { "\(counts[$0, default: 0]) \($0.rawValue)" }.joined(separator: ", ")
     }
 }
 
 extension Gate.Outcome {
+    /// The outcome of the cells' verdicts: any regression fails; else any cell that could not be
+    /// judged makes the gate inconclusive (fail closed); else improvements, or a pass.
+    init(verdicts counts: [Gate.Verdict: Int]) {
+        self = counts[.regression, default: 0] > 0 ? .regression
+            : counts[.inconclusive, default: 0] > 0 ? .inconclusive
+            : counts[.improvement, default: 0] > 0 ? .improvementsOnly : .pass
+    }
+
+    /// The line every gate's text ends with, "gate: NAME (exit N)", and what follows it there.
+    func line(_ detail: String = "") -> String {
+        "gate: \(name) (exit \(rawValue))\(detail)"
+    }
+
     public var name: String {
         switch self {
         case .pass: "PASS"

@@ -211,7 +211,7 @@ public struct InterleavedGate {
             outcome = .inconclusive
             detail = ", because the record in \(out) is incomplete; the values alone: \(judged.outcome.name)" + detail
         }
-        return Gate(outcome: outcome, text: judged.body + "gate: \(outcome.name) (exit \(outcome.rawValue))\(detail)\n" + failedWrites)
+        return Gate(outcome: outcome, text: judged.body + outcome.line(detail) + "\n" + failedWrites)
     }
 
     /// The writes of the record that failed, the first five and a count of the rest ("" if none).
@@ -329,10 +329,6 @@ public struct InterleavedGate {
             let means = perRound.map { exp($0.reduce(0, +) / Double($0.count)) - 1 }
             table.notes.append("Geometric mean of the cells' changes, round by round: " + means.map { Format.percent($0) }.joined(separator: ", ") + ".")
         }
-        let outcome: Gate.Outcome = counts[.regression, default: 0] > 0 ? .regression
-            : counts[.inconclusive, default: 0] > 0 ? .inconclusive
-            : counts[.improvement, default: 0] > 0 ? .improvementsOnly : .pass
-        let summary = [Gate.Verdict.improvement, .inconclusive, .regression, .unchanged].map { "\(counts[$0, default: 0]) \($0.rawValue)" }.joined(separator: ", ")
-        return Judgement(body: table.markdown + "\n", outcome: outcome, detail: ": \(summary)")
+        return Judgement(body: table.markdown + "\n", outcome: Gate.Outcome(verdicts: counts), detail: ": " + Gate.summary(counts))
     }
 }
