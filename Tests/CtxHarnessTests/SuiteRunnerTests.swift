@@ -97,6 +97,40 @@ import CtxEngine
         #expect(platforms.rows.count == 2)
     }
 
+    /// A calibrating run probes the read bandwidth once before and once after each session's
+    /// repetitions of a cell, and the FMA peak between them too: repetitions + 1 bursts a session.
+    @Test func fmaPeakIsProbedBetweenRepetitions() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ctxbench-runner-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let text = Self.suite.replacingOccurrences(of: "pg: [[4, 2]], depths: [0, 24, 48]", with: "depths: [0]")
+            .replacingOccurrences(of: "fill: \"computed\"", with: "fill: \"synthetic\"")
+            .replacingOccurrences(of: "repetitions: 3, sessions: 2", with: "repetitions: 5, sessions: 2")
+        let plan = SuitePlan(suite: try Suite.parse(text, file: "probes.json5"))
+        var options = SuiteRunner.Options()
+        options.quiet = true
+        // Small limits and probes: the debug build's kernels are slow.
+        options.calibrator.dramBufferBytes = 4 << 20
+        options.calibrator.cacheBufferBytesPerThread = 16 << 10
+        options.calibrator.fmaIterations = 10_000
+        options.probeBytes = 1 << 20
+        options.probeFMAFLOPs = 1_000_000
+        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
+        let outcome = try SuiteRunner(plan: plan, suiteFile: "probes.json5", sink: directory, options: options, log: { _ in })
+            .run(resuming: false)
+        #expect(outcome == .complete(failedCells: 0))
+        let cells = RunDirectory(existing: work.path).finishedCells()
+        #expect(cells.count == 2)
+        for cell in cells {
+            #expect(cell.samplesNs.count == 5)  // 3 in the first session, 2 in the second
+            let read = try #require(cell.probeReadGBps), fma = try #require(cell.probeFMAGFLOPs)
+            #expect(read.count == 4)
+            #expect(fma.count == 7)  // (3 + 1) + (2 + 1)
+            #expect((read + fma).allSatisfy { $0 > 0 && $0.isFinite })
+            let peak = try #require(cell.peakFraction), achieved = try #require(cell.achievedGFLOPs)
+            #expect(abs(peak - achieved / SampleStatistics.median(fma)) < 1e-9 * peak)
+        }
+    }
+
     /// A llama.cpp engine whose binary is missing: its cells fail with the reason, ctxbench's cells
     /// of the same sweep are ok, and the report still pairs nothing it cannot.
     @Test func llamaCppCellsThatCannotRunFailWithTheReason() throws {

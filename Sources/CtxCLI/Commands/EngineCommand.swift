@@ -180,7 +180,7 @@ struct EngineCommand: ParsableCommand {
                          + "\(figure(cell.bandwidthFraction, "%.0f%%", 100)) | \(cell.status.rawValue)\(cell.error.map { ": \($0)" } ?? "") |")
         }
         if options.calibrate, let cell = sink.cells.first, let read = cell.probeReadGBps, let fma = cell.probeFMAGFLOPs {
-            lines.append(String(format: "Limits probed around each test (first test: DRAM read %.1f GB/s, FMA peak %.1f GFLOP/s); "
+            lines.append(String(format: "Limits probed around each test, the FMA peak also between repetitions (first test: DRAM read %.1f GB/s, FMA peak %.1f GFLOP/s); "
                                 + "each fraction is against its own test's probes.", SampleStatistics.median(read), SampleStatistics.median(fma)))
         }
         for cell in sink.cells where !cell.ops.isEmpty {

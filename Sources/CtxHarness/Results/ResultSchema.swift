@@ -136,7 +136,7 @@ public enum ResultSchema {
         Column(name: "achieved_gflops", unit: "GFLOP/s", meaning: "flops / mean time") { number($0.achievedGFLOPs) },
         Column(name: "peak_fraction", unit: "", meaning: "achieved_gflops / FMA peak probed around the cell (probe_fma_gflops; else the run's calibration)") { number($0.peakFraction, 4) },
         Column(name: "probe_read_gbps", unit: "GB/s", meaning: "median DRAM read bandwidth probed before and after the cell's repetitions (empty without calibration)") { number($0.probeReadGBps.map { SampleStatistics.median($0) }, 2) },
-        Column(name: "probe_fma_gflops", unit: "GFLOP/s", meaning: "median FMA peak probed before and after the cell's repetitions (empty without calibration)") { number($0.probeFMAGFLOPs.map { SampleStatistics.median($0) }, 1) },
+        Column(name: "probe_fma_gflops", unit: "GFLOP/s", meaning: "median FMA peak probed before, between and after the cell's repetitions (llama.cpp cells: before and after each llama-bench process; empty without calibration)") { number($0.probeFMAGFLOPs.map { SampleStatistics.median($0) }, 1) },
         Column(name: "projected_ts", unit: "tokens/s", meaning: "PROJECTED full-model rate from a layer slice (empty when the full model ran)") { number($0.projectedTs) },
         Column(name: "fill_s", unit: "s", meaning: "time to reach this depth from the previous one (0 when reused); from fill_from") { number($0.fillSeconds) },
         Column(name: "fill_from", unit: "tokens", meaning: "depth the fill started from when the engine says (llama-batched-bench: 0, so n_depth / fill_s is S_PP); empty: the previous depth") { $0.fillFromDepth.map(String.init) ?? "" },

@@ -31,6 +31,11 @@ public final class SuiteRunner {
         /// deterministic, unlike `testSlowdown`, so an instruction-count gate can be checked with it.
         public var testExtraWork: Double = 0
         public var commandLine: [String] = []
+        /// The calibration measured when the host has no saved one, and the size of the probes
+        /// taken beside every cell (`LimitProbe`); tests shrink them.
+        public var calibrator: Calibrator = .quick
+        public var probeBytes = 128 << 20
+        public var probeFMAFLOPs = 200_000_000
         public init() {}
     }
 
@@ -233,7 +238,9 @@ public final class SuiteRunner {
             // Limits measured around every cell (a few ms each), when the run calibrates. The members
             // of a group share threads and placement, so one probe serves them all.
             let first = sessions.values.first
-            let probe = options.calibrate ? first.flatMap { try? LimitProbe(pool: $0.pool, placement: $0.placement.memory) } : nil
+            let probe = options.calibrate ? first.flatMap {
+                try? LimitProbe(pool: $0.pool, placement: $0.placement.memory, bytes: options.probeBytes, fmaFLOPs: options.probeFMAFLOPs)
+            } : nil
             var reached: [Cell.Setup: Set<Int>] = [:]
             for slot in slots {
                 if interrupted { return true }
@@ -336,8 +343,11 @@ public final class SuiteRunner {
                  repetitions: Int?, eta: ETA, done: Int, total: Int) -> [Int: Bool]? {
         let suite = plan.suite
         // Limits probed before the warmup and after the last repetition: close enough in time to
-        // follow the machine's drift, and never between repetitions, where reading 128 MiB would
-        // evict the caches the test runs from (measured: decode of the mini models 15% slower).
+        // follow the machine's drift. The FMA peak is also probed between rounds of repetitions (a
+        // register-only burst, `LimitProbe.measureFMA`), as one burst at each end left a prefill's
+        // fraction to two samples of a rate that moves within seconds; the read pass is not, as
+        // reading 128 MiB would evict the caches the test runs from (measured: decode of the mini
+        // models 15% slower).
         func probeLimits() {
             guard let limits = probe?.measure() else { return }
             for cell in cells {
@@ -384,6 +394,9 @@ public final class SuiteRunner {
                     return stats.confidenceHalfWidth95 <= width * stats.mean
                 }
                 if settled || Double(monotonicNanoseconds() - start) / 1e9 > budget { break }
+            }
+            if count < limit, let fma = probe?.measureFMA() {
+                for cell in cells { partials[cell.index]!.probeFMA.append(fma) }
             }
         }
         for cell in cells { partials[cell.index]!.profiler.absorb(sessions[cell.setup]!.context.profiler) }
@@ -573,8 +586,8 @@ public final class SuiteRunner {
             }
             if !options.quiet { log("calibrating DRAM read and FMA peak at \(threads) thread\(threads == 1 ? "" : "s")...\n") }
             let placement = try ThreadPlacement.plan(threads: threads, policy: .none, topology: platform.numa)
-            limits[threads] = try Calibrator.quick.measure(pool: ThreadPool(threads: threads, placement: placement),
-                                                     memory: placement.memory) { _ in }
+            limits[threads] = try options.calibrator.measure(pool: ThreadPool(threads: threads, placement: placement),
+                                                       memory: placement.memory) { _ in }
         }
     }
 
