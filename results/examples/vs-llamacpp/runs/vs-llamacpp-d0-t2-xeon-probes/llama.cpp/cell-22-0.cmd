@@ -1,0 +1,1 @@
+/work/main/.build/llama.cpp/bin/llama-bench -m /work/main/.build/vs-llamacpp/kimi-wide-q4_k_s.gguf -o jsonl -r 2 -t 2 -ctk f16 -ctv f16 -b 2048 -ub 512 -d 0 -p 512 -n 0
