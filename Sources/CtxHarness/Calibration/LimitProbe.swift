@@ -6,9 +6,9 @@ import Foundation
 /// own pool. A shared VM's speed changes within seconds (measured here: FMA peak halved and DRAM
 /// bandwidth moved 25-40 GB/s between runs minutes apart), so a calibration taken at the start of
 /// a run cannot normalize a cell measured later; probes taken just before and after it can. The
-/// FMA burst, which touches no memory, is also taken between repetitions (`measureFMA`): a single
-/// 1 ms burst caught this host anywhere between 122 and 319 GFLOP/s within a minute, and two of
-/// them around a prefill read one cell as 124% of the peak.
+/// FMA burst, which touches no memory, is also taken between repetitions (`measureFMA`): with one
+/// 1 ms burst before and one after, three runs of one prefill within three minutes had their peak
+/// as 319, 122 and 268 GFLOP/s (each the median of its two bursts), and the second read 124% of it.
 public final class LimitProbe {
     let buffer: AlignedBuffer
     let floats: Int
