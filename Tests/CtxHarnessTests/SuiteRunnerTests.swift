@@ -15,11 +15,14 @@ import CtxEngine
       fill: "computed", warmup: 1, repetitions: 3, sessions: 2 }
     """
 
-    /// Runs `plan` quietly, without calibration, into a new run directory at `work`.
-    static func run(_ plan: SuitePlan, file: String, into work: URL) throws -> SuiteRunner.Outcome {
+    /// Runs `plan` quietly into a new run directory at `work`, without calibration unless
+    /// `configure` asks for it.
+    static func run(_ plan: SuitePlan, file: String, into work: URL,
+                    configure: (inout SuiteRunner.Options) -> Void = { _ in }) throws -> SuiteRunner.Outcome {
         var options = SuiteRunner.Options()
         options.calibrate = false
         options.quiet = true
+        configure(&options)
         let (directory, _) = try RunDirectory.create(path: work.path, force: false)
         return try SuiteRunner(plan: plan, suiteFile: file, sink: directory, options: options, log: { _ in }).run(resuming: false)
     }
@@ -106,17 +109,15 @@ import CtxEngine
             .replacingOccurrences(of: "fill: \"computed\"", with: "fill: \"synthetic\"")
             .replacingOccurrences(of: "repetitions: 3, sessions: 2", with: "repetitions: 5, sessions: 2")
         let plan = SuitePlan(suite: try Suite.parse(text, file: "probes.json5"))
-        var options = SuiteRunner.Options()
-        options.quiet = true
-        // Small limits and probes: the debug build's kernels are slow.
-        options.calibrator.dramBufferBytes = 4 << 20
-        options.calibrator.cacheBufferBytesPerThread = 16 << 10
-        options.calibrator.fmaIterations = 10_000
-        options.probeBytes = 1 << 20
-        options.probeFMAFLOPs = 1_000_000
-        let (directory, _) = try RunDirectory.create(path: work.path, force: false)
-        let outcome = try SuiteRunner(plan: plan, suiteFile: "probes.json5", sink: directory, options: options, log: { _ in })
-            .run(resuming: false)
+        let outcome = try Self.run(plan, file: "probes.json5", into: work) { options in
+            options.calibrate = true
+            // Small limits and probes: the debug build's kernels are slow.
+            options.calibrator.dramBufferBytes = 4 << 20
+            options.calibrator.cacheBufferBytesPerThread = 16 << 10
+            options.calibrator.fmaIterations = 10_000
+            options.probeBytes = 1 << 20
+            options.probeFMAFLOPs = 1_000_000
+        }
         #expect(outcome == .complete(failedCells: 0))
         let cells = RunDirectory(existing: work.path).finishedCells()
         #expect(cells.count == 2)
